@@ -1,0 +1,1 @@
+"""The parametric vertebra phantom: analytic shapes (``geometry``) rasterised to voxels."""

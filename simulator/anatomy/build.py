@@ -1,0 +1,170 @@
+"""Build the voxel phantom of a scenario: labels, porosity, permeability and landmarks.
+
+Painting order (later parts overwrite earlier ones only where stated): soft tissue to the
+skin → great vessels → the vertebrae below and above (body, pedicles, arch) → discs → the
+treated vertebra → canal and its contents → nerve roots → veins → defects. Then the
+per-voxel fields: porosity and permeability from the tissue table, with a seeded log-normal
+random field in the treated body's cancellous bone.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+
+import numpy as np
+
+from simulator.anatomy.fields import make_fields
+from simulator.anatomy.geometry import BodyShape, VertebraGeometry
+from simulator.anatomy.grid import Grid
+from simulator.anatomy.landmarks import make_landmarks
+from simulator.anatomy.parts import (
+    Painter,
+    VertebraLabels,
+    paint_arch,
+    paint_body,
+    paint_pedicle,
+)
+from simulator.anatomy.phantom import Phantom
+from simulator.anatomy.soft import (
+    paint_canal,
+    paint_defects,
+    paint_great_vessels,
+    paint_nerve_roots,
+    paint_veins,
+)
+from simulator.assets import load_table
+from simulator.materials import TissueTable, tissues
+
+
+def skin_y_mm(x_mm, *, skin_y0_mm: float):
+    """Posterior skin surface: y of the skin at lateral offset ``x_mm`` (mm).
+
+    A gentle parabola (radius of curvature 250 mm) falling away from the midline.
+    """
+    return skin_y0_mm - np.asarray(x_mm, dtype=float) ** 2 / 500.0
+
+
+def build_phantom(scenario, *, seed: int | None = None) -> Phantom:
+    """Rasterise ``scenario`` (a :class:`~simulator.scenario.Scenario`) to a phantom.
+
+    ``seed`` overrides the scenario's seed; it changes only the bone heterogeneity.
+    """
+    t0 = time.perf_counter()
+    T = tissues()
+    anat = load_table("anatomy")
+    shape = anat["shape"]
+    level = anat["levels"][scenario.scenario.level]
+    geom: VertebraGeometry = scenario.geometry
+    body = geom.body
+    vox = float(shape["voxel_mm"])
+    skin_y0 = body.wall_y_mm + shape["skin_from_posterior_wall_mm"]
+    H = body.height_mm
+    disc_up, disc_down = level["disc_above_mm"], level["disc_below_mm"]
+    half_x = max(level["transverse_span_mm"], body.half_width_mm) + 20.0
+    lo = (-half_x, body.anterior_y_mm - shape["aorta_diameter_mm"] - 6.0,
+          -(H / 2 + disc_down + 0.75 * H))
+    hi = (half_x, skin_y0 + 4.0, H / 2 + disc_up + 0.75 * H)
+    grid = Grid.covering(lo, hi, vox)
+    labels = np.zeros(grid.shape, dtype=np.uint8)
+    p = Painter(grid, labels)
+
+    # soft tissue up to the skin
+    X = grid.axis_mm(0)[:, None, None]
+    Y = grid.axis_mm(1)[None, :, None]
+    labels[np.broadcast_to(Y <= skin_y_mm(X, skin_y0_mm=skin_y0), grid.shape)] = T.id(
+        "soft_tissue"
+    )
+    paint_great_vessels(p, body, T, shape=shape)
+    _paint_neighbours(p, geom, T, shape=shape, level=level, disc_up=disc_up,
+                      disc_down=disc_down)
+    _paint_treated(p, scenario, geom, T, shape=shape, level=level)
+    paint_canal(p, geom.canal, T, shape=shape)
+    paint_nerve_roots(p, geom, T, shape=shape)
+    paint_veins(p, geom, scenario.veins, T, shape=shape)
+    paint_defects(p, geom, scenario.defects, T)
+
+    seed = scenario.scenario.seed if seed is None else int(seed)
+    porosity, permeability = make_fields(labels, grid, scenario.vertebra, T, seed=seed)
+    for arr in (labels, porosity, permeability):
+        arr.setflags(write=False)
+    landmarks = make_landmarks(labels, grid, scenario, T, skin_y0_mm=skin_y0)
+    aniso = scenario.vertebra.permeability_anisotropy
+    return Phantom(
+        scenario_id=scenario.id,
+        seed=seed,
+        grid=grid,
+        labels=labels,
+        porosity=porosity,
+        permeability_m2=permeability,
+        permeability_anisotropy=(1.0, 1.0, float(aniso)),
+        geometry=geom,
+        landmarks=landmarks,
+        skin_y0_mm=skin_y0,
+        build_time_s=time.perf_counter() - t0,
+    )
+
+
+def _labels(T: TissueTable, *, treated: bool) -> VertebraLabels:
+    if treated:
+        return VertebraLabels(
+            cancellous=T.id("cancellous"), cortical=T.id("cortical"), endplate=T.id("endplate"),
+            pedicle_cancellous=T.id("pedicle_cancellous"),
+            pedicle_cortex=T.id("pedicle_cortex"), posterior=T.id("posterior_bone"),
+        )
+    canc, cort = T.id("adjacent_cancellous"), T.id("adjacent_cortical")
+    return VertebraLabels(cancellous=canc, cortical=cort, endplate=cort,
+                          pedicle_cancellous=canc, pedicle_cortex=cort,
+                          posterior=T.id("posterior_bone"))
+
+
+def _paint_treated(p: Painter, scenario, geom, T, *, shape, level) -> None:
+    lab = _labels(T, treated=True)
+    cortex = scenario.vertebra.cortical_thickness_mm
+    paint_body(p, geom.body, lab, cortex_mm=cortex)
+    soft = T.ids("soft_tissue", "air", "posterior_bone", "adjacent_cortical",
+                 "adjacent_cancellous")
+    paint_arch(p, geom.body, geom.canal, geom.pedicles, lab, shape=shape,
+               transverse_span_mm=level["transverse_span_mm"], over=soft)
+    for ped in geom.pedicles.values():
+        paint_pedicle(p, ped, lab, cortex_mm=max(cortex, shape["pedicle_cortex_mm"]))
+
+
+def _paint_neighbours(p: Painter, geom, T, *, shape, level, disc_up, disc_down) -> None:
+    """The vertebrae above and below (unfractured) and the two discs."""
+    body = geom.body
+    H = body.height_mm
+    neighbour = replace(body, wedge=0.0)
+    lab = _labels(T, treated=False)
+    soft = T.ids("soft_tissue", "air")
+
+    def above(y):
+        return np.asarray(body.height_at(y)) - H + H + disc_up
+
+    def below(y):
+        return -(H + disc_down) + 0.0 * np.asarray(y)
+
+    for zshift, disc_gap in ((above, disc_up), (below, disc_down)):
+        paint_body(p, neighbour, lab, cortex_mm=1.0, zshift=zshift, over=soft)
+        z_ped = float(zshift(geom.canal.wall_y_mm + 1.0))
+        paint_arch(p, neighbour, geom.canal, geom.pedicles, lab, shape=shape,
+                   transverse_span_mm=level["transverse_span_mm"], zshift=z_ped, over=soft)
+        for ped in geom.pedicles.values():
+            paint_pedicle(p, ped, lab, cortex_mm=shape["pedicle_cortex_mm"], zshift=z_ped)
+    _paint_discs(p, body, neighbour, T, above=above, below=below)
+
+
+def _paint_discs(p: Painter, body: BodyShape, neighbour: BodyShape, T, *, above, below) -> None:
+    g = p.grid
+    (x0, x1), (y0, y1), (z0, z1) = g.extent_mm
+    box = g.box((-body.half_width_mm, body.anterior_y_mm, z0),
+                (body.half_width_mm, body.wall_y_mm, z1))
+    if box is None:
+        return
+    plan = body.in_plan(box.X, box.Y)
+    up_lo = body.top_z(box.X, box.Y)
+    up_hi = neighbour.bottom_z(box.X, box.Y) + above(box.Y)
+    down_hi = body.bottom_z(box.X, box.Y)
+    down_lo = neighbour.top_z(box.X, box.Y) + below(box.Y)
+    disc = plan & (((box.Z > up_lo) & (box.Z < up_hi)) | ((box.Z < down_hi) & (box.Z > down_lo)))
+    p.paint(box, disc, T.id("disc"), over=T.ids("soft_tissue", "air"))

@@ -1,0 +1,98 @@
+"""The voxel grid of the phantom and the painting primitives on it.
+
+A :class:`Grid` maps LPS millimetres to ``[x, y, z]`` voxel indices. Shapes are painted on the
+smallest sub-box that holds them (:meth:`Grid.box`), with broadcast coordinate arrays, so the
+cost of a primitive scales with its own size, not the volume's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True, kw_only=True)
+class Grid:
+    """A regular grid: voxel ``[i, j, k]`` has its centre at ``origin_mm + voxel_mm * (i, j, k)``."""
+
+    origin_mm: tuple[float, float, float]
+    voxel_mm: float
+    shape: tuple[int, int, int]
+
+    @classmethod
+    def covering(cls, lo_mm, hi_mm, voxel_mm: float) -> Grid:
+        """The grid of voxel size ``voxel_mm`` whose centres cover the box [lo, hi] (mm)."""
+        lo = np.asarray(lo_mm, dtype=float)
+        hi = np.asarray(hi_mm, dtype=float)
+        n = np.ceil((hi - lo) / voxel_mm).astype(int) + 1
+        return cls(origin_mm=tuple(float(v) for v in lo), voxel_mm=voxel_mm,
+                   shape=tuple(int(v) for v in n))
+
+    def axis_mm(self, axis: int) -> np.ndarray:
+        """Voxel-centre coordinates (mm) along ``axis`` (0 = x, 1 = y, 2 = z)."""
+        return self.origin_mm[axis] + self.voxel_mm * np.arange(self.shape[axis])
+
+    @property
+    def extent_mm(self) -> tuple[tuple[float, float], ...]:
+        """(first, last) voxel-centre coordinate per axis (mm)."""
+        return tuple(
+            (self.origin_mm[a], self.origin_mm[a] + self.voxel_mm * (self.shape[a] - 1))
+            for a in range(3)
+        )
+
+    def index_of(self, points_mm) -> np.ndarray:
+        """Nearest voxel index (int, may fall outside the grid) of LPS points (..., 3) in mm."""
+        p = np.asarray(points_mm, dtype=float)
+        return np.rint((p - np.asarray(self.origin_mm)) / self.voxel_mm).astype(np.int64)
+
+    def inside(self, index) -> np.ndarray:
+        """True where integer indices (..., 3) lie inside the grid."""
+        idx = np.asarray(index)
+        return np.all((idx >= 0) & (idx < np.asarray(self.shape)), axis=-1)
+
+    def box(self, lo_mm, hi_mm) -> Box | None:
+        """The sub-box of voxels whose centres lie in [lo, hi] (mm), or None if empty."""
+        sl = []
+        for a in range(3):
+            i0 = int(np.ceil((lo_mm[a] - self.origin_mm[a]) / self.voxel_mm - 1e-9))
+            i1 = int(np.floor((hi_mm[a] - self.origin_mm[a]) / self.voxel_mm + 1e-9)) + 1
+            i0, i1 = max(i0, 0), min(i1, self.shape[a])
+            if i1 <= i0:
+                return None
+            sl.append(slice(i0, i1))
+        return Box(self, tuple(sl))
+
+
+class Box:
+    """A sub-box of a grid with broadcast coordinates ``X`` (n,1,1), ``Y`` (1,m,1), ``Z`` (1,1,l)."""
+
+    def __init__(self, grid: Grid, slices: tuple[slice, slice, slice]):
+        self.slices = slices
+        ax = [grid.axis_mm(a)[slices[a]] for a in range(3)]
+        self.X = ax[0][:, None, None]
+        self.Y = ax[1][None, :, None]
+        self.Z = ax[2][None, None, :]
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """Voxel counts of the box."""
+        return (self.X.shape[0], self.Y.shape[1], self.Z.shape[2])
+
+
+def cylinder_mask(box: Box, p0, p1, radius_mm: float) -> np.ndarray:
+    """Voxels of ``box`` within ``radius_mm`` of the segment p0–p1 (mm)."""
+    p0 = np.asarray(p0, dtype=float)
+    d = np.asarray(p1, dtype=float) - p0
+    length2 = float(d @ d)
+    rx, ry, rz = box.X - p0[0], box.Y - p0[1], box.Z - p0[2]
+    t = np.clip((rx * d[0] + ry * d[1] + rz * d[2]) / length2, 0.0, 1.0)
+    ex, ey, ez = rx - t * d[0], ry - t * d[1], rz - t * d[2]
+    return ex * ex + ey * ey + ez * ez <= radius_mm * radius_mm
+
+
+def segment_box(p0, p1, radius_mm: float):
+    """The (lo, hi) mm bounds of a capsule around the segment p0–p1."""
+    p0 = np.asarray(p0, dtype=float)
+    p1 = np.asarray(p1, dtype=float)
+    return np.minimum(p0, p1) - radius_mm, np.maximum(p0, p1) + radius_mm

@@ -1,0 +1,64 @@
+"""The :class:`Phantom`: what the rest of the simulator reads about the patient."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from simulator.anatomy.geometry import VertebraGeometry
+from simulator.anatomy.grid import Grid
+from simulator.anatomy.landmarks import Landmarks
+from simulator.materials import tissues
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class Phantom:
+    """A voxel phantom of the treated vertebra and its neighbours (LPS mm, ``[x, y, z]``).
+
+    ``labels``: uint8 tissue ids (``assets/materials.toml``); ``porosity``: pore fraction;
+    ``permeability_m2``: AP/lateral Darcy permeability (m²), multiplied per axis by
+    ``permeability_anisotropy`` (x, y, z). All arrays are read-only.
+    """
+
+    scenario_id: str
+    seed: int
+    grid: Grid
+    labels: np.ndarray
+    porosity: np.ndarray
+    permeability_m2: np.ndarray
+    permeability_anisotropy: tuple[float, float, float]
+    geometry: VertebraGeometry
+    landmarks: Landmarks
+    skin_y0_mm: float
+    build_time_s: float
+
+    def skin_y_mm(self, x_mm):
+        """y of the posterior skin surface at lateral offset ``x_mm`` (mm)."""
+        return self.skin_y0_mm - np.asarray(x_mm, dtype=float) ** 2 / 500.0
+
+    def label_at(self, points_mm) -> np.ndarray:
+        """Tissue ids at LPS points (..., 3) by nearest voxel; outside the volume, soft tissue
+        in front of the skin and air behind it."""
+        pts = np.asarray(points_mm, dtype=float)
+        idx = self.grid.index_of(pts)
+        ok = self.grid.inside(idx)
+        out = np.where(
+            pts[..., 1] <= self.skin_y_mm(pts[..., 0]),
+            tissues().id("soft_tissue"),
+            tissues().id("air"),
+        ).astype(np.uint8)
+        safe = np.where(ok[..., None], idx, 0)
+        inside_vals = self.labels[safe[..., 0], safe[..., 1], safe[..., 2]]
+        return np.where(ok, inside_vals, out).astype(np.uint8)
+
+    def label_volume_ml(self, *names: str) -> float:
+        """Volume (ml) of the voxels with any of the named tissues."""
+        ids = tissues().ids(*names)
+        count = int(np.isin(self.labels, ids).sum())
+        return count * self.grid.voxel_mm**3 / 1000.0
+
+    @property
+    def nbytes(self) -> int:
+        """Memory held by the volumes (bytes)."""
+        return self.labels.nbytes + self.porosity.nbytes + self.permeability_m2.nbytes

@@ -1,0 +1,169 @@
+"""The ideal transpedicular trajectory for one side.
+
+A straight line is drawn through a point of the pedicle's isthmus and a point of the target
+zone, then extended back to the skin. The ideal is the line through the isthmus centre to the
+zone's ideal point; when the pedicle is too narrow or too steep for that line, nearby
+isthmus points and target points are tried and the line that keeps the needle's whole
+cross-section furthest from the pedicle walls and the canal wins, ties going to the line
+closest to the ideal. The plan is expressed as an ``aim`` action (DESIGN §4.3) plus the depth
+from the skin to the target.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from simulator.anatomy.phantom import Phantom
+from simulator.assets import load_table
+from simulator.materials import tissues
+from simulator.units import angles_from_direction, side_sign
+
+STEP_MM = 0.25
+RING_DIRECTIONS = 12
+
+CENTRELINE_FORBIDDEN = (
+    "pedicle_cortex", "cortical", "endplate", "epidural_fat", "thecal_sac", "epidural_vein",
+    "nerve_root", "disc", "great_vessel", "basivertebral_vein", "segmental_vein",
+    "adjacent_cortical", "adjacent_cancellous", "air",
+)
+"""Tissues the planned centreline may not touch."""
+WALL_TISSUES = ("pedicle_cortex", "epidural_fat", "thecal_sac", "epidural_vein", "nerve_root")
+"""Tissues whose distance from the needle's surface is the plan's clearance."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Plan:
+    """A planned trajectory (LPS mm, degrees)."""
+
+    side: str
+    entry_mm: tuple[float, float]
+    """[x, z] of the skin entry point (the ``aim`` action's field)."""
+    medial_deg: float
+    caudal_deg: float
+    depth_mm: float
+    """Straight-line distance from the skin entry to the target point."""
+    skin_point_mm: tuple[float, float, float]
+    target_mm: tuple[float, float, float]
+    isthmus_point_mm: tuple[float, float, float]
+    clearance_mm: float
+    """Least distance between the needle's outer surface and a pedicle wall or the canal,
+    sampled (0.5 mm resolution); negative when the centreline itself touches one."""
+    in_target_zone: bool
+    within_needle_length: bool
+
+    def aim_action(self) -> dict:
+        """The ``aim`` action that places the needle on this plan."""
+        return {
+            "do": "aim",
+            "side": self.side,
+            "entry_mm": [round(v, 2) for v in self.entry_mm],
+            "medial_deg": round(self.medial_deg, 2),
+            "caudal_deg": round(self.caudal_deg, 2),
+        }
+
+    def as_json(self) -> dict:
+        """JSON-safe dict: the ``aim`` keys plus depth and the plan's checks."""
+        d = asdict(self)
+        d.update(self.aim_action())
+        d.pop("do")
+        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in d.items()}
+
+
+def plan_trajectory(phantom: Phantom, scenario, side: str) -> Plan:
+    """The best straight trajectory for ``side`` ('left' or 'right') in ``phantom``."""
+    side_sign(side)
+    axis = phantom.landmarks.pedicle_axes[side]
+    zone = phantom.landmarks.targets[side]
+    gauge = load_table("equipment")["gauges"][str(scenario.equipment.needle_gauge)]
+    radius = gauge["outer_diameter_mm"] / 2.0
+    P0 = np.asarray(axis.isthmus_mm)
+    T0 = np.asarray(zone.point_mm)
+    lat = np.array([axis.direction[1], -axis.direction[0], 0.0])
+    s = float(side_sign(side))
+    best = None
+    for dv, dz, tx, tz in itertools.product(
+        (0.0, -0.5, 0.5, -1.0, 1.0), (0.0, -1.0, 1.0, -2.0, 2.0),
+        (0.0, 1.5, 3.0, 4.5), (0.0, -1.5, 1.5),
+    ):
+        P = P0 + dv * lat + np.array([0.0, 0.0, dz])
+        T = T0 + np.array([s * tx, 0.0, tz])
+        if not zone.contains(T):
+            continue
+        clearance = _clearance(phantom, P, T, radius, axis)
+        cost = float(np.linalg.norm(T - T0) + np.linalg.norm(P - P0))
+        key = (min(clearance, 0.5), -cost)
+        if best is None or key > best[0]:
+            best = (key, P, T, clearance)
+    _, P, T, clearance = best
+    d = (T - P) / np.linalg.norm(T - P)
+    skin = _skin_point(phantom, P, d)
+    medial, caudal = angles_from_direction(side, d)
+    depth = float(np.linalg.norm(T - skin))
+    return Plan(
+        side=side,
+        entry_mm=(float(skin[0]), float(skin[2])),
+        medial_deg=medial,
+        caudal_deg=caudal,
+        depth_mm=depth,
+        skin_point_mm=tuple(float(v) for v in skin),
+        target_mm=tuple(float(v) for v in T),
+        isthmus_point_mm=tuple(float(v) for v in P),
+        clearance_mm=float(clearance),
+        in_target_zone=zone.contains(T),
+        within_needle_length=depth <= scenario.equipment.needle_length_mm,
+    )
+
+
+def path_points(start_mm, end_mm, step_mm: float = STEP_MM) -> np.ndarray:
+    """Points (n, 3) every ``step_mm`` from start to end inclusive."""
+    a = np.asarray(start_mm, dtype=float)
+    b = np.asarray(end_mm, dtype=float)
+    n = max(int(math.ceil(np.linalg.norm(b - a) / step_mm)), 1) + 1
+    return a + np.linspace(0.0, 1.0, n)[:, None] * (b - a)
+
+
+def _clearance(phantom: Phantom, P, T, radius: float, axis) -> float:
+    """Clearance (mm, in 0.5 mm steps) between the needle surface and the wall tissues along
+    the line P→T and back to the skin: -1 when the centreline touches a forbidden tissue,
+    -0.5 when the needle's cross-section overlaps a wall, else the largest tested margin
+    (0 … 2) that stays clear."""
+    T_ = tissues()
+    d = (T - P) / np.linalg.norm(T - P)
+    skin = _skin_point(phantom, P, d)
+    pts = path_points(skin, T)
+    if np.isin(phantom.label_at(pts), T_.ids(*CENTRELINE_FORBIDDEN)).any():
+        return -1.0
+    # the needle enters the pedicle through its posterior cortex (the entry point); walls
+    # count from 3 mm past that cap onward
+    ped = phantom.geometry.pedicles[axis.side]
+    u = (pts - np.asarray(axis.isthmus_mm)) @ np.asarray(axis.direction)
+    pts = pts[u >= -ped.behind_mm + 3.0]
+    walls = T_.ids(*WALL_TISSUES)
+    u = np.cross(d, [0.0, 0.0, 1.0])
+    u /= np.linalg.norm(u)
+    v = np.cross(d, u)
+    ang = np.linspace(0, 2 * np.pi, RING_DIRECTIONS, endpoint=False)
+    ring = np.cos(ang)[:, None] * u + np.sin(ang)[:, None] * v
+    for extra in np.arange(0.0, 2.01, 0.5):
+        r = radius + extra
+        probe = pts[:, None, :] + r * ring[None, :, :]
+        if np.isin(phantom.label_at(probe), walls).any():
+            return float(extra) - 0.5
+    return 2.0
+
+
+def _skin_point(phantom: Phantom, P, d) -> np.ndarray:
+    """Where the line through P with direction d (anterior) leaves the skin, going back."""
+    lo, hi = 0.0, 400.0
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        q = P - mid * d
+        if q[1] > phantom.skin_y_mm(q[0]):
+            hi = mid
+        else:
+            lo = mid
+    return P - 0.5 * (lo + hi) * d

@@ -1,0 +1,148 @@
+"""The ``preview`` sheet: lateral and AP projections and three labelled slices of a scenario,
+with the planned trajectories drawn on each.
+
+The projections here are plain attenuation sums (Beer–Lambert line integrals of the tissue
+table's μ, no noise or image chain), displayed like fluoroscopy: dense structures dark.
+Display conventions: lateral view with anterior on the left and superior up; AP view and
+the axial and coronal slices with the patient's right on the viewer's left (radiological
+convention); the axial slice with anterior up.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from simulator.anatomy.phantom import Phantom
+from simulator.materials import tissues
+from simulator.planning import Plan, path_points
+
+_COLOURS = {
+    "air": "#000000", "soft_tissue": "#5a3d33", "cancellous": "#e8d9a8", "cortical": "#ffffff",
+    "endplate": "#fff27a", "pedicle_cancellous": "#d9c07a", "pedicle_cortex": "#f0f0f0",
+    "posterior_bone": "#bfb7a6", "adjacent_cancellous": "#a89f86",
+    "adjacent_cortical": "#d6d6d6", "disc": "#4f9fd6", "thecal_sac": "#9ad0ff",
+    "epidural_fat": "#f5c542", "epidural_vein": "#3060ff", "basivertebral_vein": "#0018a8",
+    "segmental_vein": "#7040ff", "great_vessel": "#c03030", "nerve_root": "#ffe600",
+    "cleft": "#00d0a0", "cortical_defect": "#ff00c8", "endplate_crack": "#ff5a00",
+}
+
+
+def projections(phantom: Phantom) -> dict[str, np.ndarray]:
+    """Line integrals of μ (dimensionless): ``lateral`` (z, y) and ``ap`` (z, x), rows
+    superior first, as displayed."""
+    mu = tissues().mu_per_mm[phantom.labels]
+    vox = phantom.grid.voxel_mm
+    lateral = mu.sum(axis=0) * vox  # (y, z)
+    ap = mu.sum(axis=1) * vox  # (x, z)
+    return {"lateral": lateral.T[::-1, :], "ap": ap.T[::-1, :]}
+
+
+def write_preview(phantom: Phantom, plans: list[Plan], out: str | Path, *, title: str) -> Path:
+    """Render the preview sheet to ``out`` (PNG), atomically. Returns the path."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import ListedColormap
+    from matplotlib.patches import Patch
+
+    T = tissues()
+    g = phantom.grid
+    (x0, x1), (y0, y1), (z0, z1) = g.extent_mm
+    cmap = ListedColormap([_COLOURS.get(n, "#ff00ff") for n in T.names])
+    fig = plt.figure(figsize=(18, 11), dpi=100)
+    gs = fig.add_gridspec(2, 4, width_ratios=[1, 1, 1, 0.55])
+    proj = projections(phantom)
+    plan_pts = [path_points(p.skin_point_mm, p.target_mm, 1.0) for p in plans]
+    colours = {"left": "#00e5ff", "right": "#ff3df2"}
+
+    def show_proj(ax, img, extent, title_, u, v):
+        body = img[img > 0.05 * img.max()]
+        lo, hi = np.percentile(body, [1.0, 99.7])
+        ax.imshow(img, cmap="gray_r", extent=extent, aspect="equal", vmin=lo, vmax=hi)
+        for plan, pts in zip(plans, plan_pts, strict=True):
+            ax.plot(pts[:, u], pts[:, v], color=colours[plan.side], lw=1.2)
+            ax.plot(*[[plan.target_mm[u]], [plan.target_mm[v]]], "o", ms=4,
+                    color=colours[plan.side])
+        ax.set_title(title_)
+
+    ax = fig.add_subplot(gs[0, 0])
+    show_proj(ax, proj["lateral"], (y0, y1, z0, z1), "Lateral projection (anterior left)", 1, 2)
+    ax.set_xlabel("y (mm, posterior →)")
+    ax.set_ylabel("z (mm, superior ↑)")
+    ax = fig.add_subplot(gs[0, 1])
+    show_proj(ax, proj["ap"], (x0, x1, z0, z1), "AP projection (patient's right on left)", 0, 2)
+    ax.set_xlabel("x (mm, patient's left →)")
+
+    ix0 = int(np.argmin(np.abs(g.axis_mm(0))))
+    axis_l = phantom.landmarks.pedicle_axes["left"]
+    iz_ped = int(np.argmin(np.abs(g.axis_mm(2) - axis_l.isthmus_mm[2])))
+    iy_ped = int(np.argmin(np.abs(g.axis_mm(1) - axis_l.isthmus_mm[1])))
+    slices = [
+        (gs[1, 0], phantom.labels[ix0, :, :].T[::-1, :], (y0, y1, z0, z1), 1, 2,
+         "Mid-sagittal slice (x = 0)"),
+        (gs[1, 1], phantom.labels[:, ::-1, iz_ped].T, (x0, x1, y0, y1), 0, 1,
+         f"Axial slice through the pedicles (z = {g.axis_mm(2)[iz_ped]:.1f})"),
+        (gs[1, 2], phantom.labels[:, iy_ped, :].T[::-1, :], (x0, x1, z0, z1), 0, 2,
+         f"Coronal slice through the pedicles (y = {g.axis_mm(1)[iy_ped]:.1f})"),
+    ]
+    for spec, img, extent, u, v, name in slices:
+        ax = fig.add_subplot(spec)
+        ax.imshow(img, cmap=cmap, vmin=-0.5, vmax=len(T.names) - 0.5, extent=extent,
+                  interpolation="nearest", aspect="equal")
+        for plan, pts in zip(plans, plan_pts, strict=True):
+            ax.plot(pts[:, u], pts[:, v], color=colours[plan.side], lw=1.2, ls="--")
+        ax.set_title(name)
+        if u == 0 and v == 1:
+            ax.invert_yaxis()  # anterior (negative y) up
+            ax.set_ylabel("y (mm, anterior ↑)")
+    ax = fig.add_subplot(gs[0, 2])
+    _plan_table(ax, plans, phantom)
+    legend_ax = fig.add_subplot(gs[:, 3])
+    legend_ax.axis("off")
+    present = set(np.unique(phantom.labels).tolist())
+    handles = [Patch(facecolor=_COLOURS.get(n, "#ff00ff"), edgecolor="#444", label=T.display_names[i])
+               for i, n in enumerate(T.names) if i in present]
+    handles += [Patch(facecolor=colours[p.side], label=f"planned path, {p.side}") for p in plans]
+    legend_ax.legend(handles=handles, loc="upper left", fontsize=9, frameon=False,
+                     title="Tissues", title_fontsize=10)
+    fig.suptitle(title, fontsize=13)
+    fig.tight_layout()
+    return _save_atomic(fig, Path(out))
+
+
+def _plan_table(ax, plans: list[Plan], phantom: Phantom) -> None:
+    ax.axis("off")
+    lm = phantom.landmarks
+    lines = [f"Cancellous body volume: {lm.cancellous_ml:.1f} ml",
+             f"Phantom: {phantom.grid.shape} voxels of {phantom.grid.voxel_mm} mm, "
+             f"built in {phantom.build_time_s:.2f} s", ""]
+    for p in plans:
+        lines += [
+            f"Plan, {p.side} pedicle:",
+            f"  entry [x, z] = [{p.entry_mm[0]:.1f}, {p.entry_mm[1]:.1f}] mm",
+            f"  medial {p.medial_deg:.1f}°, caudal {p.caudal_deg:.1f}°",
+            f"  depth to target {p.depth_mm:.1f} mm, clearance {p.clearance_mm:g} mm",
+            "",
+        ]
+    ax.text(0.0, 1.0, "\n".join(lines), va="top", family="monospace", fontsize=9)
+
+
+def _save_atomic(fig, out: Path) -> Path:
+    import matplotlib.pyplot as plt
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(suffix=".png", dir=out.parent)
+    os.close(fd)
+    try:
+        fig.savefig(tmp, format="png")
+        os.replace(tmp, out)
+    finally:
+        plt.close(fig)
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return out

@@ -1,0 +1,109 @@
+"""Geometric checks of ``[[veins]]`` and ``[[defects]]``: is each where its kind says?
+
+A basivertebral vein must start inside the body and leave it through the posterior wall into
+the canal; a segmental vein must lie on the lateral surface; an epidural plexus vein in the
+anterior epidural space; a wall defect on its wall; an endplate crack on an endplate; a cleft
+inside the body. Each miss is one problem naming the entry and what the body spans.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from simulator.scenario.model import Scenario
+
+WALL_TOLERANCE_MM = 3.0
+
+
+def check_placements(scenario: Scenario, add: Callable[[str, str], None]) -> None:
+    """Report every misplaced vein or defect through ``add(field, message)``."""
+    geom = scenario.geometry
+    body = geom.body
+    span = (
+        f"the body spans x ±{body.half_width_mm:g}, y {body.anterior_y_mm:g} to "
+        f"{body.wall_y_mm:.1f} (posterior wall), z {-body.height_mm / 2:g} to "
+        f"{body.height_mm / 2:g} mm"
+    )
+    for i, vein in enumerate(scenario.veins):
+        msg = _vein_problem(geom, vein.kind, vein.position_mm, vein.diameter_mm)
+        if msg:
+            add(f"veins[{i}].position_mm", f"{msg}; {span}")
+    for i, defect in enumerate(scenario.defects):
+        msg = _defect_problem(geom, defect.kind, defect.position_mm, defect.size_mm)
+        if msg:
+            add(f"defects[{i}].position_mm", f"{msg}; {span}")
+
+
+def _fmt(p) -> str:
+    return "[" + ", ".join(f"{v:g}" for v in p) + "]"
+
+
+def _vein_problem(geom, kind: str, p, diameter_mm: float) -> str:
+    body, canal = geom.body, geom.canal
+    x, y, z = p
+    r = diameter_mm / 2.0
+    if kind == "basivertebral":
+        if not body.contains(x, y, z, inset_mm=r):
+            return (f"a basivertebral vein starts inside the vertebral body; {_fmt(p)} is "
+                    "outside it (or closer to its surface than the vein's radius)")
+        if abs(x) > canal.half_width_mm - r:
+            return (f"a basivertebral vein runs straight back into the canal; at x = {x:g} it "
+                    f"misses the canal (|x| must be below {canal.half_width_mm - r:g} mm)")
+        reach = body.wall_y_mm - y
+        depth = 2.0 * body.half_depth_mm
+        if reach > 0.5 * depth:
+            return (f"a basivertebral vein reaches at most half the body depth in from the "
+                    f"posterior wall ({0.5 * depth:g} mm); {_fmt(p)} is {reach:.1f} mm in")
+        return ""
+    if kind == "segmental":
+        rho = body.plan_radius(x, y)
+        tol = (WALL_TOLERANCE_MM + r) / min(body.half_width_mm, body.half_depth_mm)
+        on_side = abs(rho - 1.0) <= tol and abs(x) >= 0.5 * body.half_width_mm
+        in_height = (float(body.bottom_z(x, y)) - 1.0 <= z <= float(body.top_z(x, y)) + 1.0
+                     if body.in_plan(x, y) else -body.height_mm / 2 <= z <= body.height_mm / 2)
+        if not (on_side and in_height and y < body.wall_y_mm):
+            return (f"a segmental vein lies on the lateral surface of the body (within "
+                    f"{WALL_TOLERANCE_MM:g} mm); {_fmt(p)} misses it")
+        return ""
+    # epidural_plexus
+    if not (canal.contains_plan(x, y) and y <= canal.wall_y_mm + canal.depth_mm / 3.0):
+        return (f"an epidural plexus vein lies in the anterior third of the canal "
+                f"(y {canal.wall_y_mm:.1f} to {canal.wall_y_mm + canal.depth_mm / 3:.1f}, "
+                f"|x| < {canal.half_width_mm:g} mm); {_fmt(p)} is not there")
+    return ""
+
+
+def _defect_problem(geom, kind: str, p, size_mm: float) -> str:
+    body = geom.body
+    x, y, z = p
+    tol = WALL_TOLERANCE_MM
+    if kind == "cleft":
+        if not body.contains(x, y, z, inset_mm=1.0):
+            return f"a cleft lies inside the vertebral body; {_fmt(p)} is outside it"
+        return ""
+    if kind == "endplate_crack":
+        if not body.in_plan(x, y, inset_mm=1.0):
+            return f"an endplate crack lies on an endplate; {_fmt(p)} is outside the body's outline"
+        near_top = abs(z - float(body.top_z(x, y))) <= tol
+        near_bottom = abs(z - float(body.bottom_z(x, y))) <= tol
+        if not (near_top or near_bottom):
+            return (f"an endplate crack lies on an endplate (within {tol:g} mm); at {_fmt(p)} "
+                    f"the endplates are at z {float(body.bottom_z(x, y)):.1f} and "
+                    f"{float(body.top_z(x, y)):.1f}")
+        return ""
+    in_height = -body.height_mm / 2 <= z <= body.height_mm / 2
+    if kind == "posterior_wall":
+        if not (abs(y - body.wall_y_mm) <= tol and abs(x) <= geom.canal.half_width_mm
+                and in_height):
+            return (f"a posterior wall defect lies on the posterior wall (y ≈ "
+                    f"{body.wall_y_mm:.1f}, |x| ≤ {geom.canal.half_width_mm:g}); {_fmt(p)} "
+                    "is not there")
+        return ""
+    # lateral_wall
+    rho = body.plan_radius(x, y)
+    rtol = tol / min(body.half_width_mm, body.half_depth_mm)
+    if not (abs(rho - 1.0) <= rtol and abs(x) >= 0.5 * body.half_width_mm and in_height
+            and y < body.wall_y_mm):
+        return (f"a lateral wall defect lies on the side wall of the body (within {tol:g} mm); "
+                f"{_fmt(p)} is not there")
+    return ""
