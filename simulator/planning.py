@@ -82,22 +82,29 @@ def plan_trajectory(phantom: Phantom, scenario, side: str) -> Plan:
     radius = gauge["outer_diameter_mm"] / 2.0
     P0 = np.asarray(axis.isthmus_mm)
     T0 = np.asarray(zone.point_mm)
-    lat = np.array([axis.direction[1], -axis.direction[0], 0.0])
+    ax = np.asarray(axis.direction)
+    lat = np.array([ax[1], -ax[0], 0.0])
+    up = np.array([0.0, 0.0, 1.0])
     s = float(side_sign(side))
-    best = None
-    for dv, dz, tx, tz in itertools.product(
-        (0.0, -0.5, 0.5, -1.0, 1.0), (0.0, -1.0, 1.0, -2.0, 2.0),
+    cands = []
+    for du, dv, dz, tx, tz in itertools.product(
+        (0.0, -3.0, 3.0), (0.0, -0.75, 0.75, -1.5, 1.5), (0.0, -1.5, 1.5),
         (0.0, 1.5, 3.0, 4.5), (0.0, -1.5, 1.5),
     ):
-        P = P0 + dv * lat + np.array([0.0, 0.0, dz])
+        P = P0 + du * ax + dv * lat + dz * up
         T = T0 + np.array([s * tx, 0.0, tz])
-        if not zone.contains(T):
-            continue
+        if zone.contains(T):
+            cost = float(np.linalg.norm(T - T0)) + abs(dv) + abs(dz) + 0.1 * abs(du)
+            cands.append((cost, P, T))
+    cands.sort(key=lambda c: c[0])
+    best = None
+    for cost, P, T in cands:
         clearance = _clearance(phantom, P, T, radius, axis)
-        cost = float(np.linalg.norm(T - T0) + np.linalg.norm(P - P0))
         key = (min(clearance, 0.5), -cost)
         if best is None or key > best[0]:
             best = (key, P, T, clearance)
+        if clearance >= 0.5:
+            break  # candidates come cheapest first: nothing later can beat this one
     _, P, T, clearance = best
     d = (T - P) / np.linalg.norm(T - P)
     skin = _skin_point(phantom, P, d)
@@ -166,4 +173,4 @@ def _skin_point(phantom: Phantom, P, d) -> np.ndarray:
             hi = mid
         else:
             lo = mid
-    return P - 0.5 * (lo + hi) * d
+    return P - lo * d  # the last point found inside the skin

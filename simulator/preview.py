@@ -54,8 +54,8 @@ def write_preview(phantom: Phantom, plans: list[Plan], out: str | Path, *, title
     g = phantom.grid
     (x0, x1), (y0, y1), (z0, z1) = g.extent_mm
     cmap = ListedColormap([_COLOURS.get(n, "#ff00ff") for n in T.names])
-    fig = plt.figure(figsize=(18, 11), dpi=100)
-    gs = fig.add_gridspec(2, 4, width_ratios=[1, 1, 1, 0.55])
+    fig = plt.figure(figsize=(20, 11), dpi=100)
+    gs = fig.add_gridspec(2, 4, width_ratios=[1.25, 1.0, 1.0, 0.62])
     proj = projections(phantom)
     plan_pts = [path_points(p.skin_point_mm, p.target_mm, 1.0) for p in plans]
     colours = {"left": "#00e5ff", "right": "#ff3df2"}
@@ -76,6 +76,7 @@ def write_preview(phantom: Phantom, plans: list[Plan], out: str | Path, *, title
     ax.set_ylabel("z (mm, superior ↑)")
     ax = fig.add_subplot(gs[0, 1])
     show_proj(ax, proj["ap"], (x0, x1, z0, z1), "AP projection (patient's right on left)", 0, 2)
+    ax.set_ylabel("z (mm, superior ↑)")
     ax.set_xlabel("x (mm, patient's left →)")
 
     ix0 = int(np.argmin(np.abs(g.axis_mm(0))))
@@ -85,9 +86,9 @@ def write_preview(phantom: Phantom, plans: list[Plan], out: str | Path, *, title
     slices = [
         (gs[1, 0], phantom.labels[ix0, :, :].T[::-1, :], (y0, y1, z0, z1), 1, 2,
          "Mid-sagittal slice (x = 0)"),
-        (gs[1, 1], phantom.labels[:, ::-1, iz_ped].T, (x0, x1, y0, y1), 0, 1,
+        (gs[0, 2], phantom.labels[:, ::-1, iz_ped].T, (x0, x1, y0, y1), 0, 1,
          f"Axial slice through the pedicles (z = {g.axis_mm(2)[iz_ped]:.1f})"),
-        (gs[1, 2], phantom.labels[:, iy_ped, :].T[::-1, :], (x0, x1, z0, z1), 0, 2,
+        (gs[1, 1], phantom.labels[:, iy_ped, :].T[::-1, :], (x0, x1, z0, z1), 0, 2,
          f"Coronal slice through the pedicles (y = {g.axis_mm(1)[iy_ped]:.1f})"),
     ]
     for spec, img, extent, u, v, name in slices:
@@ -100,7 +101,7 @@ def write_preview(phantom: Phantom, plans: list[Plan], out: str | Path, *, title
         if u == 0 and v == 1:
             ax.invert_yaxis()  # anterior (negative y) up
             ax.set_ylabel("y (mm, anterior ↑)")
-    ax = fig.add_subplot(gs[0, 2])
+    ax = fig.add_subplot(gs[1, 2])
     _plan_table(ax, plans, phantom)
     legend_ax = fig.add_subplot(gs[:, 3])
     legend_ax.axis("off")

@@ -9,7 +9,7 @@ vertebra above follows the wedged superior endplate (a shear; the angles are sma
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy import ndimage
@@ -102,10 +102,14 @@ def pedicle_masks(box: Box, ped: PedicleShape, *, cortex_mm: float, zshift: floa
         return (v / hw) ** 2 + (rz / hh) ** 2 <= 1.0
 
     outer = along & ell(ped.half_width_mm, ped.half_height_mm)
-    inner_raw = along & ell(
-        max(ped.half_width_mm - cortex_mm, 0.25), max(ped.half_height_mm - cortex_mm, 0.25)
-    )
-    return outer, watertight_inner(outer, inner_raw)
+    # the core runs on past the posterior end so erosion leaves that end open: the pedicle's
+    # cancellous bone continues into the posterior elements (the needle's entry point)
+    open_end = (u >= -ped.behind_mm - 2.0) & (u <= ped.into_body_mm)
+    inner_w = max(ped.half_width_mm - cortex_mm, 0.25)
+    inner_h = max(ped.half_height_mm - cortex_mm, 0.25)
+    inner = watertight_inner(open_end & ell(ped.half_width_mm, ped.half_height_mm),
+                             open_end & ell(inner_w, inner_h))
+    return outer, inner & along
 
 
 def pedicle_box(g: Grid, ped: PedicleShape, zshift: float = 0.0) -> Box | None:
@@ -135,6 +139,20 @@ def paint_pedicle(
     sub[inner & shell] = lab.pedicle_cancellous
     sub[outer & ~inner & ~body_any] = lab.pedicle_cortex
     sub[inner & ~body_any] = lab.pedicle_cancellous
+    # the pedicle's base: posterior-element bone behind its open end (facet/transverse
+    # process junction), so the core is capped by bone, not soft tissue
+    ax = np.asarray(ped.axis)
+    back = np.asarray(ped.isthmus_mm) - ax * (ped.behind_mm + 2.5)
+    base_shape = replace(ped, isthmus_mm=tuple(back), into_body_mm=3.0, behind_mm=3.0,
+                         half_width_mm=ped.half_width_mm + 1.0,
+                         half_height_mm=ped.half_height_mm + 1.0)
+    base_box = pedicle_box(p.grid, base_shape, zshift)
+    if base_box is not None:
+        base_outer, _ = pedicle_masks(base_box, base_shape, cortex_mm=1.0, zshift=zshift)
+        keep = [lab.pedicle_cancellous, lab.pedicle_cortex, lab.cancellous, lab.cortical,
+                lab.endplate]
+        p.paint(base_box, base_outer & ~np.isin(p.labels[base_box.slices], keep),
+                lab.posterior)
 
 
 def paint_arch(

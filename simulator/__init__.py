@@ -1,0 +1,17 @@
+"""Vertebroplasty training simulator (headless model; the window lives in ``simulator.ui``).
+
+Public API::
+
+    from simulator import load_scenario, build_phantom, plan_trajectory
+    scenario = load_scenario("first_case_l1")
+    phantom = build_phantom(scenario)
+    plan = plan_trajectory(phantom, scenario, "left")
+"""
+
+__version__ = "0.1.0"
+
+from simulator.anatomy.build import build_phantom  # noqa: E402
+from simulator.planning import plan_trajectory  # noqa: E402
+from simulator.scenario import load_scenario  # noqa: E402
+
+__all__ = ["__version__", "build_phantom", "load_scenario", "plan_trajectory"]

@@ -1,0 +1,171 @@
+"""Command line: ``python run_sim.py COMMAND …`` (same as the ``vsim`` console script).
+
+Every user error ends with one message line on stderr and exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from simulator import __version__
+from simulator.errors import ScenarioError, UserError
+
+DEFAULT_SCENARIO = "first_case_l1"
+
+_DESCRIPTION = """\
+Vertebroplasty training simulator: simulated fluoroscopy of a wedged osteoporotic vertebra,
+a transpedicular needle, PMMA cement flow and leaks, scoring and signed attempt logs.
+
+S is a scenario id (a file stem under scenarios/) or a path to a scenario file."""
+
+_NO_WINDOW_YET = """\
+The interactive trainer window is not built yet (it arrives with the window issue).
+What works today: validate, plan, preview and bench — see the commands above."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that exits with code 2 and one line (plus usage) on bad arguments."""
+
+    def error(self, message: str):  # noqa: D102 - argparse API
+        self.print_usage(sys.stderr)
+        sys.stderr.write(f"{self.prog}: error: {message}\n")
+        raise SystemExit(2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every subcommand."""
+    parser = _Parser(prog="run_sim.py", description=_DESCRIPTION,
+                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"vsim {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    p = sub.add_parser("validate", help="check scenario files; one line per problem")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="scenario files (or ids)")
+
+    p = sub.add_parser("plan", help="ideal entry point and angles for one pedicle")
+    p.add_argument("scenario", metavar="S")
+    p.add_argument("--side", required=True, choices=("left", "right"))
+    p.add_argument("--json", action="store_true", help="print the plan as JSON")
+
+    p = sub.add_parser("preview", help="projections and label slices of a scenario (PNG)")
+    p.add_argument("scenario", metavar="S")
+    p.add_argument("--out", required=True, metavar="FILE.png")
+
+    p = sub.add_parser("bench", help="performance figures")
+    p.add_argument("--json", action="store_true", help="print the figures as JSON")
+    p.add_argument("--repeat", type=int, default=3, help="builds per scenario (best is kept)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command is None:
+            parser.print_help()
+            print()
+            print(_NO_WINDOW_YET)
+            return 0
+        return _COMMANDS[args.command](args)
+    except ScenarioError as err:
+        print(str(err), file=sys.stderr)
+        return 2
+    except UserError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def _cmd_validate(args) -> int:
+    from simulator.scenario import load_scenario
+
+    bad = 0
+    for ref in args.paths:
+        try:
+            load_scenario(ref)
+        except ScenarioError as err:
+            bad += 1
+            print(str(err))
+        except UserError as err:
+            bad += 1
+            print(str(err))
+        else:
+            print(f"{ref}: ok")
+    return 2 if bad else 0
+
+
+def _load_with_phantom(ref: str):
+    from simulator.anatomy.build import build_phantom
+    from simulator.scenario import load_scenario
+
+    scenario = load_scenario(ref)
+    return scenario, build_phantom(scenario)
+
+
+def _cmd_plan(args) -> int:
+    from simulator.planning import plan_trajectory
+
+    scenario, phantom = _load_with_phantom(args.scenario)
+    plan = plan_trajectory(phantom, scenario, args.side)
+    if args.json:
+        print(json.dumps(plan.as_json(), indent=2))
+        return 0
+    print(f"{scenario.id}, {args.side} pedicle ({scenario.targets.approach}):")
+    print(f"  aim   entry_mm [x, z] = [{plan.entry_mm[0]:.1f}, {plan.entry_mm[1]:.1f}], "
+          f"medial {plan.medial_deg:.1f}°, caudal {plan.caudal_deg:.1f}°")
+    print(f"  depth {plan.depth_mm:.1f} mm from the skin to the target "
+          f"(needle {scenario.equipment.needle_length_mm:g} mm)")
+    print(f"  target {_fmt(plan.target_mm)} mm; clearance to the pedicle walls "
+          f"{plan.clearance_mm:g} mm")
+    return 0
+
+
+def _fmt(p) -> str:
+    return "[" + ", ".join(f"{v:.1f}" for v in p) + "]"
+
+
+def _cmd_preview(args) -> int:
+    from simulator.planning import plan_trajectory
+    from simulator.preview import write_preview
+
+    out = Path(args.out)
+    if out.suffix.lower() != ".png":
+        raise UserError(f"{args.out}: --out: the preview is a PNG image; use a .png file name")
+    if out.exists() and out.is_dir():
+        raise UserError(f"{args.out}: --out: is a folder; give a file name ending in .png")
+    scenario, phantom = _load_with_phantom(args.scenario)
+    plans = [plan_trajectory(phantom, scenario, side) for side in ("left", "right")]
+    try:
+        write_preview(phantom, plans, out, title=f"{scenario.id}: {scenario.scenario.title}")
+    except OSError as exc:
+        raise UserError(f"{args.out}: --out: cannot write ({exc.strerror})") from None
+    print(f"wrote {out}")
+    return 0
+
+
+def _cmd_bench(args) -> int:
+    from simulator.bench import run_bench
+
+    if args.repeat < 1:
+        raise UserError(f"--repeat: must be 1 or more, got {args.repeat}")
+    figures = run_bench(repeat=args.repeat)
+    if args.json:
+        print(json.dumps(figures, indent=2))
+    else:
+        for key, value in figures.items():
+            print(f"{key:32s} {value}")
+    return 0
+
+
+_COMMANDS = {
+    "validate": _cmd_validate,
+    "plan": _cmd_plan,
+    "preview": _cmd_preview,
+    "bench": _cmd_bench,
+}
