@@ -9,7 +9,9 @@ the middle of the posterior wall's height. The body is an elliptic cylinder of s
 as wide as the canal). Its inferior endplate is at ``z = -H/2``; its superior endplate falls
 linearly from ``+H/2`` at the posterior wall to ``-H/2 + H (1 - w)`` at the anterior rim
 (anterior height loss ``w``, posterior wall intact). Both endplates are concave by a
-paraboloid of depth ``c`` at the centre: ``c (1 - ρ²)``, ρ² = (x/a)² + (y/b)².
+paraboloid of depth ``c`` at the centre, ``c (1 - ρ²)`` with ρ² = (x/a)² + ((y − yc)/b')²,
+where yc and b' centre the dish between the anterior rim and the flat posterior wall so that
+it meets both rims at ρ = 1.
 """
 
 from __future__ import annotations
@@ -51,14 +53,21 @@ class BodyShape:
             np.asarray(y_mm) / self.half_depth_mm
         ) ** 2
 
+    def dish2(self, x_mm, y_mm):
+        """Squared normalised radius of the endplate dish (1 on the anterior and posterior rims
+        at the midline)."""
+        yc = 0.5 * (self.wall_y_mm + self.anterior_y_mm)
+        bd = 0.5 * (self.wall_y_mm - self.anterior_y_mm)
+        return (np.asarray(x_mm) / self.half_width_mm) ** 2 + ((np.asarray(y_mm) - yc) / bd) ** 2
+
     def bottom_z(self, x_mm, y_mm):
         """z of the inferior endplate surface (mm)."""
-        dip = self.concavity_inferior_mm * np.clip(1.0 - self.rho2(x_mm, y_mm), 0.0, 1.0)
+        dip = self.concavity_inferior_mm * np.clip(1.0 - self.dish2(x_mm, y_mm), 0.0, 1.0)
         return -self.height_mm / 2.0 + dip
 
     def top_z(self, x_mm, y_mm):
         """z of the superior endplate surface (mm)."""
-        dip = self.concavity_superior_mm * np.clip(1.0 - self.rho2(x_mm, y_mm), 0.0, 1.0)
+        dip = self.concavity_superior_mm * np.clip(1.0 - self.dish2(x_mm, y_mm), 0.0, 1.0)
         return -self.height_mm / 2.0 + self.height_at(y_mm) - dip
 
     def in_plan(self, x_mm, y_mm, *, inset_mm: float = 0.0):

@@ -286,7 +286,8 @@ def _check_asset_choice(key: Key, value: Any, field: str, problems: _Problems) -
         return None
     if not isinstance(wanted, str) or wanted not in options:
         hint = _did_you_mean(wanted, options) if isinstance(wanted, str) else ""
-        problems.add(field, f"unknown {key.name.replace('_', ' ')} {_describe(value)}{hint}; "
+        shown = repr(value) if isinstance(value, str | int) else _describe(value)
+        problems.add(field, f"unknown {key.name.replace('_', ' ')} {shown}{hint}; "
                      f"allowed: {', '.join(options)} (assets/{key.choices_from}.toml)")
         return None
     return value

@@ -77,6 +77,8 @@ class Key:
 
 
 def _num(v: float) -> str:
+    if isinstance(v, int):
+        return str(v)
     if isinstance(v, float) and (abs(v) < 1e-3 or abs(v) >= 1e5) and v != 0:
         return f"{v:.3g}"
     return f"{v:g}"
@@ -296,3 +298,4 @@ def schema_markdown() -> str:
         out.append("")
     out.append(f"### `[scoring]`\n\n{SCORING_DOC}\n")
     return "\n".join(out)
+

@@ -1,0 +1,35 @@
+"""Shared fixtures. The window tests run with SDL's dummy drivers (no display, no sound)."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+os.environ.setdefault("SDL_AUDIODRIVER", "disk")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+import functools  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from simulator.anatomy.build import build_phantom  # noqa: E402
+from simulator.assets import scenarios_dir  # noqa: E402
+from simulator.scenario import load_scenario  # noqa: E402
+
+DATA = Path(__file__).parent / "data"
+SHIPPED = sorted(p.stem for p in scenarios_dir().glob("*.toml"))
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    """A seeded generator for tests that need random numbers."""
+    return np.random.default_rng(20261122)
+
+
+@functools.cache
+def scenario_and_phantom(ref: str, seed: int | None = None):
+    """(scenario, phantom) built once per test session."""
+    scenario = load_scenario(ref)
+    return scenario, build_phantom(scenario, seed=seed)
