@@ -10,8 +10,8 @@ Public API::
 
 __version__ = "0.1.0"
 
-from simulator.anatomy.build import build_phantom  # noqa: E402
-from simulator.planning import plan_trajectory  # noqa: E402
-from simulator.scenario import load_scenario  # noqa: E402
+from simulator.anatomy.build import build_phantom
+from simulator.planning import plan_trajectory
+from simulator.scenario import load_scenario
 
 __all__ = ["__version__", "build_phantom", "load_scenario", "plan_trajectory"]

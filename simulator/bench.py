@@ -28,8 +28,7 @@ def run_bench(*, repeat: int = 3) -> dict:
         per_scenario[scenario.id] = round(best, 4)
     scenario = load_scenario(DEFAULT_SCENARIO)
     phantom = build_phantom(scenario)
-    plan_s = min(_timed(lambda: plan_trajectory(phantom, scenario, "left"))
-                 for _ in range(repeat))
+    plan_s = min(_timed(lambda: plan_trajectory(phantom, scenario, "left")) for _ in range(repeat))
     return {
         "phantom_build_s": per_scenario[DEFAULT_SCENARIO],
         "phantom_build_s_max": max(per_scenario.values()),

@@ -29,7 +29,7 @@ What works today: validate, plan, preview and bench — see the commands above."
 class _Parser(argparse.ArgumentParser):
     """argparse that exits with code 2 and one line (plus usage) on bad arguments."""
 
-    def error(self, message: str):  # noqa: D102 - argparse API
+    def error(self, message: str):
         self.print_usage(sys.stderr)
         sys.stderr.write(f"{self.prog}: error: {message}\n")
         raise SystemExit(2)
@@ -37,8 +37,11 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
-    parser = _Parser(prog="run_sim.py", description=_DESCRIPTION,
-                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = _Parser(
+        prog="run_sim.py",
+        description=_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--version", action="version", version=f"vsim {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
@@ -117,12 +120,18 @@ def _cmd_plan(args) -> int:
         print(json.dumps(plan.as_json(), indent=2))
         return 0
     print(f"{scenario.id}, {args.side} pedicle ({scenario.targets.approach}):")
-    print(f"  aim   entry_mm [x, z] = [{plan.entry_mm[0]:.1f}, {plan.entry_mm[1]:.1f}], "
-          f"medial {plan.medial_deg:.1f}°, caudal {plan.caudal_deg:.1f}°")
-    print(f"  depth {plan.depth_mm:.1f} mm from the skin to the target "
-          f"(needle {scenario.equipment.needle_length_mm:g} mm)")
-    print(f"  target {_fmt(plan.target_mm)} mm; clearance to the pedicle walls "
-          f"{plan.clearance_mm:g} mm")
+    print(
+        f"  aim   entry_mm [x, z] = [{plan.entry_mm[0]:.1f}, {plan.entry_mm[1]:.1f}], "
+        f"medial {plan.medial_deg:.1f}°, caudal {plan.caudal_deg:.1f}°"
+    )
+    print(
+        f"  depth {plan.depth_mm:.1f} mm from the skin to the target "
+        f"(needle {scenario.equipment.needle_length_mm:g} mm)"
+    )
+    print(
+        f"  target {_fmt(plan.target_mm)} mm; clearance to the pedicle walls "
+        f"{plan.clearance_mm:g} mm"
+    )
     return 0
 
 

@@ -50,8 +50,9 @@ def tissues() -> TissueTable:
         raise ValueError(f"assets/materials.toml: label ids must be 0..{len(ids) - 1}, got {ids}")
     for name, row in rows:
         if row["leak_site"] not in LEAK_SITES:
-            raise ValueError(f"assets/materials.toml: labels.{name}.leak_site must be one of "
-                             f"{LEAK_SITES}")
+            raise ValueError(
+                f"assets/materials.toml: labels.{name}.leak_site must be one of {LEAK_SITES}"
+            )
 
     def arr(key: str) -> np.ndarray:
         a = np.array([row[key] for _, row in rows], dtype=np.float32)

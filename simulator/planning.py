@@ -26,9 +26,20 @@ STEP_MM = 0.25
 RING_DIRECTIONS = 12
 
 CENTRELINE_FORBIDDEN = (
-    "pedicle_cortex", "cortical", "endplate", "epidural_fat", "thecal_sac", "epidural_vein",
-    "nerve_root", "disc", "great_vessel", "basivertebral_vein", "segmental_vein",
-    "adjacent_cortical", "adjacent_cancellous", "air",
+    "pedicle_cortex",
+    "cortical",
+    "endplate",
+    "epidural_fat",
+    "thecal_sac",
+    "epidural_vein",
+    "nerve_root",
+    "disc",
+    "great_vessel",
+    "basivertebral_vein",
+    "segmental_vein",
+    "adjacent_cortical",
+    "adjacent_cancellous",
+    "air",
 )
 """Tissues the planned centreline may not touch."""
 WALL_TISSUES = ("pedicle_cortex", "epidural_fat", "thecal_sac", "epidural_vein", "nerve_root")
@@ -88,8 +99,11 @@ def plan_trajectory(phantom: Phantom, scenario, side: str) -> Plan:
     s = float(side_sign(side))
     cands = []
     for du, dv, dz, tx, tz in itertools.product(
-        (0.0, -3.0, 3.0), (0.0, -0.75, 0.75, -1.5, 1.5), (0.0, -1.5, 1.5),
-        (0.0, 1.5, 3.0, 4.5), (0.0, -1.5, 1.5),
+        (0.0, -3.0, 3.0),
+        (0.0, -0.75, 0.75, -1.5, 1.5),
+        (0.0, -1.5, 1.5),
+        (0.0, 1.5, 3.0, 4.5),
+        (0.0, -1.5, 1.5),
     ):
         P = P0 + du * ax + dv * lat + dz * up
         T = T0 + np.array([s * tx, 0.0, tz])
@@ -129,7 +143,7 @@ def path_points(start_mm, end_mm, step_mm: float = STEP_MM) -> np.ndarray:
     """Points (n, 3) every ``step_mm`` from start to end inclusive."""
     a = np.asarray(start_mm, dtype=float)
     b = np.asarray(end_mm, dtype=float)
-    n = max(int(math.ceil(np.linalg.norm(b - a) / step_mm)), 1) + 1
+    n = max(math.ceil(np.linalg.norm(b - a) / step_mm), 1) + 1
     return a + np.linspace(0.0, 1.0, n)[:, None] * (b - a)
 
 

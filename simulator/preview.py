@@ -21,13 +21,27 @@ from simulator.materials import tissues
 from simulator.planning import Plan, path_points
 
 _COLOURS = {
-    "air": "#000000", "soft_tissue": "#5a3d33", "cancellous": "#e8d9a8", "cortical": "#ffffff",
-    "endplate": "#fff27a", "pedicle_cancellous": "#d9c07a", "pedicle_cortex": "#f0f0f0",
-    "posterior_bone": "#bfb7a6", "adjacent_cancellous": "#a89f86",
-    "adjacent_cortical": "#d6d6d6", "disc": "#4f9fd6", "thecal_sac": "#9ad0ff",
-    "epidural_fat": "#f5c542", "epidural_vein": "#3060ff", "basivertebral_vein": "#0018a8",
-    "segmental_vein": "#7040ff", "great_vessel": "#c03030", "nerve_root": "#ffe600",
-    "cleft": "#00d0a0", "cortical_defect": "#ff00c8", "endplate_crack": "#ff5a00",
+    "air": "#000000",
+    "soft_tissue": "#5a3d33",
+    "cancellous": "#e8d9a8",
+    "cortical": "#ffffff",
+    "endplate": "#fff27a",
+    "pedicle_cancellous": "#d9c07a",
+    "pedicle_cortex": "#f0f0f0",
+    "posterior_bone": "#bfb7a6",
+    "adjacent_cancellous": "#a89f86",
+    "adjacent_cortical": "#d6d6d6",
+    "disc": "#4f9fd6",
+    "thecal_sac": "#9ad0ff",
+    "epidural_fat": "#f5c542",
+    "epidural_vein": "#3060ff",
+    "basivertebral_vein": "#0018a8",
+    "segmental_vein": "#7040ff",
+    "great_vessel": "#c03030",
+    "nerve_root": "#ffe600",
+    "cleft": "#00d0a0",
+    "cortical_defect": "#ff00c8",
+    "endplate_crack": "#ff5a00",
 }
 
 
@@ -66,8 +80,9 @@ def write_preview(phantom: Phantom, plans: list[Plan], out: str | Path, *, title
         ax.imshow(img, cmap="gray_r", extent=extent, aspect="equal", vmin=lo, vmax=hi)
         for plan, pts in zip(plans, plan_pts, strict=True):
             ax.plot(pts[:, u], pts[:, v], color=colours[plan.side], lw=1.2)
-            ax.plot(*[[plan.target_mm[u]], [plan.target_mm[v]]], "o", ms=4,
-                    color=colours[plan.side])
+            ax.plot(
+                *[[plan.target_mm[u]], [plan.target_mm[v]]], "o", ms=4, color=colours[plan.side]
+            )
         ax.set_title(title_)
 
     ax = fig.add_subplot(gs[0, 0])
@@ -84,17 +99,42 @@ def write_preview(phantom: Phantom, plans: list[Plan], out: str | Path, *, title
     iz_ped = int(np.argmin(np.abs(g.axis_mm(2) - axis_l.isthmus_mm[2])))
     iy_ped = int(np.argmin(np.abs(g.axis_mm(1) - axis_l.isthmus_mm[1])))
     slices = [
-        (gs[1, 0], phantom.labels[ix0, :, :].T[::-1, :], (y0, y1, z0, z1), 1, 2,
-         "Mid-sagittal slice (x = 0)"),
-        (gs[0, 2], phantom.labels[:, ::-1, iz_ped].T, (x0, x1, y0, y1), 0, 1,
-         f"Axial slice through the pedicles (z = {g.axis_mm(2)[iz_ped]:.1f})"),
-        (gs[1, 1], phantom.labels[:, iy_ped, :].T[::-1, :], (x0, x1, z0, z1), 0, 2,
-         f"Coronal slice through the pedicles (y = {g.axis_mm(1)[iy_ped]:.1f})"),
+        (
+            gs[1, 0],
+            phantom.labels[ix0, :, :].T[::-1, :],
+            (y0, y1, z0, z1),
+            1,
+            2,
+            "Mid-sagittal slice (x = 0)",
+        ),
+        (
+            gs[0, 2],
+            phantom.labels[:, ::-1, iz_ped].T,
+            (x0, x1, y0, y1),
+            0,
+            1,
+            f"Axial slice through the pedicles (z = {g.axis_mm(2)[iz_ped]:.1f})",
+        ),
+        (
+            gs[1, 1],
+            phantom.labels[:, iy_ped, :].T[::-1, :],
+            (x0, x1, z0, z1),
+            0,
+            2,
+            f"Coronal slice through the pedicles (y = {g.axis_mm(1)[iy_ped]:.1f})",
+        ),
     ]
     for spec, img, extent, u, v, name in slices:
         ax = fig.add_subplot(spec)
-        ax.imshow(img, cmap=cmap, vmin=-0.5, vmax=len(T.names) - 0.5, extent=extent,
-                  interpolation="nearest", aspect="equal")
+        ax.imshow(
+            img,
+            cmap=cmap,
+            vmin=-0.5,
+            vmax=len(T.names) - 0.5,
+            extent=extent,
+            interpolation="nearest",
+            aspect="equal",
+        )
         for plan, pts in zip(plans, plan_pts, strict=True):
             ax.plot(pts[:, u], pts[:, v], color=colours[plan.side], lw=1.2, ls="--")
         ax.set_title(name)
@@ -106,11 +146,20 @@ def write_preview(phantom: Phantom, plans: list[Plan], out: str | Path, *, title
     legend_ax = fig.add_subplot(gs[:, 3])
     legend_ax.axis("off")
     present = set(np.unique(phantom.labels).tolist())
-    handles = [Patch(facecolor=_COLOURS.get(n, "#ff00ff"), edgecolor="#444", label=T.display_names[i])
-               for i, n in enumerate(T.names) if i in present]
+    handles = [
+        Patch(facecolor=_COLOURS.get(n, "#ff00ff"), edgecolor="#444", label=T.display_names[i])
+        for i, n in enumerate(T.names)
+        if i in present
+    ]
     handles += [Patch(facecolor=colours[p.side], label=f"planned path, {p.side}") for p in plans]
-    legend_ax.legend(handles=handles, loc="upper left", fontsize=9, frameon=False,
-                     title="Tissues", title_fontsize=10)
+    legend_ax.legend(
+        handles=handles,
+        loc="upper left",
+        fontsize=9,
+        frameon=False,
+        title="Tissues",
+        title_fontsize=10,
+    )
     fig.suptitle(title, fontsize=13)
     fig.tight_layout()
     return _save_atomic(fig, Path(out))
@@ -119,9 +168,12 @@ def write_preview(phantom: Phantom, plans: list[Plan], out: str | Path, *, title
 def _plan_table(ax, plans: list[Plan], phantom: Phantom) -> None:
     ax.axis("off")
     lm = phantom.landmarks
-    lines = [f"Cancellous body volume: {lm.cancellous_ml:.1f} ml",
-             f"Phantom: {phantom.grid.shape} voxels of {phantom.grid.voxel_mm} mm, "
-             f"built in {phantom.build_time_s:.2f} s", ""]
+    lines = [
+        f"Cancellous body volume: {lm.cancellous_ml:.1f} ml",
+        f"Phantom: {phantom.grid.shape} voxels of {phantom.grid.voxel_mm} mm, "
+        f"built in {phantom.build_time_s:.2f} s",
+        "",
+    ]
     for p in plans:
         lines += [
             f"Plan, {p.side} pedicle:",

@@ -8,15 +8,15 @@ os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 os.environ.setdefault("SDL_AUDIODRIVER", "disk")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
-import functools  # noqa: E402
-from pathlib import Path  # noqa: E402
+import functools
+from pathlib import Path
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
+import numpy as np
+import pytest
 
-from simulator.anatomy.build import build_phantom  # noqa: E402
-from simulator.assets import scenarios_dir  # noqa: E402
-from simulator.scenario import load_scenario  # noqa: E402
+from simulator.anatomy.build import build_phantom
+from simulator.assets import scenarios_dir
+from simulator.scenario import load_scenario
 
 DATA = Path(__file__).parent / "data"
 SHIPPED = sorted(p.stem for p in scenarios_dir().glob("*.toml"))

@@ -30,8 +30,11 @@ wedge_percent = {wedge}
 
 
 def synthetic(level="L1", wedge=0.0, seed=3):
-    s = parse_scenario(TEMPLATE.format(level=level, wedge=wedge, seed=seed).encode(),
-                       path="synthetic.toml", stem="synthetic")
+    s = parse_scenario(
+        TEMPLATE.format(level=level, wedge=wedge, seed=seed).encode(),
+        path="synthetic.toml",
+        stem="synthetic",
+    )
     return s, build_phantom(s)
 
 
@@ -43,8 +46,13 @@ def analytic_cancellous_ml(body, t: float) -> float:
     wall at y_w, superior endplate falling linearly from H at the wall to H(1 − w) at the
     anterior rim, paraboloid dishes c_s and c_i centred between rim and wall.
     """
-    a, b, H, w, yw = (body.half_width_mm, body.half_depth_mm, body.height_mm, body.wedge,
-                      body.wall_y_mm)
+    a, b, H, w, yw = (
+        body.half_width_mm,
+        body.half_depth_mm,
+        body.height_mm,
+        body.wedge,
+        body.wall_y_mm,
+    )
     yc, bd = 0.5 * (yw - b), 0.5 * (yw + b)
     cs, ci = body.concavity_superior_mm, body.concavity_inferior_mm
 
@@ -56,8 +64,14 @@ def analytic_cancellous_ml(body, t: float) -> float:
     def half_width(y):
         return (a - t) * math.sqrt(max(0.0, 1 - (y / (b - t)) ** 2))
 
-    vol, _ = integrate.dblquad(lambda x, y: height(x, y), -(b - t), yw - t,
-                               lambda y: -half_width(y), half_width, epsabs=1e-3)
+    vol, _ = integrate.dblquad(
+        lambda x, y: height(x, y),
+        -(b - t),
+        yw - t,
+        lambda y: -half_width(y),
+        half_width,
+        epsabs=1e-3,
+    )
     return vol / 1000.0
 
 
@@ -90,7 +104,9 @@ def test_anterior_over_posterior_height_is_one_minus_wedge(wedge):
     anterior = _column_height_mm(ph, ix, ys[0])
     posterior = _column_height_mm(ph, ix, ys[-1])
     assert abs(anterior - (1 - wedge / 100.0) * posterior) <= ph.grid.voxel_mm, (
-        anterior, posterior)
+        anterior,
+        posterior,
+    )
 
 
 @pytest.mark.parametrize("name", SHIPPED)
@@ -113,17 +129,26 @@ def test_canal_is_enclosed_on_the_axial_slice_through_the_pedicles(name):
     axis = ph.landmarks.pedicle_axes["left"]
     iz = int(np.argmin(np.abs(ph.grid.axis_mm(2) - axis.isthmus_mm[2])))
     sl = ph.labels[:, :, iz]
-    bone = np.isin(sl, T.ids("cancellous", "cortical", "endplate", "pedicle_cortex",
-                             "pedicle_cancellous", "posterior_bone", "cortical_defect",
-                             "basivertebral_vein"))
+    bone = np.isin(
+        sl,
+        T.ids(
+            "cancellous",
+            "cortical",
+            "endplate",
+            "pedicle_cortex",
+            "pedicle_cancellous",
+            "posterior_bone",
+            "cortical_defect",
+            "basivertebral_vein",
+        ),
+    )
     regions, _ = ndimage.label(~bone)  # 4-connected in 2D
     canal = ph.geometry.canal
     seed = ph.grid.index_of((0.0, canal.wall_y_mm + 0.6 * canal.depth_mm, 0.0))
     region = regions == regions[seed[0], seed[1]]
     assert np.isin(sl[region], T.ids("thecal_sac")).any()
     assert not np.isin(sl[region], T.ids("soft_tissue", "air")).any()
-    assert not (region[0].any() or region[-1].any() or region[:, 0].any()
-                or region[:, -1].any())
+    assert not (region[0].any() or region[-1].any() or region[:, 0].any() or region[:, -1].any())
 
 
 @pytest.mark.parametrize("name", SHIPPED)
@@ -152,15 +177,23 @@ def test_cancellous_bone_is_sealed_except_through_anatomical_openings(name):
     six = ndimage.generate_binary_structure(3, 1)
     canc = ph.labels == T.id("cancellous")
     ring = ndimage.binary_dilation(canc, structure=six) & ~canc
-    allowed = T.ids("cortical", "endplate", "pedicle_cancellous", "pedicle_cortex",
-                    "basivertebral_vein", "segmental_vein", "cleft", "cortical_defect",
-                    "endplate_crack")
+    allowed = T.ids(
+        "cortical",
+        "endplate",
+        "pedicle_cancellous",
+        "pedicle_cortex",
+        "basivertebral_vein",
+        "segmental_vein",
+        "cleft",
+        "cortical_defect",
+        "endplate_crack",
+    )
     bad = set(np.unique(ph.labels[ring]).tolist()) - set(allowed)
     assert not bad, [T.names[i] for i in bad]
 
 
 def test_same_seed_same_volumes_other_seed_changes_only_heterogeneity():
-    s, a = synthetic(seed=11)
+    _, a = synthetic(seed=11)
     _, b = synthetic(seed=11)
     _, c = synthetic(seed=12)
     for name in ("labels", "porosity", "permeability_m2"):
@@ -196,18 +229,37 @@ def test_volumes_are_read_only():
 def test_required_tissues_are_present():
     _, ph = scenario_and_phantom("venous_risk_l2")
     present = {T.names[i] for i in np.unique(ph.labels)}
-    for name in ("soft_tissue", "cancellous", "cortical", "endplate", "pedicle_cortex",
-                 "pedicle_cancellous", "posterior_bone", "adjacent_cancellous",
-                 "adjacent_cortical", "disc", "thecal_sac", "epidural_fat", "epidural_vein",
-                 "basivertebral_vein", "segmental_vein", "great_vessel", "nerve_root", "air"):
+    for name in (
+        "soft_tissue",
+        "cancellous",
+        "cortical",
+        "endplate",
+        "pedicle_cortex",
+        "pedicle_cancellous",
+        "posterior_bone",
+        "adjacent_cancellous",
+        "adjacent_cortical",
+        "disc",
+        "thecal_sac",
+        "epidural_fat",
+        "epidural_vein",
+        "basivertebral_vein",
+        "segmental_vein",
+        "great_vessel",
+        "nerve_root",
+        "air",
+    ):
         assert name in present, name
 
 
-@pytest.mark.parametrize(("name", "kind", "beyond"), [
-    ("endplate_crack_t12", "endplate_crack", "disc"),
-    ("posterior_wall_l1", "cortical_defect", "epidural_fat"),
-    ("cleft_l1_grade3", "cleft", "cancellous"),
-])
+@pytest.mark.parametrize(
+    ("name", "kind", "beyond"),
+    [
+        ("endplate_crack_t12", "endplate_crack", "disc"),
+        ("posterior_wall_l1", "cortical_defect", "epidural_fat"),
+        ("cleft_l1_grade3", "cleft", "cancellous"),
+    ],
+)
 def test_defects_open_the_path_they_describe(name, kind, beyond):
     _, ph = scenario_and_phantom(name)
     six = ndimage.generate_binary_structure(3, 1)
@@ -228,7 +280,7 @@ def test_segmental_vein_joins_the_interior_through_a_cortical_foramen():
 
 
 def test_landmarks():
-    s, ph = scenario_and_phantom("first_case_l1")
+    _, ph = scenario_and_phantom("first_case_l1")
     lm = ph.landmarks
     body = ph.geometry.body
     depth = 2 * body.half_depth_mm

@@ -76,8 +76,13 @@ def test_broken_file_gives_one_line_naming_file_and_field(name, capsys):
 def test_validate_in_a_fresh_process_prints_no_traceback():
     """End to end, as a user runs it: every broken file at once, exit 2, one line each."""
     paths = sorted(str(p) for p in BROKEN.glob("*.toml"))
-    proc = subprocess.run([sys.executable, str(ROOT / "run_sim.py"), "validate", *paths],
-                          capture_output=True, text=True, cwd=ROOT, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "run_sim.py"), "validate", *paths],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
     assert proc.returncode == 2
     assert "Traceback" not in proc.stdout + proc.stderr
     lines = proc.stdout.splitlines()

@@ -62,8 +62,11 @@ def build_phantom(scenario, *, seed: int | None = None) -> Phantom:
     H = body.height_mm
     disc_up, disc_down = level["disc_above_mm"], level["disc_below_mm"]
     half_x = max(level["transverse_span_mm"], body.half_width_mm) + 20.0
-    lo = (-half_x, body.anterior_y_mm - shape["aorta_diameter_mm"] - 6.0,
-          -(H / 2 + disc_down + 0.75 * H))
+    lo = (
+        -half_x,
+        body.anterior_y_mm - shape["aorta_diameter_mm"] - 6.0,
+        -(H / 2 + disc_down + 0.75 * H),
+    )
     hi = (half_x, skin_y0 + 4.0, H / 2 + disc_up + 0.75 * H)
     grid = Grid.covering(lo, hi, vox)
     labels = np.zeros(grid.shape, dtype=np.uint8)
@@ -72,12 +75,9 @@ def build_phantom(scenario, *, seed: int | None = None) -> Phantom:
     # soft tissue up to the skin
     X = grid.axis_mm(0)[:, None, None]
     Y = grid.axis_mm(1)[None, :, None]
-    labels[np.broadcast_to(Y <= skin_y_mm(X, skin_y0_mm=skin_y0), grid.shape)] = T.id(
-        "soft_tissue"
-    )
+    labels[np.broadcast_to(skin_y_mm(X, skin_y0_mm=skin_y0) >= Y, grid.shape)] = T.id("soft_tissue")
     paint_great_vessels(p, body, T, shape=shape)
-    _paint_neighbours(p, geom, T, shape=shape, level=level, disc_up=disc_up,
-                      disc_down=disc_down)
+    _paint_neighbours(p, geom, T, shape=shape, level=level, disc_up=disc_up, disc_down=disc_down)
     _paint_treated(p, scenario, geom, T, shape=shape, level=level)
     paint_canal(p, geom.canal, T, shape=shape)
     paint_nerve_roots(p, geom, T, shape=shape)
@@ -108,24 +108,39 @@ def build_phantom(scenario, *, seed: int | None = None) -> Phantom:
 def _labels(T: TissueTable, *, treated: bool) -> VertebraLabels:
     if treated:
         return VertebraLabels(
-            cancellous=T.id("cancellous"), cortical=T.id("cortical"), endplate=T.id("endplate"),
+            cancellous=T.id("cancellous"),
+            cortical=T.id("cortical"),
+            endplate=T.id("endplate"),
             pedicle_cancellous=T.id("pedicle_cancellous"),
-            pedicle_cortex=T.id("pedicle_cortex"), posterior=T.id("posterior_bone"),
+            pedicle_cortex=T.id("pedicle_cortex"),
+            posterior=T.id("posterior_bone"),
         )
     canc, cort = T.id("adjacent_cancellous"), T.id("adjacent_cortical")
-    return VertebraLabels(cancellous=canc, cortical=cort, endplate=cort,
-                          pedicle_cancellous=canc, pedicle_cortex=cort,
-                          posterior=T.id("posterior_bone"))
+    return VertebraLabels(
+        cancellous=canc,
+        cortical=cort,
+        endplate=cort,
+        pedicle_cancellous=canc,
+        pedicle_cortex=cort,
+        posterior=T.id("posterior_bone"),
+    )
 
 
 def _paint_treated(p: Painter, scenario, geom, T, *, shape, level) -> None:
     lab = _labels(T, treated=True)
     cortex = scenario.vertebra.cortical_thickness_mm
     paint_body(p, geom.body, lab, cortex_mm=cortex)
-    soft = T.ids("soft_tissue", "air", "posterior_bone", "adjacent_cortical",
-                 "adjacent_cancellous")
-    paint_arch(p, geom.body, geom.canal, geom.pedicles, lab, shape=shape,
-               transverse_span_mm=level["transverse_span_mm"], over=soft)
+    soft = T.ids("soft_tissue", "air", "posterior_bone", "adjacent_cortical", "adjacent_cancellous")
+    paint_arch(
+        p,
+        geom.body,
+        geom.canal,
+        geom.pedicles,
+        lab,
+        shape=shape,
+        transverse_span_mm=level["transverse_span_mm"],
+        over=soft,
+    )
     for ped in geom.pedicles.values():
         paint_pedicle(p, ped, lab, cortex_mm=max(cortex, shape["pedicle_cortex_mm"]))
 
@@ -139,16 +154,25 @@ def _paint_neighbours(p: Painter, geom, T, *, shape, level, disc_up, disc_down) 
     soft = T.ids("soft_tissue", "air")
 
     def above(y):
-        return np.asarray(body.height_at(y)) - H + H + disc_up
+        return np.asarray(body.height_at(y)) + disc_up
 
     def below(y):
         return -(H + disc_down) + 0.0 * np.asarray(y)
 
-    for zshift, disc_gap in ((above, disc_up), (below, disc_down)):
+    for zshift in (above, below):
         paint_body(p, neighbour, lab, cortex_mm=1.0, zshift=zshift, over=soft)
         z_ped = float(zshift(geom.canal.wall_y_mm + 1.0))
-        paint_arch(p, neighbour, geom.canal, geom.pedicles, lab, shape=shape,
-                   transverse_span_mm=level["transverse_span_mm"], zshift=z_ped, over=soft)
+        paint_arch(
+            p,
+            neighbour,
+            geom.canal,
+            geom.pedicles,
+            lab,
+            shape=shape,
+            transverse_span_mm=level["transverse_span_mm"],
+            zshift=z_ped,
+            over=soft,
+        )
         for ped in geom.pedicles.values():
             paint_pedicle(p, ped, lab, cortex_mm=shape["pedicle_cortex_mm"], zshift=z_ped)
     _paint_discs(p, body, neighbour, T, above=above, below=below)
@@ -156,9 +180,10 @@ def _paint_neighbours(p: Painter, geom, T, *, shape, level, disc_up, disc_down) 
 
 def _paint_discs(p: Painter, body: BodyShape, neighbour: BodyShape, T, *, above, below) -> None:
     g = p.grid
-    (x0, x1), (y0, y1), (z0, z1) = g.extent_mm
-    box = g.box((-body.half_width_mm, body.anterior_y_mm, z0),
-                (body.half_width_mm, body.wall_y_mm, z1))
+    z0, z1 = g.extent_mm[2]
+    box = g.box(
+        (-body.half_width_mm, body.anterior_y_mm, z0), (body.half_width_mm, body.wall_y_mm, z1)
+    )
     if box is None:
         return
     plan = body.in_plan(box.X, box.Y)
@@ -166,5 +191,5 @@ def _paint_discs(p: Painter, body: BodyShape, neighbour: BodyShape, T, *, above,
     up_hi = neighbour.bottom_z(box.X, box.Y) + above(box.Y)
     down_hi = body.bottom_z(box.X, box.Y)
     down_lo = neighbour.top_z(box.X, box.Y) + below(box.Y)
-    disc = plan & (((box.Z > up_lo) & (box.Z < up_hi)) | ((box.Z < down_hi) & (box.Z > down_lo)))
+    disc = plan & (((up_lo < box.Z) & (up_hi > box.Z)) | ((down_hi > box.Z) & (down_lo < box.Z)))
     p.paint(box, disc, T.id("disc"), over=T.ids("soft_tissue", "air"))

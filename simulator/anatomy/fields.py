@@ -36,14 +36,19 @@ def make_fields(labels: np.ndarray, grid: Grid, vertebra, T: TissueTable, *, see
         np.float32
     )
     canc = labels == T.id("cancellous")
-    idx = np.nonzero(canc.any(axis=(1, 2)))[0], np.nonzero(canc.any(axis=(0, 2)))[0], \
-        np.nonzero(canc.any(axis=(0, 1)))[0]
+    idx = (
+        np.nonzero(canc.any(axis=(1, 2)))[0],
+        np.nonzero(canc.any(axis=(0, 2)))[0],
+        np.nonzero(canc.any(axis=(0, 1)))[0],
+    )
     if any(len(i) == 0 for i in idx):
         return porosity, permeability
     sl = tuple(slice(int(i[0]), int(i[-1]) + 1) for i in idx)
-    z = gaussian_field(tuple(s.stop - s.start for s in sl),
-                       length_vox=vertebra.heterogeneity_length_mm / grid.voxel_mm,
-                       rng=rng_for(seed, ANATOMY_STREAM))
+    z = gaussian_field(
+        tuple(s.stop - s.start for s in sl),
+        length_vox=vertebra.heterogeneity_length_mm / grid.voxel_mm,
+        rng=rng_for(seed, ANATOMY_STREAM),
+    )
     m = canc[sl]
     sigma = vertebra.permeability_heterogeneity
     k = vertebra.permeability_m2 * np.exp(sigma * z - 0.5 * sigma * sigma)

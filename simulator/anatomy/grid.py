@@ -14,7 +14,7 @@ import numpy as np
 
 @dataclass(frozen=True, kw_only=True)
 class Grid:
-    """A regular grid: voxel ``[i, j, k]`` has its centre at ``origin_mm + voxel_mm * (i, j, k)``."""
+    """A regular grid: voxel ``[i, j, k]`` is centred at ``origin_mm + voxel_mm * (i, j, k)``."""
 
     origin_mm: tuple[float, float, float]
     voxel_mm: float
@@ -26,8 +26,9 @@ class Grid:
         lo = np.asarray(lo_mm, dtype=float)
         hi = np.asarray(hi_mm, dtype=float)
         n = np.ceil((hi - lo) / voxel_mm).astype(int) + 1
-        return cls(origin_mm=tuple(float(v) for v in lo), voxel_mm=voxel_mm,
-                   shape=tuple(int(v) for v in n))
+        return cls(
+            origin_mm=tuple(float(v) for v in lo), voxel_mm=voxel_mm, shape=tuple(int(v) for v in n)
+        )
 
     def axis_mm(self, axis: int) -> np.ndarray:
         """Voxel-centre coordinates (mm) along ``axis`` (0 = x, 1 = y, 2 = z)."""
@@ -65,7 +66,7 @@ class Grid:
 
 
 class Box:
-    """A sub-box of a grid with broadcast coordinates ``X`` (n,1,1), ``Y`` (1,m,1), ``Z`` (1,1,l)."""
+    """A sub-box of a grid with broadcast coordinates X (n,1,1), Y (1,m,1), Z (1,1,l) in mm."""
 
     def __init__(self, grid: Grid, slices: tuple[slice, slice, slice]):
         self.slices = slices

@@ -74,16 +74,23 @@ def target_zone(geom, approach: str, side: str) -> TargetZone:
     )
 
 
-def make_landmarks(labels: np.ndarray, grid: Grid, scenario, T: TissueTable, *,
-                   skin_y0_mm: float) -> Landmarks:
+def make_landmarks(
+    labels: np.ndarray, grid: Grid, scenario, T: TissueTable, *, skin_y0_mm: float
+) -> Landmarks:
     """Landmarks of a built label volume."""
     geom = scenario.geometry
     vox_ml = grid.voxel_mm**3 / 1000.0
-    body_ids = T.ids("cancellous", "cortical", "endplate", "cleft", "cortical_defect",
-                     "endplate_crack")
+    body_ids = T.ids(
+        "cancellous", "cortical", "endplate", "cleft", "cortical_defect", "endplate_crack"
+    )
     axes = {
-        side: PedicleAxis(side=side, isthmus_mm=ped.isthmus_mm, direction=ped.axis,
-                          half_width_mm=ped.half_width_mm, half_height_mm=ped.half_height_mm)
+        side: PedicleAxis(
+            side=side,
+            isthmus_mm=ped.isthmus_mm,
+            direction=ped.axis,
+            half_width_mm=ped.half_width_mm,
+            half_height_mm=ped.half_height_mm,
+        )
         for side, ped in geom.pedicles.items()
     }
     approach = scenario.targets.approach

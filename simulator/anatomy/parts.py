@@ -107,8 +107,9 @@ def pedicle_masks(box: Box, ped: PedicleShape, *, cortex_mm: float, zshift: floa
     open_end = (u >= -ped.behind_mm - 2.0) & (u <= ped.into_body_mm)
     inner_w = max(ped.half_width_mm - cortex_mm, 0.25)
     inner_h = max(ped.half_height_mm - cortex_mm, 0.25)
-    inner = watertight_inner(open_end & ell(ped.half_width_mm, ped.half_height_mm),
-                             open_end & ell(inner_w, inner_h))
+    inner = watertight_inner(
+        open_end & ell(ped.half_width_mm, ped.half_height_mm), open_end & ell(inner_w, inner_h)
+    )
     return outer, inner & along
 
 
@@ -143,16 +144,25 @@ def paint_pedicle(
     # process junction), so the core is capped by bone, not soft tissue
     ax = np.asarray(ped.axis)
     back = np.asarray(ped.isthmus_mm) - ax * (ped.behind_mm + 2.5)
-    base_shape = replace(ped, isthmus_mm=tuple(back), into_body_mm=3.0, behind_mm=3.0,
-                         half_width_mm=ped.half_width_mm + 1.0,
-                         half_height_mm=ped.half_height_mm + 1.0)
+    base_shape = replace(
+        ped,
+        isthmus_mm=tuple(back),
+        into_body_mm=3.0,
+        behind_mm=3.0,
+        half_width_mm=ped.half_width_mm + 1.0,
+        half_height_mm=ped.half_height_mm + 1.0,
+    )
     base_box = pedicle_box(p.grid, base_shape, zshift)
     if base_box is not None:
         base_outer, _ = pedicle_masks(base_box, base_shape, cortex_mm=1.0, zshift=zshift)
-        keep = [lab.pedicle_cancellous, lab.pedicle_cortex, lab.cancellous, lab.cortical,
-                lab.endplate]
-        p.paint(base_box, base_outer & ~np.isin(p.labels[base_box.slices], keep),
-                lab.posterior)
+        keep = [
+            lab.pedicle_cancellous,
+            lab.pedicle_cortex,
+            lab.cancellous,
+            lab.cortical,
+            lab.endplate,
+        ]
+        p.paint(base_box, base_outer & ~np.isin(p.labels[base_box.slices], keep), lab.posterior)
 
 
 def paint_arch(
@@ -176,9 +186,7 @@ def paint_arch(
     hw, d, yw = canal.half_width_mm, canal.depth_mm, canal.wall_y_mm
 
     def expanded(box: Box, t: float):
-        return (box.Y >= yw - t) & (
-            (box.X / (hw + t)) ** 2 + ((box.Y - yw) / (d + t)) ** 2 <= 1.0
-        )
+        return (yw - t <= box.Y) & ((box.X / (hw + t)) ** 2 + ((box.Y - yw) / (d + t)) ** 2 <= 1.0)
 
     t_arch, t_lam = shape["arch_thickness_mm"], shape["lamina_thickness_mm"]
     # ring at pedicle level: closes the canal on the axial slices through the pedicles
@@ -189,7 +197,7 @@ def paint_arch(
     z_lo = zc - hh - 0.45 * body.height_mm
     box = g.box((-hw - t_lam, yw + 0.4 * d, z_lo), (hw + t_lam, yw + d + t_lam, zc + hh))
     if box is not None:
-        p.paint(box, expanded(box, t_lam) & (box.Y >= yw + 0.4 * d), lab.posterior, over=over)
+        p.paint(box, expanded(box, t_lam) & (yw + 0.4 * d <= box.Y), lab.posterior, over=over)
     # spinous process: a sagittal plate sloping caudally
     y0 = yw + d + t_lam - 1.0
     y1 = y0 + shape["spinous_length_mm"]
@@ -204,15 +212,21 @@ def paint_arch(
         # transverse process: a bar from the pedicle–lamina junction to the tip
         x0 = s * (hw + 2.0)
         ty0 = yw + 0.55 * d
-        box = g.box((min(x0, s * transverse_span_mm), ty0 - 6, zc - 6),
-                    (max(x0, s * transverse_span_mm), ty0 + 12, zc + 6))
+        box = g.box(
+            (min(x0, s * transverse_span_mm), ty0 - 6, zc - 6),
+            (max(x0, s * transverse_span_mm), ty0 + 12, zc + 6),
+        )
         if box is not None:
             ax_ = np.abs(box.X)
             yc = ty0 + 0.25 * (ax_ - abs(x0))
             r_y, r_z = 3.0, 4.5 - 1.5 * (ax_ - abs(x0)) / (transverse_span_mm - abs(x0))
             bar = ((box.Y - yc) / r_y) ** 2 + ((box.Z - zc) / r_z) ** 2 <= 1.0
-            p.paint(box, bar & (s * box.X >= abs(x0)) & (ax_ <= transverse_span_mm),
-                    lab.posterior, over=over)
+            p.paint(
+                box,
+                bar & (s * box.X >= abs(x0)) & (ax_ <= transverse_span_mm),
+                lab.posterior,
+                over=over,
+            )
         # superior articular process (up) and inferior articular process (down)
         for xc, yc, r, z0, z1 in (
             (s * (hw + 3.0), yw + 0.85 * d, 3.8, zc, zc + hh + 7.0),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 from simulator.anatomy.geometry import BodyShape, CanalShape, VertebraGeometry
@@ -14,12 +16,12 @@ def paint_canal(p: Painter, canal: CanalShape, T: TissueTable, *, shape: dict) -
     """Carve the canal through every level: epidural fat, thecal sac, and the paired
     longitudinal veins of the anterior internal (epidural) venous plexus."""
     g = p.grid
-    (x0, x1), _, (z0, z1) = g.extent_mm
+    z0, z1 = g.extent_mm[2]
     hw, d, yw = canal.half_width_mm, canal.depth_mm, canal.wall_y_mm
     box = g.box((-hw, yw, z0), (hw, yw + d, z1))
     if box is None:
         return
-    inside = (box.Y > yw) & ((box.X / hw) ** 2 + ((box.Y - yw) / d) ** 2 <= 1.0)
+    inside = (yw < box.Y) & ((box.X / hw) ** 2 + ((box.Y - yw) / d) ** 2 <= 1.0)
     # the pedicles bound the canal laterally: carve through arch bone, never through them
     p.paint(box, inside, T.id("epidural_fat"), over=T.ids("air", "soft_tissue", "posterior_bone"))
     f = shape["thecal_sac_fraction"]
@@ -69,8 +71,9 @@ def paint_veins(p: Painter, geom: VertebraGeometry, veins, T: TissueTable, *, sh
             epi = T.ids("epidural_fat", "epidural_vein")
             paint_tube(p, (x, y, z), (x, canal.wall_y_mm, z), r, lab, over=bone)
             paint_tube(p, (x, canal.wall_y_mm - 0.5, z), (x, yp, z), r, lab, over=[*bone, *epi])
-            paint_tube(p, (-x_plexus, yp, z), (x_plexus, yp, z), r * 0.8,
-                       T.id("epidural_vein"), over=epi)
+            paint_tube(
+                p, (-x_plexus, yp, z), (x_plexus, yp, z), r * 0.8, T.id("epidural_vein"), over=epi
+            )
             reach = 0.2 * 2.0 * body.half_depth_mm
             for s in (1.0, -1.0):
                 end = (x + s * reach * 0.57, y - reach * 0.82, z)
@@ -81,17 +84,29 @@ def paint_veins(p: Painter, geom: VertebraGeometry, veins, T: TissueTable, *, sh
             y_front = body.anterior_y_mm * 0.7
             ys = np.linspace(y_front, body.wall_y_mm, 24)
             pts = [(side * (body.half_width_at(yy) + r + 0.3), yy, z) for yy in ys]
-            for a, b in zip(pts[:-1], pts[1:], strict=True):
+            for a, b in itertools.pairwise(pts):
                 paint_tube(p, a, b, r, lab, over=T.ids("soft_tissue"))
             normal = np.array([x / body.half_width_mm**2, y / body.half_depth_mm**2, 0.0])
             normal /= np.linalg.norm(normal)
             on_wall = np.array([side * body.half_width_at(y), y, z])
             hole = shape["foramen_hole_mm"] / 2.0
-            paint_tube(p, on_wall - 2.0 * normal, on_wall + (r + 1.0) * normal, hole, lab,
-                       over=[*bone, T.id("soft_tissue")])
+            paint_tube(
+                p,
+                on_wall - 2.0 * normal,
+                on_wall + (r + 1.0) * normal,
+                hole,
+                lab,
+                over=[*bone, T.id("soft_tissue")],
+            )
         else:
-            paint_tube(p, (x, y, z0), (x, y, z1), r, T.id("epidural_vein"),
-                       over=T.ids("epidural_fat", "thecal_sac"))
+            paint_tube(
+                p,
+                (x, y, z0),
+                (x, y, z1),
+                r,
+                T.id("epidural_vein"),
+                over=T.ids("epidural_fat", "thecal_sac"),
+            )
 
 
 def paint_great_vessels(p: Painter, body: BodyShape, T: TissueTable, *, shape: dict) -> None:
@@ -99,10 +114,13 @@ def paint_great_vessels(p: Painter, body: BodyShape, T: TissueTable, *, shape: d
     (_, _), _, (z0, z1) = p.grid.extent_mm
     ra, rv = shape["aorta_diameter_mm"] / 2.0, shape["ivc_diameter_mm"] / 2.0
     front = body.anterior_y_mm
-    for xc, yc, r in ((0.35 * body.half_width_mm, front - ra - 1.5, ra),
-                      (-0.9 * body.half_width_mm, front - rv + 2.0, rv)):
-        paint_tube(p, (xc, yc, z0), (xc, yc, z1), r, T.id("great_vessel"),
-                   over=T.ids("soft_tissue"))
+    for xc, yc, r in (
+        (0.35 * body.half_width_mm, front - ra - 1.5, ra),
+        (-0.9 * body.half_width_mm, front - rv + 2.0, rv),
+    ):
+        paint_tube(
+            p, (xc, yc, z0), (xc, yc, z1), r, T.id("great_vessel"), over=T.ids("soft_tissue")
+        )
 
 
 def paint_nerve_roots(p: Painter, geom: VertebraGeometry, T: TissueTable, *, shape: dict):
@@ -114,8 +132,7 @@ def paint_nerve_roots(p: Painter, geom: VertebraGeometry, T: TissueTable, *, sha
         s = 1.0 if ped.side == "left" else -1.0
         z_top = ped.isthmus_mm[2] - ped.half_height_mm - r - 0.8
         a = (s * (canal.half_width_mm - 2.0), canal.wall_y_mm + 0.45 * canal.depth_mm, z_top)
-        b = (s * (canal.half_width_mm + 14.0), canal.wall_y_mm + 0.1 * canal.depth_mm,
-             z_top - 5.0)
+        b = (s * (canal.half_width_mm + 14.0), canal.wall_y_mm + 0.1 * canal.depth_mm, z_top - 5.0)
         paint_tube(p, a, b, r, T.id("nerve_root"), over=T.ids("soft_tissue", "epidural_fat"))
 
 
@@ -131,8 +148,9 @@ def paint_defects(p: Painter, geom: VertebraGeometry, defects, T: TissueTable) -
             box = g.box((x - size, y - size, z - size), (x + size, y + size, z + size))
             if box is not None:
                 hz = max(size / 5.0, 1.5)
-                m = (((box.X - x) / (size / 2)) ** 2 + ((box.Y - y) / (size / 2)) ** 2
-                     + ((box.Z - z) / hz) ** 2 <= 1.0)
+                m = ((box.X - x) / (size / 2)) ** 2 + ((box.Y - y) / (size / 2)) ** 2 + (
+                    (box.Z - z) / hz
+                ) ** 2 <= 1.0
                 p.paint(box, m, T.id("cleft"), over=T.ids("cancellous", "basivertebral_vein"))
         elif defect.kind == "endplate_crack":
             top = abs(z - float(body.top_z(x, y))) <= abs(z - float(body.bottom_z(x, y)))
@@ -144,12 +162,24 @@ def paint_defects(p: Painter, geom: VertebraGeometry, defects, T: TissueTable) -
                 m = (dz >= -2.5) & (dz <= 0.6)
                 p.paint(box, m, T.id("endplate_crack"), over=inside)
         elif defect.kind == "posterior_wall":
-            paint_tube(p, (x, body.wall_y_mm - 2.5, z), (x, body.wall_y_mm + 0.6, z), size / 2,
-                       T.id("cortical_defect"), over=inside)
+            paint_tube(
+                p,
+                (x, body.wall_y_mm - 2.5, z),
+                (x, body.wall_y_mm + 0.6, z),
+                size / 2,
+                T.id("cortical_defect"),
+                over=inside,
+            )
         else:  # lateral_wall
             normal = np.array([x / body.half_width_mm**2, y / body.half_depth_mm**2, 0.0])
             normal /= np.linalg.norm(normal)
             side = 1.0 if x >= 0 else -1.0
             on_wall = np.array([side * body.half_width_at(y), y, z])
-            paint_tube(p, on_wall - 2.5 * normal, on_wall + 0.6 * normal, size / 2,
-                       T.id("cortical_defect"), over=inside)
+            paint_tube(
+                p,
+                on_wall - 2.5 * normal,
+                on_wall + 0.6 * normal,
+                size / 2,
+                T.id("cortical_defect"),
+                over=inside,
+            )

@@ -116,8 +116,16 @@ def parse_scenario(raw: bytes, *, path: str, stem: str | None = None) -> model.S
 
 def _parse_toml(raw: bytes, path: str) -> dict:
     if not raw.strip():
-        raise ScenarioError(path, [("file", "the file is empty; a scenario needs at least "
-                                    "schema_version and a [scenario] table")])
+        raise ScenarioError(
+            path,
+            [
+                (
+                    "file",
+                    "the file is empty; a scenario needs at least "
+                    "schema_version and a [scenario] table",
+                )
+            ],
+        )
     if b"\x00" in raw:
         raise ScenarioError(path, [("file", "binary data (NUL bytes), not a TOML text file")])
     try:
@@ -152,15 +160,19 @@ def _describe(value: Any) -> str:
 def _validate(data: dict, problems: _Problems, *, stem: str | None) -> dict:
     for name in data:
         if name not in TOP_LEVEL_NAMES:
-            problems.add(name, f"unknown section or key{_did_you_mean(name, TOP_LEVEL_NAMES)}; "
-                         f"allowed: {', '.join(TOP_LEVEL_NAMES)}")
+            problems.add(
+                name,
+                f"unknown section or key{_did_you_mean(name, TOP_LEVEL_NAMES)}; "
+                f"allowed: {', '.join(TOP_LEVEL_NAMES)}",
+            )
     version = data.get("schema_version", REQUIRED)
     if version is REQUIRED:
         problems.add("schema_version", f"missing; write schema_version = {SCHEMA_VERSION}")
     elif isinstance(version, bool) or version != SCHEMA_VERSION:
         problems.add("schema_version", f"must be {SCHEMA_VERSION}, got {_describe(version)}")
 
-    level = data.get("scenario", {}).get("level") if isinstance(data.get("scenario"), dict) else None
+    info = data.get("scenario")
+    level = info.get("level") if isinstance(info, dict) else None
     level_table = load_table("anatomy")["levels"].get(level) if isinstance(level, str) else None
 
     values: dict[str, Any] = {}
@@ -192,14 +204,14 @@ def _validate_array(sec: Section, raw: Any, problems: _Problems) -> list[dict]:
     if raw is None:
         return []
     if not isinstance(raw, list) or not all(isinstance(item, dict) for item in raw):
-        problems.add(sec.name, f"must be an array of tables written [[{sec.name}]], "
-                     f"got {_describe(raw)}")
+        problems.add(
+            sec.name, f"must be an array of tables written [[{sec.name}]], got {_describe(raw)}"
+        )
         return []
     if len(raw) > sec.max_items:
         problems.add(sec.name, f"at most {sec.max_items} entries, got {len(raw)}")
     return [
-        _validate_keys(sec, item, f"{sec.name}[{i}]", problems, None)
-        for i, item in enumerate(raw)
+        _validate_keys(sec, item, f"{sec.name}[{i}]", problems, None) for i, item in enumerate(raw)
     ]
 
 
@@ -207,8 +219,10 @@ def _validate_keys(sec: Section, raw: dict, where: str, problems: _Problems, lev
     names = [k.name for k in sec.keys]
     for name in raw:
         if name not in names:
-            problems.add(f"{where}.{name}", f"unknown key{_did_you_mean(name, names)}; "
-                         f"allowed: {', '.join(names)}")
+            problems.add(
+                f"{where}.{name}",
+                f"unknown key{_did_you_mean(name, names)}; allowed: {', '.join(names)}",
+            )
     out: dict[str, Any] = {}
     for key in sec.keys:
         field = f"{where}.{key.name}"
@@ -242,17 +256,19 @@ def _check_value(key: Key, value: Any, field: str, problems: _Problems) -> Any:
             problems.add(field, bad)
             return None
         if key.kind == "choice" and value not in key.choices:
-            problems.add(field, f"{value!r} is not allowed{_did_you_mean(value, key.choices)}; "
-                         f"{key.allowed()}")
+            problems.add(
+                field,
+                f"{value!r} is not allowed{_did_you_mean(value, key.choices)}; {key.allowed()}",
+            )
             return None
         return value
     if key.choices_from:
         return _check_asset_choice(key, value, field, problems)
     if key.kind == "vec3":
-        if (not isinstance(value, list) or len(value) != 3
-                or not all(_is_number(v) for v in value)):
-            problems.add(field, f"expected three numbers [x, y, z] in {key.unit}, "
-                         f"got {_describe(value)}")
+        if not isinstance(value, list) or len(value) != 3 or not all(_is_number(v) for v in value):
+            problems.add(
+                field, f"expected three numbers [x, y, z] in {key.unit}, got {_describe(value)}"
+            )
             return None
         vec = tuple(float(v) for v in value)
         if not all(key.lo <= v <= key.hi for v in vec):
@@ -281,14 +297,18 @@ def _check_asset_choice(key: Key, value: Any, field: str, problems: _Problems) -
         options = list(load_table("equipment")["gauges"])
     wanted = str(value) if isinstance(value, int) and not isinstance(value, bool) else value
     if key.kind == "int" and (isinstance(value, bool) or not isinstance(value, int)):
-        problems.add(field, f"expected a whole number, one of {', '.join(options)}; "
-                     f"got {_describe(value)}")
+        problems.add(
+            field, f"expected a whole number, one of {', '.join(options)}; got {_describe(value)}"
+        )
         return None
     if not isinstance(wanted, str) or wanted not in options:
         hint = _did_you_mean(wanted, options) if isinstance(wanted, str) else ""
         shown = repr(value) if isinstance(value, str | int) else _describe(value)
-        problems.add(field, f"unknown {key.name.replace('_', ' ')} {shown}{hint}; "
-                     f"allowed: {', '.join(options)} (assets/{key.choices_from}.toml)")
+        problems.add(
+            field,
+            f"unknown {key.name.replace('_', ' ')} {shown}{hint}; "
+            f"allowed: {', '.join(options)} (assets/{key.choices_from}.toml)",
+        )
         return None
     return value
 
@@ -309,8 +329,10 @@ def _validate_scoring(raw: Any, problems: _Problems) -> dict[str, float]:
     for name, value in raw.items():
         field = f"scoring.{name}"
         if name not in allowed:
-            problems.add(field, f"unknown rubric key{_did_you_mean(name, allowed)}; "
-                         f"allowed: {', '.join(allowed)}")
+            problems.add(
+                field,
+                f"unknown rubric key{_did_you_mean(name, allowed)}; allowed: {', '.join(allowed)}",
+            )
         elif not _is_number(value) or not 0 <= value <= 1000:
             problems.add(field, f"expected a number from 0 to 1000, got {_describe(value)}")
         else:
@@ -321,20 +343,30 @@ def _validate_scoring(raw: Any, problems: _Problems) -> dict[str, float]:
 def _cross_checks(values: dict, problems: _Problems, *, stem: str | None) -> None:
     info = values["scenario"]
     if stem is not None and info["id"] != stem:
-        problems.add("scenario.id", f"{info['id']!r} must equal the file name {stem!r} "
-                     "(the id names the scenario in logs and on the command line)")
+        problems.add(
+            "scenario.id",
+            f"{info['id']!r} must equal the file name {stem!r} "
+            "(the id names the scenario in logs and on the command line)",
+        )
     t = values["targets"]
     if t["fill_ml_min"] > t["fill_ml_max"]:
-        problems.add("targets.fill_ml_max", f"must not be below fill_ml_min "
-                     f"({t['fill_ml_min']:g} ml), got {t['fill_ml_max']:g}")
+        problems.add(
+            "targets.fill_ml_max",
+            f"must not be below fill_ml_min ({t['fill_ml_min']:g} ml), got {t['fill_ml_max']:g}",
+        )
     v, c = values["vertebra"], values["canal"]
     if c["width_mm"] >= 0.9 * v["body_width_mm"]:
-        problems.add("canal.width_mm", f"must be narrower than 0.9 × body_width_mm "
-                     f"({0.9 * v['body_width_mm']:g} mm), got {c['width_mm']:g}")
+        problems.add(
+            "canal.width_mm",
+            f"must be narrower than 0.9 × body_width_mm "
+            f"({0.9 * v['body_width_mm']:g} mm), got {c['width_mm']:g}",
+        )
     p = values["pedicles"]
     if p["height_mm"] > v["body_height_mm"]:
-        problems.add("pedicles.height_mm", f"must not exceed body_height_mm "
-                     f"({v['body_height_mm']:g} mm), got {p['height_mm']:g}")
+        problems.add(
+            "pedicles.height_mm",
+            f"must not exceed body_height_mm ({v['body_height_mm']:g} mm), got {p['height_mm']:g}",
+        )
 
 
 def _build(values: dict, *, path: str, sha256: str) -> model.Scenario:

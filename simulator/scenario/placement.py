@@ -44,32 +44,45 @@ def _vein_problem(geom, kind: str, p, diameter_mm: float) -> str:
     r = diameter_mm / 2.0
     if kind == "basivertebral":
         if not body.contains(x, y, z, inset_mm=r):
-            return (f"a basivertebral vein starts inside the vertebral body; {_fmt(p)} is "
-                    "outside it (or closer to its surface than the vein's radius)")
+            return (
+                f"a basivertebral vein starts inside the vertebral body; {_fmt(p)} is "
+                "outside it (or closer to its surface than the vein's radius)"
+            )
         if abs(x) > canal.half_width_mm - r:
-            return (f"a basivertebral vein runs straight back into the canal; at x = {x:g} it "
-                    f"misses the canal (|x| must be below {canal.half_width_mm - r:g} mm)")
+            return (
+                f"a basivertebral vein runs straight back into the canal; at x = {x:g} it "
+                f"misses the canal (|x| must be below {canal.half_width_mm - r:g} mm)"
+            )
         reach = body.wall_y_mm - y
         depth = 2.0 * body.half_depth_mm
         if reach > 0.5 * depth:
-            return (f"a basivertebral vein reaches at most half the body depth in from the "
-                    f"posterior wall ({0.5 * depth:g} mm); {_fmt(p)} is {reach:.1f} mm in")
+            return (
+                f"a basivertebral vein reaches at most half the body depth in from the "
+                f"posterior wall ({0.5 * depth:g} mm); {_fmt(p)} is {reach:.1f} mm in"
+            )
         return ""
     if kind == "segmental":
         rho = body.plan_radius(x, y)
         tol = (WALL_TOLERANCE_MM + r) / min(body.half_width_mm, body.half_depth_mm)
         on_side = abs(rho - 1.0) <= tol and abs(x) >= 0.5 * body.half_width_mm
-        in_height = (float(body.bottom_z(x, y)) - 1.0 <= z <= float(body.top_z(x, y)) + 1.0
-                     if body.in_plan(x, y) else -body.height_mm / 2 <= z <= body.height_mm / 2)
+        in_height = (
+            float(body.bottom_z(x, y)) - 1.0 <= z <= float(body.top_z(x, y)) + 1.0
+            if body.in_plan(x, y)
+            else -body.height_mm / 2 <= z <= body.height_mm / 2
+        )
         if not (on_side and in_height and y < body.wall_y_mm):
-            return (f"a segmental vein lies on the lateral surface of the body (within "
-                    f"{WALL_TOLERANCE_MM:g} mm); {_fmt(p)} misses it")
+            return (
+                f"a segmental vein lies on the lateral surface of the body (within "
+                f"{WALL_TOLERANCE_MM:g} mm); {_fmt(p)} misses it"
+            )
         return ""
     # epidural_plexus
     if not (canal.contains_plan(x, y) and y <= canal.wall_y_mm + canal.depth_mm / 3.0):
-        return (f"an epidural plexus vein lies in the anterior third of the canal "
-                f"(y {canal.wall_y_mm:.1f} to {canal.wall_y_mm + canal.depth_mm / 3:.1f}, "
-                f"|x| < {canal.half_width_mm:g} mm); {_fmt(p)} is not there")
+        return (
+            f"an epidural plexus vein lies in the anterior third of the canal "
+            f"(y {canal.wall_y_mm:.1f} to {canal.wall_y_mm + canal.depth_mm / 3:.1f}, "
+            f"|x| < {canal.half_width_mm:g} mm); {_fmt(p)} is not there"
+        )
     return ""
 
 
@@ -87,23 +100,34 @@ def _defect_problem(geom, kind: str, p, size_mm: float) -> str:
         near_top = abs(z - float(body.top_z(x, y))) <= tol
         near_bottom = abs(z - float(body.bottom_z(x, y))) <= tol
         if not (near_top or near_bottom):
-            return (f"an endplate crack lies on an endplate (within {tol:g} mm); at {_fmt(p)} "
-                    f"the endplates are at z {float(body.bottom_z(x, y)):.1f} and "
-                    f"{float(body.top_z(x, y)):.1f}")
+            return (
+                f"an endplate crack lies on an endplate (within {tol:g} mm); at {_fmt(p)} "
+                f"the endplates are at z {float(body.bottom_z(x, y)):.1f} and "
+                f"{float(body.top_z(x, y)):.1f}"
+            )
         return ""
     in_height = -body.height_mm / 2 <= z <= body.height_mm / 2
     if kind == "posterior_wall":
-        if not (abs(y - body.wall_y_mm) <= tol and abs(x) <= geom.canal.half_width_mm
-                and in_height):
-            return (f"a posterior wall defect lies on the posterior wall (y ≈ "
-                    f"{body.wall_y_mm:.1f}, |x| ≤ {geom.canal.half_width_mm:g}); {_fmt(p)} "
-                    "is not there")
+        if not (
+            abs(y - body.wall_y_mm) <= tol and abs(x) <= geom.canal.half_width_mm and in_height
+        ):
+            return (
+                f"a posterior wall defect lies on the posterior wall (y ≈ "
+                f"{body.wall_y_mm:.1f}, |x| ≤ {geom.canal.half_width_mm:g}); {_fmt(p)} "
+                "is not there"
+            )
         return ""
     # lateral_wall
     rho = body.plan_radius(x, y)
     rtol = tol / min(body.half_width_mm, body.half_depth_mm)
-    if not (abs(rho - 1.0) <= rtol and abs(x) >= 0.5 * body.half_width_mm and in_height
-            and y < body.wall_y_mm):
-        return (f"a lateral wall defect lies on the side wall of the body (within {tol:g} mm); "
-                f"{_fmt(p)} is not there")
+    if not (
+        abs(rho - 1.0) <= rtol
+        and abs(x) >= 0.5 * body.half_width_mm
+        and in_height
+        and y < body.wall_y_mm
+    ):
+        return (
+            f"a lateral wall defect lies on the side wall of the body (within {tol:g} mm); "
+            f"{_fmt(p)} is not there"
+        )
     return ""

@@ -1,0 +1,102 @@
+"""The command line as a user meets it: help, exit codes, preview output."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from simulator.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(ROOT / "run_sim.py"), *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_help_lists_the_commands():
+    proc = run("--help")
+    assert proc.returncode == 0
+    for command in ("validate", "plan", "preview", "bench"):
+        assert command in proc.stdout
+
+
+def test_no_command_prints_help_and_says_what_works():
+    proc = run()
+    assert proc.returncode == 0
+    assert "usage:" in proc.stdout and "validate" in proc.stdout
+
+
+def test_python_dash_m_works():
+    proc = subprocess.run(
+        [sys.executable, "-m", "simulator", "--version"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0 and proc.stdout.startswith("vsim ")
+
+
+def test_unknown_command_is_exit_2_without_traceback():
+    proc = run("fly")
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr and "invalid choice" in proc.stderr
+
+
+def test_preview_writes_a_png_sheet(tmp_path):
+    pytest.importorskip("matplotlib")
+    from matplotlib.image import imread
+
+    out = tmp_path / "sub" / "prev.png"
+    assert main(["preview", "cleft_l1_grade3", "--out", str(out)]) == 0
+    img = imread(out)
+    assert img.shape[0] >= 1000 and img.shape[1] >= 1800
+    assert float(np.std(img[..., :3])) > 0.05  # not a blank sheet
+    assert [p.name for p in out.parent.iterdir()] == ["prev.png"]  # no temp file left
+
+
+@pytest.mark.parametrize(
+    ("out", "message"),
+    [
+        ("prev.jpg", "use a .png file name"),
+        (".", "is a folder"),
+    ],
+)
+def test_preview_rejects_a_bad_output_name(out, message, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    if out == ".":
+        (tmp_path / "d.png").mkdir()
+        out = "d.png"
+    assert main(["preview", "first_case_l1", "--out", out]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+    assert not (tmp_path / "prev.jpg").exists()
+
+
+def test_preview_of_a_broken_scenario_writes_nothing(tmp_path, capsys):
+    out = tmp_path / "p.png"
+    broken = ROOT / "tests" / "data" / "broken_scenarios" / "wedge_80.toml"
+    assert main(["preview", str(broken), "--out", str(out)]) == 2
+    assert "vertebra.wedge_percent" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_bench_json_has_the_build_figures():
+    proc = run("bench", "--json", "--repeat", "1")
+    assert proc.returncode == 0
+    import json
+
+    figures = json.loads(proc.stdout)
+    assert figures["phantom_build_s"] > 0
+    assert set(figures["phantom_build_s_by_scenario"]) >= {"first_case_l1"}
