@@ -151,7 +151,15 @@ def _cmd_preview(args) -> int:
     scenario, phantom = _load_with_phantom(args.scenario)
     plans = [plan_trajectory(phantom, scenario, side) for side in ("left", "right")]
     try:
-        write_preview(phantom, plans, out, title=f"{scenario.id}: {scenario.scenario.title}")
+        features = [(v.kind.replace("_", " ") + " vein", v.position_mm) for v in scenario.veins]
+        features += [(d.kind.replace("_", " "), d.position_mm) for d in scenario.defects]
+        write_preview(
+            phantom,
+            plans,
+            out,
+            title=f"{scenario.id}: {scenario.scenario.title}",
+            features=features,
+        )
     except OSError as exc:
         raise UserError(f"{args.out}: --out: cannot write ({exc.strerror})") from None
     print(f"wrote {out}")

@@ -26,9 +26,9 @@ _COLOURS = {
     "cancellous": "#e8d9a8",
     "cortical": "#ffffff",
     "endplate": "#fff27a",
-    "pedicle_cancellous": "#d9c07a",
+    "pedicle_cancellous": "#f2a93b",
     "pedicle_cortex": "#f0f0f0",
-    "posterior_bone": "#bfb7a6",
+    "posterior_bone": "#8f8fa3",
     "adjacent_cancellous": "#a89f86",
     "adjacent_cortical": "#d6d6d6",
     "disc": "#4f9fd6",
@@ -55,8 +55,14 @@ def projections(phantom: Phantom) -> dict[str, np.ndarray]:
     return {"lateral": lateral.T[::-1, :], "ap": ap.T[::-1, :]}
 
 
-def write_preview(phantom: Phantom, plans: list[Plan], out: str | Path, *, title: str) -> Path:
-    """Render the preview sheet to ``out`` (PNG), atomically. Returns the path."""
+def write_preview(
+    phantom: Phantom, plans: list[Plan], out: str | Path, *, title: str, features=()
+) -> Path:
+    """Render the preview sheet to ``out`` (PNG), atomically. Returns the path.
+
+    ``features`` are ``(name, position_mm)`` pairs (the scenario's veins and defects) marked on
+    both projections so an educator sees where they are even off the slice planes.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -82,6 +88,16 @@ def write_preview(phantom: Phantom, plans: list[Plan], out: str | Path, *, title
             ax.plot(pts[:, u], pts[:, v], color=colours[plan.side], lw=1.2)
             ax.plot(
                 *[[plan.target_mm[u]], [plan.target_mm[v]]], "o", ms=4, color=colours[plan.side]
+            )
+        for name, pos in features:
+            ax.plot([pos[u]], [pos[v]], "x", ms=7, mew=2, color="#ffb000")
+            ax.annotate(
+                name,
+                (pos[u], pos[v]),
+                xytext=(4, 4),
+                textcoords="offset points",
+                fontsize=8,
+                color="#ffb000",
             )
         ax.set_title(title_)
 
