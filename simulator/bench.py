@@ -1,7 +1,8 @@
 """Performance figures for ``python run_sim.py bench`` (DESIGN §6).
 
 Figures so far: phantom build time (budget ≤ 2 s) for the default scenario and the slowest
-shipped scenario, planning time, and the process's peak resident memory (budget ≤ 600 MB).
+shipped scenario, planning time, both fluoroscopy views rendered with needle and cement
+(budget ≤ 5 ms, anatomy cached), and the process's peak resident memory (budget ≤ 600 MB).
 Later parts of the simulator add their own figures here; no test asserts a time.
 """
 
@@ -29,6 +30,7 @@ def run_bench(*, repeat: int = 3) -> dict:
     scenario = load_scenario(DEFAULT_SCENARIO)
     phantom = build_phantom(scenario)
     plan_s = min(_timed(lambda: plan_trajectory(phantom, scenario, "left")) for _ in range(repeat))
+    imaging = _bench_imaging(scenario, phantom)
     return {
         "phantom_build_s": per_scenario[DEFAULT_SCENARIO],
         "phantom_build_s_max": max(per_scenario.values()),
@@ -36,9 +38,51 @@ def run_bench(*, repeat: int = 3) -> dict:
         "phantom_voxels": int(phantom.labels.size),
         "phantom_mb": round(phantom.nbytes / 1e6, 1),
         "plan_s": round(plan_s, 4),
+        **imaging,
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1),
         "python": platform.python_version(),
         "machine": platform.machine(),
+    }
+
+
+def _bench_imaging(scenario, phantom) -> dict:
+    """Time one exposure of both views with a needle and a cement bolus in place (anatomy
+    cached), median of 50 after a warm-up."""
+    import numpy as np
+
+    from simulator.fluoro import CementField, NeedleRender, make_imager
+
+    t0 = time.perf_counter()
+    imager = make_imager(scenario, phantom)
+    cache_s = time.perf_counter() - t0
+    plan = plan_trajectory(phantom, scenario, "left")
+    tip = np.asarray(plan.target_mm)
+    d = tip - np.asarray(plan.skin_point_mm)
+    needle = NeedleRender(
+        tip_mm=tuple(tip),
+        direction=tuple(d / np.linalg.norm(d)),
+        length_mm=scenario.equipment.needle_length_mm,
+        outer_radius_mm=1.5,
+        inner_radius_mm=1.2,
+        stylet_in=False,
+    )
+    box = phantom.grid.box(tip - 8.0, tip + 8.0)
+    r2 = (box.X - tip[0]) ** 2 + (box.Y - tip[1]) ** 2 + (box.Z - tip[2]) ** 2
+    cement = CementField(
+        slices=box.slices,
+        fraction=(r2 <= 49.0).astype(np.float32) * 0.9,
+        mu_per_mm=imager.cement_mu_per_mm,
+    )
+    times = []
+    for i in range(55):
+        t = time.perf_counter()
+        for view in ("lateral", "ap"):
+            imager.render(view, pulse_index=i, needle=needle, cement=cement)
+        times.append(time.perf_counter() - t)
+    return {
+        "render_both_views_ms": round(1000.0 * float(np.median(times[5:])), 3),
+        "render_both_views_ms_p95": round(1000.0 * float(np.percentile(times[5:], 95)), 3),
+        "fluoro_cache_build_s": round(cache_s, 4),
     }
 
 

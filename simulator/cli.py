@@ -140,6 +140,7 @@ def _fmt(p) -> str:
 
 
 def _cmd_preview(args) -> int:
+    from simulator.fluoro import make_imager
     from simulator.planning import plan_trajectory
     from simulator.preview import write_preview
 
@@ -150,6 +151,7 @@ def _cmd_preview(args) -> int:
         raise UserError(f"{args.out}: --out: is a folder; give a file name ending in .png")
     scenario, phantom = _load_with_phantom(args.scenario)
     plans = [plan_trajectory(phantom, scenario, side) for side in ("left", "right")]
+    imager = make_imager(scenario, phantom)
     try:
         features = [(v.kind.replace("_", " ") + " vein", v.position_mm) for v in scenario.veins]
         features += [(d.kind.replace("_", " "), d.position_mm) for d in scenario.defects]
@@ -158,6 +160,7 @@ def _cmd_preview(args) -> int:
             plans,
             out,
             title=f"{scenario.id}: {scenario.scenario.title}",
+            imager=imager,
             features=features,
         )
     except OSError as exc:

@@ -1,8 +1,7 @@
 """The ``preview`` sheet: lateral and AP projections and three labelled slices of a scenario,
 with the planned trajectories drawn on each.
 
-The projections here are plain attenuation sums (Beer–Lambert line integrals of the tissue
-table's μ, no noise or image chain), displayed like fluoroscopy: dense structures dark.
+The projections are single pulses of the fluoroscopy image chain (``simulator.fluoro``).
 Display conventions: lateral view with anterior on the left and superior up; AP view and
 the axial and coronal slices with the patient's right on the viewer's left (radiological
 convention); the axial slice with anterior up.
@@ -17,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from simulator.anatomy.phantom import Phantom
+from simulator.fluoro import Imager
 from simulator.materials import tissues
 from simulator.planning import Plan, path_points
 
@@ -45,21 +45,18 @@ _COLOURS = {
 }
 
 
-def projections(phantom: Phantom) -> dict[str, np.ndarray]:
-    """Line integrals of μ (dimensionless): ``lateral`` (z, y) and ``ap`` (z, x), rows
-    superior first, as displayed."""
-    mu = tissues().mu_per_mm[phantom.labels]
-    vox = phantom.grid.voxel_mm
-    lateral = mu.sum(axis=0) * vox  # (y, z)
-    ap = mu.sum(axis=1) * vox  # (x, z)
-    return {"lateral": lateral.T[::-1, :], "ap": ap.T[::-1, :]}
-
-
 def write_preview(
-    phantom: Phantom, plans: list[Plan], out: str | Path, *, title: str, features=()
+    phantom: Phantom,
+    plans: list[Plan],
+    out: str | Path,
+    *,
+    title: str,
+    imager: Imager,
+    features=(),
 ) -> Path:
     """Render the preview sheet to ``out`` (PNG), atomically. Returns the path.
 
+    The two projections are single fluoroscopy pulses from ``imager`` (no needle, no cement).
     ``features`` are ``(name, position_mm)`` pairs (the scenario's veins and defects) marked on
     both projections so an educator sees where they are even off the slice planes.
     """
@@ -76,14 +73,19 @@ def write_preview(
     cmap = ListedColormap([_COLOURS.get(n, "#ff00ff") for n in T.names])
     fig = plt.figure(figsize=(20, 11), dpi=100)
     gs = fig.add_gridspec(2, 4, width_ratios=[1.25, 1.0, 1.0, 0.62])
-    proj = projections(phantom)
     plan_pts = [path_points(p.skin_point_mm, p.target_mm, 1.0) for p in plans]
     colours = {"left": "#00e5ff", "right": "#ff3df2"}
 
-    def show_proj(ax, img, extent, title_, u, v):
-        body = img[img > 0.05 * img.max()]
-        lo, hi = np.percentile(body, [1.0, 99.7])
-        ax.imshow(img, cmap="gray_r", extent=extent, aspect="equal", vmin=lo, vmax=hi)
+    def show_proj(ax, view_name, title_, u, v):
+        view = imager.views[view_name]
+        img = imager.render(view_name, pulse_index=1).pixels
+        n, vox = view.size_px, g.voxel_mm
+        u0 = g.origin_mm[view.col_axis] + (view.col0_index - 0.5) * vox
+        z_top = g.origin_mm[2] + (view.row0_index + 0.5) * vox
+        extent = (u0, u0 + n * vox, z_top - n * vox, z_top)
+        ax.imshow(img, cmap="gray", extent=extent, aspect="equal", vmin=0, vmax=255)
+        ax.set_xlim(extent[0], extent[1])
+        ax.set_ylim(extent[2], extent[3])
         for plan, pts in zip(plans, plan_pts, strict=True):
             ax.plot(pts[:, u], pts[:, v], color=colours[plan.side], lw=1.2)
             ax.plot(
@@ -102,11 +104,11 @@ def write_preview(
         ax.set_title(title_)
 
     ax = fig.add_subplot(gs[0, 0])
-    show_proj(ax, proj["lateral"], (y0, y1, z0, z1), "Lateral projection (anterior left)", 1, 2)
+    show_proj(ax, "lateral", "Lateral fluoroscopy (anterior left)", 1, 2)
     ax.set_xlabel("y (mm, posterior →)")
     ax.set_ylabel("z (mm, superior ↑)")
     ax = fig.add_subplot(gs[0, 1])
-    show_proj(ax, proj["ap"], (x0, x1, z0, z1), "AP projection (patient's right on left)", 0, 2)
+    show_proj(ax, "ap", "AP fluoroscopy (patient's right on left)", 0, 2)
     ax.set_ylabel("z (mm, superior ↑)")
     ax.set_xlabel("x (mm, patient's left →)")
 

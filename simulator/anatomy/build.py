@@ -62,12 +62,14 @@ def build_phantom(scenario, *, seed: int | None = None) -> Phantom:
     H = body.height_mm
     disc_up, disc_down = level["disc_above_mm"], level["disc_below_mm"]
     half_x = max(level["transverse_span_mm"], body.half_width_mm) + 20.0
+    # z: the whole vertebra above and below, and at least the fluoroscopy field's radius
+    half_z = shape["min_half_height_mm"]
     lo = (
         -half_x,
         body.anterior_y_mm - shape["aorta_diameter_mm"] - 6.0,
-        -(H / 2 + disc_down + 0.75 * H),
+        -max(H / 2 + disc_down + H + 2.0, half_z),
     )
-    hi = (half_x, skin_y0 + 4.0, H / 2 + disc_up + 0.75 * H)
+    hi = (half_x, skin_y0 + 4.0, max(H / 2 + disc_up + H + 2.0, half_z))
     grid = Grid.covering(lo, hi, vox)
     labels = np.zeros(grid.shape, dtype=np.uint8)
     p = Painter(grid, labels)

@@ -24,9 +24,10 @@ ANATOMY_STREAM = 0xA7A7
 """Stream id of the anatomy's random numbers (other subsystems use other streams)."""
 
 
-def rng_for(seed: int, stream: int) -> np.random.Generator:
-    """The generator of one subsystem: independent streams from one scenario seed."""
-    return np.random.default_rng(np.random.SeedSequence([int(seed), int(stream)]))
+def rng_for(seed: int, stream: int, *more: int) -> np.random.Generator:
+    """The generator of one subsystem (``stream``, plus e.g. a pulse index): independent
+    streams from one scenario seed."""
+    return np.random.default_rng(np.random.SeedSequence([int(seed), int(stream), *map(int, more)]))
 
 
 def make_fields(labels: np.ndarray, grid: Grid, vertebra, T: TissueTable, *, seed: int):

@@ -23,7 +23,9 @@ class Grid:
     @classmethod
     def covering(cls, lo_mm, hi_mm, voxel_mm: float) -> Grid:
         """The grid of voxel size ``voxel_mm`` whose centres cover the box [lo, hi] (mm)."""
-        lo = np.asarray(lo_mm, dtype=float)
+        # voxel centres sit at odd multiples of half a voxel, so that the surfaces of shapes
+        # with whole- or half-millimetre sizes fall between centres, never on them
+        lo = (np.floor(np.asarray(lo_mm, dtype=float) / voxel_mm) + 0.5) * voxel_mm
         hi = np.asarray(hi_mm, dtype=float)
         n = np.ceil((hi - lo) / voxel_mm).astype(int) + 1
         return cls(
