@@ -91,16 +91,58 @@ def _cmd_validate(args) -> int:
     bad = 0
     for ref in args.paths:
         try:
-            load_scenario(ref)
-        except ScenarioError as err:
+            scenario = load_scenario(ref)
+            problems = _path_problems(scenario)
+        except UserError as err:  # ScenarioError included: one line per problem
             bad += 1
             print(str(err))
-        except UserError as err:
+            continue
+        if problems:
             bad += 1
-            print(str(err))
-        else:
-            print(f"{ref}: ok")
+            for field, message in problems:
+                print(f"{ref}: {field}: {message}")
+            continue
+        b = scenario.geometry.body
+        print(
+            f"{ref}: ok ({scenario.scenario.level}; body x ±{b.half_width_mm:g}, y "
+            f"{b.anterior_y_mm:g} to {b.wall_y_mm:.1f} (posterior wall), z "
+            f"{-b.height_mm / 2:g} to {b.height_mm / 2:g} mm)"
+        )
     return 2 if bad else 0
+
+
+def _path_problems(scenario) -> list[tuple[str, str]]:
+    """Build the phantom and plan: a case whose needle cannot reach the target through the
+    pedicle(s) it asks for is not usable."""
+    from simulator.anatomy.build import build_phantom
+    from simulator.planning import plan_trajectory
+
+    phantom = build_phantom(scenario)
+    plans = {side: plan_trajectory(phantom, scenario, side) for side in ("left", "right")}
+    ok = {side: p.clearance_mm >= -0.5 and p.within_needle_length for side, p in plans.items()}
+    need_both = scenario.targets.approach == "bipedicular"
+    if (need_both and all(ok.values())) or (not need_both and any(ok.values())):
+        return []
+    sides = [side for side, good in ok.items() if not good]
+    why = []
+    for side in sides:
+        p = plans[side]
+        if not p.within_needle_length:
+            why.append(
+                f"{side}: the target is {p.depth_mm:.0f} mm deep, beyond the "
+                f"{scenario.equipment.needle_length_mm:g} mm needle"
+            )
+        else:
+            why.append(
+                f"{side}: every straight path through the pedicle crosses its wall or the canal"
+            )
+    return [
+        (
+            "pedicles",
+            "no usable transpedicular path (" + "; ".join(why) + "); widen the "
+            "pedicles, change their angle or the approach, or use a longer needle",
+        )
+    ]
 
 
 def _load_with_phantom(ref: str):
@@ -132,6 +174,9 @@ def _cmd_plan(args) -> int:
         f"  target {_fmt(plan.target_mm)} mm; clearance to the pedicle walls "
         f"{plan.clearance_mm:g} mm"
     )
+    if plan.clearance_mm < 0:
+        what = "the canal or a pedicle wall" if plan.clearance_mm < -0.5 else "a pedicle wall"
+        print(f"  warning: no path keeps the whole needle clear; this one touches {what}")
     return 0
 
 

@@ -19,6 +19,7 @@ import numpy as np
 
 from simulator.anatomy.phantom import Phantom
 from simulator.assets import load_table
+from simulator.errors import UserError
 from simulator.materials import tissues
 from simulator.units import angles_from_direction, side_sign
 
@@ -119,6 +120,8 @@ def plan_trajectory(phantom: Phantom, scenario, side: str) -> Plan:
             best = (key, P, T, clearance)
         if clearance >= 0.5:
             break  # candidates come cheapest first: nothing later can beat this one
+    if best is None:  # the validator keeps the zone non-empty; guard all the same
+        raise UserError(f"{scenario.id}: targets: the {side} target zone is empty")
     _, P, T, clearance = best
     d = (T - P) / np.linalg.norm(T - P)
     skin = _skin_point(phantom, P, d)

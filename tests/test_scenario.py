@@ -46,6 +46,14 @@ EXPECTED_FIELD = {
     "float_seed": "scenario.seed",
     "unknown_vein_kind": "veins[0].kind",
     "missing_required_in_array": "veins[0].diameter_mm",
+    "huge_number": "vertebra.body_height_mm",
+    "nested_too_deep": "file",
+    "schema_version_float": "schema_version",
+    "title_too_long": "scenario.title",
+    "too_flat": "vertebra.wedge_percent",
+    "defect_reaches_endplate": "defects[0].position_mm",
+    "cleft_too_big": "defects[0].position_mm",
+    "no_path": "pedicles",
 }
 
 
@@ -59,7 +67,8 @@ def test_shipped_scenarios_validate(capsys):
     assert len(paths) >= 6
     assert main(["validate", *paths]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out == [f"{p}: ok" for p in paths]
+    assert [line.split(" (")[0] for line in out] == [f"{p}: ok" for p in paths]
+    assert all("posterior wall" in line for line in out)  # educators need the wall's y
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED_FIELD))
@@ -115,7 +124,7 @@ def test_several_problems_are_all_reported():
 
 def test_level_defaults_and_overrides():
     s = load_scenario("narrow_pedicles_t11")
-    assert s.pedicles.width_mm == 5.0  # overridden in the file
+    assert s.pedicles.width_mm == 5.5  # overridden in the file
     assert s.pedicles.height_mm == 16.0  # T11 default from assets/anatomy.toml
     assert s.vertebra.body_depth_mm == 30.0
     assert s.equipment.needle_gauge == 13
@@ -156,3 +165,15 @@ def test_shipped_scenarios_have_teaching_content(name):
     assert s.targets.fill_ml_min <= s.targets.fill_ml_max
     assert s.expert.fluoro_shots > 0
     assert any(v.kind == "basivertebral" for v in s.veins)
+
+
+def test_a_utf8_byte_order_mark_is_accepted(tmp_path):
+    text = (ROOT / "scenarios" / "first_case_l1.toml").read_bytes()
+    path = tmp_path / "first_case_l1.toml"
+    path.write_bytes(b"\xef\xbb\xbf" + text)
+    assert load_scenario(path).id == "first_case_l1"
+
+
+def test_a_folder_is_named_as_such(capsys):
+    assert main(["validate", str(ROOT / "scenarios")]) == 2
+    assert "is a folder" in capsys.readouterr().out

@@ -144,7 +144,9 @@ def _paint_treated(p: Painter, scenario, geom, T, *, shape, level) -> None:
         over=soft,
     )
     for ped in geom.pedicles.values():
-        paint_pedicle(p, ped, lab, cortex_mm=max(cortex, shape["pedicle_cortex_mm"]))
+        paint_pedicle(
+            p, ped, lab, body=geom.body, cortex_mm=max(cortex, shape["pedicle_cortex_mm"])
+        )
 
 
 def _paint_neighbours(p: Painter, geom, T, *, shape, level, disc_up, disc_down) -> None:
@@ -176,7 +178,9 @@ def _paint_neighbours(p: Painter, geom, T, *, shape, level, disc_up, disc_down) 
             over=soft,
         )
         for ped in geom.pedicles.values():
-            paint_pedicle(p, ped, lab, cortex_mm=shape["pedicle_cortex_mm"], zshift=z_ped)
+            paint_pedicle(
+                p, ped, lab, body=neighbour, cortex_mm=shape["pedicle_cortex_mm"], zshift=z_ped
+            )
     _paint_discs(p, body, neighbour, T, above=above, below=below)
 
 

@@ -133,6 +133,16 @@ class PedicleShape:
     behind_mm: float
 
 
+def _reach_into_body(body: BodyShape, start, axis) -> float:
+    """Distance (mm) along ``axis`` from ``start`` to 1.5 mm inside the body's outline."""
+    for t in np.arange(0.0, 80.0, 0.25):
+        x = start[0] + t * axis[0]
+        y = start[1] + t * axis[1]
+        if body.in_plan(x, y, inset_mm=1.5):
+            return float(t)
+    return 80.0
+
+
 def wall_y(half_width_mm: float, half_depth_mm: float, canal_half_width_mm: float) -> float:
     """y of the flat posterior wall: where the ellipse is as wide as the canal (mm)."""
     ratio = min(canal_half_width_mm / half_width_mm, 0.95)
@@ -152,7 +162,9 @@ def pedicle_shape(
 
     The isthmus sits 35 % of the canal depth behind the posterior wall, its medial wall
     overlapping the canal's bony ring by 1 mm; its centre height is in the upper half of the
-    body (pedicles join the cranial part of the body), 2 mm below the rim where possible.
+    body (pedicles join the cranial part of the body), 2 mm below the rim where possible. It
+    reaches forward until it is 3 mm past the body's outline along its axis, so it always joins
+    the body whatever the proportions.
     """
     s = 1.0 if side == "left" else -1.0
     theta = math.radians(transverse_angle_deg)
@@ -163,13 +175,14 @@ def pedicle_shape(
     x_c = s * (canal_hw + half_w / math.cos(theta) - 0.5)
     z_c = max(0.0, body.height_mm / 2.0 - height_mm / 2.0 - 2.0)
     axis = (-s * math.sin(theta), -math.cos(theta), 0.0)
+    isthmus = (x_c, body.wall_y_mm + dy, z_c)
     return PedicleShape(
         side=side,
-        isthmus_mm=(x_c, body.wall_y_mm + dy, z_c),
+        isthmus_mm=isthmus,
         axis=axis,
         half_width_mm=half_w,
         half_height_mm=height_mm / 2.0,
-        into_body_mm=dy + 4.0,
+        into_body_mm=_reach_into_body(body, isthmus, axis) + 3.0,
         behind_mm=0.3 * canal.depth_mm + 2.0,
     )
 

@@ -67,10 +67,12 @@ def target_zone(geom, approach: str, side: str) -> TargetZone:
     y_c = body.anterior_y_mm + 0.22 * depth
     z_bot = float(body.bottom_z(x_c, y_c))
     z_top = float(body.top_z(x_c, y_c))
+    z_mid = 0.5 * (z_bot + z_top)
+    half_z = max(0.5 * (z_top - z_bot) - 3.0, 1.0)  # a flat body still gets a 2 mm slab
     return TargetZone(
-        point_mm=(x_c, y_c, 0.5 * (z_bot + z_top)),
-        lo_mm=(x_c - 5.0, y_lo, z_bot + 3.0),
-        hi_mm=(x_c + 5.0, y_hi, z_top - 3.0),
+        point_mm=(x_c, y_c, z_mid),
+        lo_mm=(x_c - 5.0, y_lo, z_mid - half_z),
+        hi_mm=(x_c + 5.0, y_hi, z_mid + half_z),
     )
 
 

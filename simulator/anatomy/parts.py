@@ -125,21 +125,28 @@ def pedicle_box(g: Grid, ped: PedicleShape, zshift: float = 0.0) -> Box | None:
 
 
 def paint_pedicle(
-    p: Painter, ped: PedicleShape, lab: VertebraLabels, *, cortex_mm: float, zshift: float = 0.0
+    p: Painter,
+    ped: PedicleShape,
+    lab: VertebraLabels,
+    *,
+    body: BodyShape,
+    cortex_mm: float,
+    zshift: float = 0.0,
 ) -> None:
-    """A pedicle: cortex ring and cancellous core. Where the core meets the body's shell the
-    shell is opened (the pedicle's cancellous bone is continuous with the body's); the body's
-    interior is never overwritten."""
+    """A pedicle: cortex ring and cancellous core, outside the body's axial footprint. Where
+    the core meets the body's side wall the wall is opened (the pedicle's cancellous bone is
+    continuous with the body's); the body's interior and endplates are never overwritten, and
+    nothing is painted above or below the body inside its footprint."""
     box = pedicle_box(p.grid, ped, zshift)
     if box is None:
         return
     outer, inner = pedicle_masks(box, ped, cortex_mm=cortex_mm, zshift=zshift)
     sub = p.labels[box.slices]
     body_any = np.isin(sub, [lab.cancellous, lab.cortical, lab.endplate])
-    shell = np.isin(sub, [lab.cortical, lab.endplate])
-    sub[inner & shell] = lab.pedicle_cancellous
-    sub[outer & ~inner & ~body_any] = lab.pedicle_cortex
-    sub[inner & ~body_any] = lab.pedicle_cancellous
+    outside = ~body.in_plan(box.X, box.Y) & ~body_any
+    sub[inner & (sub == lab.cortical)] = lab.pedicle_cancellous
+    sub[outer & ~inner & outside] = lab.pedicle_cortex
+    sub[inner & outside] = lab.pedicle_cancellous
     # the pedicle's base: posterior-element bone behind its open end (facet/transverse
     # process junction), so the core is capped by bone, not soft tissue
     ax = np.asarray(ped.axis)

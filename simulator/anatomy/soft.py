@@ -72,7 +72,12 @@ def paint_veins(p: Painter, geom: VertebraGeometry, veins, T: TissueTable, *, sh
             paint_tube(p, (x, y, z), (x, canal.wall_y_mm, z), r, lab, over=bone)
             paint_tube(p, (x, canal.wall_y_mm - 0.5, z), (x, yp, z), r, lab, over=[*bone, *epi])
             paint_tube(
-                p, (-x_plexus, yp, z), (x_plexus, yp, z), r * 0.8, T.id("epidural_vein"), over=epi
+                p,
+                (min(-x_plexus, x), yp, z),
+                (max(x_plexus, x), yp, z),
+                r * 0.8,
+                T.id("epidural_vein"),
+                over=epi,
             )
             reach = 0.2 * 2.0 * body.half_depth_mm
             for s in (1.0, -1.0):

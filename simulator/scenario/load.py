@@ -7,10 +7,7 @@ core then trusts the :class:`~simulator.scenario.model.Scenario` it gets.
 
 from __future__ import annotations
 
-import difflib
 import hashlib
-import math
-import re
 import tomllib
 from pathlib import Path
 from types import MappingProxyType
@@ -27,11 +24,12 @@ from simulator.scenario.schema import (
     SECTION_BY_NAME,
     SECTIONS,
     TOP_LEVEL_NAMES,
-    Key,
     Section,
 )
+from simulator.scenario.values import check_value, describe, did_you_mean, is_number
 
-_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+MAX_FILE_BYTES = 256_000
+MIN_ANTERIOR_HEIGHT_MM = 8.0
 _LEVEL_KEYS = {
     ("vertebra", "body_height_mm"): "body_height_mm",
     ("vertebra", "body_depth_mm"): "body_depth_mm",
@@ -73,6 +71,8 @@ def resolve_scenario_path(ref: str) -> Path:
     """
     p = Path(ref)
     if p.suffix == ".toml" or p.exists() or "/" in ref or "\\" in ref:
+        if p.is_dir():
+            raise UserError(f"{ref}: scenario: is a folder; name a .toml file (or a scenario id)")
         if not p.is_file():
             raise UserError(f"{ref}: scenario: no such file")
         return p
@@ -80,7 +80,7 @@ def resolve_scenario_path(ref: str) -> Path:
     if candidate.is_file():
         return candidate
     ids = sorted(f.stem for f in scenarios_dir().glob("*.toml"))
-    hint = _did_you_mean(ref, ids)
+    hint = did_you_mean(ref, ids)
     raise UserError(
         f"{ref}: scenario: no scenario with this id{hint}; shipped ids: {', '.join(ids)}"
     )
@@ -128,33 +128,24 @@ def _parse_toml(raw: bytes, path: str) -> dict:
         )
     if b"\x00" in raw:
         raise ScenarioError(path, [("file", "binary data (NUL bytes), not a TOML text file")])
+    if len(raw) > MAX_FILE_BYTES:
+        raise ScenarioError(
+            path, [("file", f"{len(raw)} bytes; a scenario file is at most {MAX_FILE_BYTES} bytes")]
+        )
     try:
-        text = raw.decode("utf-8")
+        text = raw.decode("utf-8-sig")  # a UTF-8 byte-order mark is allowed
     except UnicodeDecodeError as exc:
         raise ScenarioError(
             path, [("file", f"not UTF-8 text (byte {exc.start}); save the file as UTF-8")]
         ) from None
     try:
         return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
+    except (ValueError, RecursionError) as exc:  # TOMLDecodeError is a ValueError
+        if isinstance(exc, RecursionError):
+            exc = "tables or arrays nested too deeply"
+        elif "Exceeds the limit" in str(exc):
+            exc = "a number too long to read (over 4300 digits)"
         raise ScenarioError(path, [("file", f"invalid TOML: {exc}")]) from None
-
-
-def _did_you_mean(name: str, options) -> str:
-    close = difflib.get_close_matches(name, list(options), n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
-def _describe(value: Any) -> str:
-    if isinstance(value, bool):
-        return f"the boolean {str(value).lower()}"
-    if isinstance(value, str):
-        return f"text {value!r}"
-    if isinstance(value, dict):
-        return "a table"
-    if isinstance(value, list):
-        return f"a list of {len(value)}"
-    return repr(value)
 
 
 def _validate(data: dict, problems: _Problems, *, stem: str | None) -> dict:
@@ -162,14 +153,15 @@ def _validate(data: dict, problems: _Problems, *, stem: str | None) -> dict:
         if name not in TOP_LEVEL_NAMES:
             problems.add(
                 name,
-                f"unknown section or key{_did_you_mean(name, TOP_LEVEL_NAMES)}; "
+                f"unknown section or key{did_you_mean(name, TOP_LEVEL_NAMES)}; "
                 f"allowed: {', '.join(TOP_LEVEL_NAMES)}",
             )
     version = data.get("schema_version", REQUIRED)
     if version is REQUIRED:
         problems.add("schema_version", f"missing; write schema_version = {SCHEMA_VERSION}")
-    elif isinstance(version, bool) or version != SCHEMA_VERSION:
-        problems.add("schema_version", f"must be {SCHEMA_VERSION}, got {_describe(version)}")
+    elif isinstance(version, bool) or not isinstance(version, int) or version != SCHEMA_VERSION:
+        shown = repr(version) if isinstance(version, float) else describe(version)
+        problems.add("schema_version", f"must be the whole number {SCHEMA_VERSION}, got {shown}")
 
     info = data.get("scenario")
     level = info.get("level") if isinstance(info, dict) else None
@@ -195,7 +187,7 @@ def _validate_table(sec: Section, raw: Any, problems: _Problems, level_table) ->
             return {}
         raw = {}
     if not isinstance(raw, dict):
-        problems.add(sec.name, f"must be a table [{sec.name}], got {_describe(raw)}")
+        problems.add(sec.name, f"must be a table [{sec.name}], got {describe(raw)}")
         return {}
     return _validate_keys(sec, raw, sec.name, problems, level_table)
 
@@ -205,7 +197,7 @@ def _validate_array(sec: Section, raw: Any, problems: _Problems) -> list[dict]:
         return []
     if not isinstance(raw, list) or not all(isinstance(item, dict) for item in raw):
         problems.add(
-            sec.name, f"must be an array of tables written [[{sec.name}]], got {_describe(raw)}"
+            sec.name, f"must be an array of tables written [[{sec.name}]], got {describe(raw)}"
         )
         return []
     if len(raw) > sec.max_items:
@@ -221,13 +213,13 @@ def _validate_keys(sec: Section, raw: dict, where: str, problems: _Problems, lev
         if name not in names:
             problems.add(
                 f"{where}.{name}",
-                f"unknown key{_did_you_mean(name, names)}; allowed: {', '.join(names)}",
+                f"unknown key{did_you_mean(name, names)}; allowed: {', '.join(names)}",
             )
     out: dict[str, Any] = {}
     for key in sec.keys:
         field = f"{where}.{key.name}"
         if key.name in raw:
-            value = _check_value(key, raw[key.name], field, problems)
+            value = check_value(key, raw[key.name], field, problems)
         elif key.default is REQUIRED:
             problems.add(field, f"missing required key ({key.allowed()})")
             continue
@@ -242,99 +234,24 @@ def _validate_keys(sec: Section, raw: dict, where: str, problems: _Problems, lev
     return out
 
 
-def _check_value(key: Key, value: Any, field: str, problems: _Problems) -> Any:
-    """The value converted to its Python type, or None after recording a problem."""
-    bad = f"expected {key.allowed()}, got {_describe(value)}"
-    if key.kind in ("str", "id", "choice") and not key.choices_from:
-        if not isinstance(value, str):
-            problems.add(field, bad)
-            return None
-        if key.kind == "str" and not value.strip():
-            problems.add(field, "must not be empty")
-            return None
-        if key.kind == "id" and not _ID_RE.match(value):
-            problems.add(field, bad)
-            return None
-        if key.kind == "choice" and value not in key.choices:
-            problems.add(
-                field,
-                f"{value!r} is not allowed{_did_you_mean(value, key.choices)}; {key.allowed()}",
-            )
-            return None
-        return value
-    if key.choices_from:
-        return _check_asset_choice(key, value, field, problems)
-    if key.kind == "vec3":
-        if not isinstance(value, list) or len(value) != 3 or not all(_is_number(v) for v in value):
-            problems.add(
-                field, f"expected three numbers [x, y, z] in {key.unit}, got {_describe(value)}"
-            )
-            return None
-        vec = tuple(float(v) for v in value)
-        if not all(key.lo <= v <= key.hi for v in vec):
-            problems.add(field, f"out of range: {key.allowed()}, got {list(value)}")
-            return None
-        return vec
-    if key.kind == "int":
-        if isinstance(value, bool) or not isinstance(value, int):
-            problems.add(field, bad)
-            return None
-    elif not _is_number(value):
-        problems.add(field, bad)
-        return None
-    number = int(value) if key.kind == "int" else float(value)
-    if not math.isfinite(number) or not key.lo <= number <= key.hi:
-        why = f" ({key.why})" if key.why else ""
-        problems.add(field, f"out of range: {key.allowed()}, got {value:g}{why}")
-        return None
-    return number
-
-
-def _check_asset_choice(key: Key, value: Any, field: str, problems: _Problems) -> Any:
-    if key.choices_from == "cements":
-        options = list(load_table("cements")["products"])
-    else:
-        options = list(load_table("equipment")["gauges"])
-    wanted = str(value) if isinstance(value, int) and not isinstance(value, bool) else value
-    if key.kind == "int" and (isinstance(value, bool) or not isinstance(value, int)):
-        problems.add(
-            field, f"expected a whole number, one of {', '.join(options)}; got {_describe(value)}"
-        )
-        return None
-    if not isinstance(wanted, str) or wanted not in options:
-        hint = _did_you_mean(wanted, options) if isinstance(wanted, str) else ""
-        shown = repr(value) if isinstance(value, str | int) else _describe(value)
-        problems.add(
-            field,
-            f"unknown {key.name.replace('_', ' ')} {shown}{hint}; "
-            f"allowed: {', '.join(options)} (assets/{key.choices_from}.toml)",
-        )
-        return None
-    return value
-
-
-def _is_number(v: Any) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool)
-
-
 def _validate_scoring(raw: Any, problems: _Problems) -> dict[str, float]:
     if raw is None:
         return {}
     if not isinstance(raw, dict):
-        problems.add("scoring", f"must be a table [scoring], got {_describe(raw)}")
+        problems.add("scoring", f"must be a table [scoring], got {describe(raw)}")
         return {}
     rubric = load_table("rubric")
-    allowed = [k for k, v in rubric.items() if _is_number(v) and k != "rubric_version"]
+    allowed = [k for k, v in rubric.items() if is_number(v) and k != "rubric_version"]
     out = {}
     for name, value in raw.items():
         field = f"scoring.{name}"
         if name not in allowed:
             problems.add(
                 field,
-                f"unknown rubric key{_did_you_mean(name, allowed)}; allowed: {', '.join(allowed)}",
+                f"unknown rubric key{did_you_mean(name, allowed)}; allowed: {', '.join(allowed)}",
             )
-        elif not _is_number(value) or not 0 <= value <= 1000:
-            problems.add(field, f"expected a number from 0 to 1000, got {_describe(value)}")
+        elif not is_number(value) or not 0 <= value <= 1000:
+            problems.add(field, f"expected a number from 0 to 1000, got {describe(value)}")
         else:
             out[name] = float(value)
     return out
@@ -360,6 +277,14 @@ def _cross_checks(values: dict, problems: _Problems, *, stem: str | None) -> Non
             "canal.width_mm",
             f"must be narrower than 0.9 × body_width_mm "
             f"({0.9 * v['body_width_mm']:g} mm), got {c['width_mm']:g}",
+        )
+    anterior = v["body_height_mm"] * (1.0 - v["wedge_percent"] / 100.0)
+    if anterior < MIN_ANTERIOR_HEIGHT_MM:
+        problems.add(
+            "vertebra.wedge_percent",
+            f"leaves an anterior height of {anterior:.1f} mm (body_height_mm "
+            f"{v['body_height_mm']:g} × (1 − {v['wedge_percent']:g} %)); at least "
+            f"{MIN_ANTERIOR_HEIGHT_MM:g} mm is needed for a needle and cement",
         )
     p = values["pedicles"]
     if p["height_mm"] > v["body_height_mm"]:

@@ -93,6 +93,25 @@ def _defect_problem(geom, kind: str, p, size_mm: float) -> str:
     if kind == "cleft":
         if not body.contains(x, y, z, inset_mm=1.0):
             return f"a cleft lies inside the vertebral body; {_fmt(p)} is outside it"
+        hz = max(size_mm / 5.0, 1.5)
+        half = size_mm / 2.0
+        extremes = [
+            (x + dx, y + dy, z + dz)
+            for dx, dy, dz in (
+                (half, 0, 0),
+                (-half, 0, 0),
+                (0, half, 0),
+                (0, -half, 0),
+                (0, 0, hz),
+                (0, 0, -hz),
+            )
+        ]
+        if not all(body.contains(*q, inset_mm=0.5) for q in extremes):
+            return (
+                f"a cleft of {size_mm:g} mm at {_fmt(p)} reaches outside the body "
+                "(it is painted as a flat ellipsoid, size × size × size/5); make it smaller "
+                "or move it inward"
+            )
         return ""
     if kind == "endplate_crack":
         if not body.in_plan(x, y, inset_mm=1.0):
@@ -105,16 +124,37 @@ def _defect_problem(geom, kind: str, p, size_mm: float) -> str:
                 f"the endplates are at z {float(body.bottom_z(x, y)):.1f} and "
                 f"{float(body.top_z(x, y)):.1f}"
             )
-        return ""
-    in_height = -body.height_mm / 2 <= z <= body.height_mm / 2
-    if kind == "posterior_wall":
         if not (
-            abs(y - body.wall_y_mm) <= tol and abs(x) <= geom.canal.half_width_mm and in_height
+            body.in_plan(x - size_mm / 2, y, inset_mm=1.0)
+            and body.in_plan(x + size_mm / 2, y, inset_mm=1.0)
         ):
             return (
-                f"a posterior wall defect lies on the posterior wall (y ≈ "
-                f"{body.wall_y_mm:.1f}, |x| ≤ {geom.canal.half_width_mm:g}); {_fmt(p)} "
-                "is not there"
+                f"an endplate crack {size_mm:g} mm long (along x) at {_fmt(p)} runs past "
+                "the edge of the endplate"
+            )
+        return ""
+    half = size_mm / 2.0
+    in_height = bool(
+        body.in_plan(x, min(y, body.wall_y_mm - 0.5))
+        and float(body.bottom_z(x, min(y, body.wall_y_mm - 0.5))) + 1.0 <= z - half
+        and z + half <= float(body.top_z(x, min(y, body.wall_y_mm - 0.5))) - 1.0
+    )
+    if not in_height and abs(z) <= body.height_mm / 2:
+        return (
+            f"a {kind.replace('_', ' ')} defect {size_mm:g} mm across at {_fmt(p)} reaches "
+            "an endplate; the hole must lie within the wall's height, 1 mm clear of both "
+            "endplates"
+        )
+    if kind == "posterior_wall":
+        if not (
+            abs(y - body.wall_y_mm) <= tol
+            and abs(x) + half <= geom.canal.half_width_mm
+            and in_height
+        ):
+            return (
+                f"a posterior wall defect lies on the posterior wall and opens into the canal "
+                f"(y ≈ {body.wall_y_mm:.1f}, |x| + size/2 ≤ {geom.canal.half_width_mm:g}); "
+                f"{_fmt(p)} is not there"
             )
         return ""
     # lateral_wall

@@ -1,0 +1,279 @@
+"""The trocar: a straight rigid needle, its motion through tissue, and the breaches it makes.
+
+Pose. ``aim`` puts the tip on the skin at ``entry_mm`` [x, z] (y from the skin surface) and
+points it along ``direction_from_angles(side, medial_deg, caudal_deg)``. The tip is at
+``skin + inserted_mm · direction``.
+
+Motion. ``advance``/``withdraw`` move a goal depth; each tick the tip moves toward it at the
+speed of the tissue it is in (``assets/equipment.toml [needle_speed_mm_s]``), so pushing
+through cortex takes time. The goal is clamped to [0, needle length].
+
+Engaged. The needle is engaged in bone when any point of its inserted shaft lies in bone; it
+cannot be re-aimed then (withdraw first).
+
+Breaches (kind, depth along the needle past the wall, time), detected as the tip moves:
+``medial_pedicle_wall``, ``lateral_pedicle_wall``, ``superior_pedicle_wall``,
+``inferior_pedicle_wall`` (tip leaves a pedicle other than backwards into the posterior
+elements or forwards into the body; which wall from the tip's position in the pedicle's
+cross-section), ``canal``, ``neural_foramen``, ``anterior_cortex`` (tip leaves the front of the
+body), ``lateral_body_wall``, ``disc``, ``great_vessel``. A breach stays active until the tip is
+back in legitimate tissue; its depth is the furthest the tip went past the point of breach.
+
+Repositions (documented rule): every accepted ``aim`` after the first, and every withdrawal
+that brings the tip back out of bone after it had been in bone.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from simulator.anatomy.phantom import Phantom
+from simulator.assets import load_table
+from simulator.materials import tissues
+from simulator.units import direction_from_angles
+
+BONE = (
+    "cancellous",
+    "cortical",
+    "endplate",
+    "pedicle_cancellous",
+    "pedicle_cortex",
+    "posterior_bone",
+    "adjacent_cancellous",
+    "adjacent_cortical",
+    "cleft",
+    "cortical_defect",
+    "endplate_crack",
+    "basivertebral_vein",
+)
+BODY = (
+    "cancellous",
+    "cortical",
+    "endplate",
+    "cleft",
+    "cortical_defect",
+    "endplate_crack",
+    "basivertebral_vein",
+)
+PEDICLE = ("pedicle_cancellous", "pedicle_cortex")
+CANAL = ("epidural_fat", "thecal_sac", "epidural_vein")
+
+
+@dataclass
+class Breach:
+    """One breach: ``depth_mm`` grows while the tip stays past the wall."""
+
+    kind: str
+    t_s: float
+    depth_mm: float = 0.0
+    start_inserted_mm: float = 0.0
+    active: bool = True
+
+    def as_metric(self) -> dict:
+        """The ``breaches`` metric entry of DESIGN §4.4."""
+        return {"kind": self.kind, "depth_mm": round(self.depth_mm, 3), "t_s": round(self.t_s, 3)}
+
+
+@dataclass
+class NeedleState:
+    """The mutable needle of one attempt (mm, s)."""
+
+    length_mm: float
+    outer_radius_mm: float
+    inner_radius_mm: float
+    side: str | None = None
+    skin_mm: np.ndarray | None = None
+    direction: np.ndarray | None = None
+    inserted_mm: float = 0.0
+    goal_mm: float = 0.0
+    stylet_in: bool = True
+    aims: int = 0
+    repositions: int = 0
+    breaches: list[Breach] = field(default_factory=list)
+    was_in_bone: bool = False
+    last_label: int = -1
+
+    @property
+    def placed(self) -> bool:
+        """True once the needle has been aimed."""
+        return self.direction is not None
+
+    @property
+    def tip_mm(self) -> np.ndarray | None:
+        """Tip position (LPS mm), or None before the first aim."""
+        if not self.placed:
+            return None
+        return self.skin_mm + self.inserted_mm * self.direction
+
+    @property
+    def moving(self) -> bool:
+        """True while the tip is on its way to the goal depth."""
+        return self.placed and abs(self.goal_mm - self.inserted_mm) > 1e-9
+
+
+class NeedleModel:
+    """Moves a :class:`NeedleState` through a phantom and records what happens."""
+
+    def __init__(self, phantom: Phantom, *, gauge: int, length_mm: float):
+        self.phantom = phantom
+        t = tissues()
+        self.t = t
+        g = load_table("equipment")["gauges"][str(gauge)]
+        speeds = load_table("equipment")["needle_speed_mm_s"]
+        self.speed_by_label = np.array(
+            [speeds.get(name, speeds["default"]) for name in t.names], dtype=float
+        )
+        self.withdraw_speed = float(speeds["withdraw"])
+        self.ids = {
+            name: set(t.ids(*names))
+            for name, names in (
+                ("bone", BONE),
+                ("body", BODY),
+                ("pedicle", PEDICLE),
+                ("canal", CANAL),
+            )
+        }
+        self.state = NeedleState(
+            length_mm=length_mm,
+            outer_radius_mm=g["outer_diameter_mm"] / 2,
+            inner_radius_mm=g["inner_diameter_mm"] / 2,
+        )
+
+    # ----- queries -------------------------------------------------------------------------
+    def label_at_tip(self) -> int:
+        """Tissue id at the tip (air before the first aim)."""
+        tip = self.state.tip_mm
+        return self.t.id("air") if tip is None else int(self.phantom.label_at(tip))
+
+    def engaged_in_bone(self) -> bool:
+        """True when any part of the inserted shaft lies in bone."""
+        s = self.state
+        if not s.placed or s.inserted_mm <= 0:
+            return False
+        n = max(2, math.ceil(s.inserted_mm / 0.25) + 1)
+        pts = s.skin_mm + np.linspace(0.0, s.inserted_mm, n)[:, None] * s.direction
+        return bool(np.isin(self.phantom.label_at(pts), list(self.ids["bone"])).any())
+
+    # ----- commands --------------------------------------------------------------------------
+    def aim(self, side: str, entry_mm, medial_deg: float, caudal_deg: float) -> str | None:
+        """Place the needle on the skin; returns a refusal reason or None when accepted."""
+        if self.engaged_in_bone():
+            return "the needle is engaged in bone; withdraw it before re-aiming"
+        s = self.state
+        x, z = (float(v) for v in entry_mm)
+        y = float(self.phantom.skin_y_mm(x))
+        s.side = side
+        s.skin_mm = np.array([x, y, z])
+        s.direction = direction_from_angles(side, medial_deg, caudal_deg)
+        s.inserted_mm = s.goal_mm = 0.0
+        s.aims += 1
+        if s.aims > 1:
+            s.repositions += 1
+        for b in s.breaches:
+            b.active = False
+        s.was_in_bone = False
+        s.last_label = self.label_at_tip()
+        return None
+
+    def move_goal(self, delta_mm: float) -> None:
+        """Shift the goal depth by ``delta_mm`` (positive: advance), clamped to the needle."""
+        s = self.state
+        s.goal_mm = float(np.clip(s.goal_mm + delta_mm, 0.0, s.length_mm))
+
+    # ----- time --------------------------------------------------------------------------------
+    def step(self, dt_s: float, t_s: float) -> list[tuple[str, dict]]:
+        """Move the tip for ``dt_s`` seconds; returns new events ``(kind, details)``."""
+        s = self.state
+        if not s.moving:
+            return []
+        label = self.label_at_tip()
+        gap = s.goal_mm - s.inserted_mm
+        speed = self.speed_by_label[label] if gap > 0 else self.withdraw_speed
+        step = math.copysign(min(abs(gap), speed * dt_s), gap)
+        s.inserted_mm += step
+        events = self._after_move(t_s)
+        if not s.moving:
+            events.append(
+                (
+                    "needle_stopped",
+                    {
+                        "inserted_mm": round(s.inserted_mm, 3),
+                        "tissue": self.t.names[self.label_at_tip()],
+                    },
+                )
+            )
+        return events
+
+    def _after_move(self, t_s: float) -> list[tuple[str, dict]]:
+        s = self.state
+        label = self.label_at_tip()
+        events: list[tuple[str, dict]] = []
+        for b in s.breaches:
+            if b.active:
+                b.depth_mm = max(b.depth_mm, s.inserted_mm - b.start_inserted_mm)
+        if label != s.last_label:
+            events.append(
+                (
+                    "tip_enters",
+                    {"tissue": self.t.names[label], "inserted_mm": round(s.inserted_mm, 3)},
+                )
+            )
+            kind = self._breach_kind(s.last_label, label)
+            if kind and not any(b.active and b.kind == kind for b in s.breaches):
+                s.breaches.append(Breach(kind=kind, t_s=t_s, start_inserted_mm=s.inserted_mm))
+                events.append(("breach", {"kind": kind, "inserted_mm": round(s.inserted_mm, 3)}))
+            if self._legitimate(label):
+                for b in s.breaches:
+                    b.active = False
+            in_bone = label in self.ids["bone"]
+            if s.was_in_bone and not in_bone and s.goal_mm < s.inserted_mm + 1e-9:
+                s.repositions += 1  # backed out of bone
+            s.was_in_bone = in_bone or (s.was_in_bone and s.goal_mm >= s.inserted_mm)
+            s.last_label = label
+        return events
+
+    def _legitimate(self, label: int) -> bool:
+        return (
+            label in self.ids["body"]
+            or label in self.ids["pedicle"]
+            or label in {self.t.id("posterior_bone"), self.t.id("soft_tissue"), self.t.id("air")}
+        )
+
+    def _breach_kind(self, prev: int, label: int) -> str | None:
+        t = self.t
+        name = t.names[label]
+        tip = self.state.tip_mm
+        if (
+            prev in self.ids["pedicle"]
+            and label not in self.ids["pedicle"]
+            and not (label in self.ids["body"] or name == "posterior_bone")
+        ):
+            return self._pedicle_wall(tip)
+        if label in self.ids["canal"]:
+            return "canal"
+        if name == "nerve_root":
+            return "neural_foramen"
+        if name == "disc":
+            return "disc"
+        if name == "great_vessel":
+            return "great_vessel"
+        if prev in self.ids["body"] and name in ("soft_tissue", "segmental_vein"):
+            body = self.phantom.geometry.body
+            return "anterior_cortex" if tip[1] < 0.5 * body.anterior_y_mm else "lateral_body_wall"
+        return None
+
+    def _pedicle_wall(self, tip: np.ndarray) -> str:
+        side = "left" if tip[0] >= 0 else "right"
+        ped = self.phantom.geometry.pedicles[side]
+        ax = np.asarray(ped.axis)
+        lat = np.array([ax[1], -ax[0], 0.0])  # toward the patient's right on the left side
+        r = tip - np.asarray(ped.isthmus_mm)
+        v = float(r @ lat) / ped.half_width_mm
+        w = float(r[2]) / ped.half_height_mm
+        if abs(v) >= abs(w):
+            toward_midline = (v * lat[0]) * (1 if side == "left" else -1) < 0
+            return "medial_pedicle_wall" if toward_midline else "lateral_pedicle_wall"
+        return "superior_pedicle_wall" if w > 0 else "inferior_pedicle_wall"
