@@ -16,7 +16,7 @@ import numpy as np
 
 from simulator.anatomy.fields import make_fields
 from simulator.anatomy.geometry import BodyShape, VertebraGeometry
-from simulator.anatomy.grid import Grid
+from simulator.anatomy.grid import Frame, Grid
 from simulator.anatomy.landmarks import make_landmarks
 from simulator.anatomy.parts import (
     Painter,
@@ -81,7 +81,16 @@ def build_phantom(scenario, *, seed: int | None = None) -> Phantom:
     paint_great_vessels(p, body, T, shape=shape)
     _paint_neighbours(p, geom, T, shape=shape, level=level, disc_up=disc_up, disc_down=disc_down)
     _paint_treated(p, scenario, geom, T, shape=shape, level=level)
-    paint_canal(p, geom.canal, T, shape=shape)
+    # the canal: straight through the treated and lower vertebrae, tilted with the one above;
+    # the two pieces meet at the middle of the upper disc, behind the posterior wall
+    frames = neighbour_frames(body, disc_up=disc_up, disc_down=disc_down)
+    z_bottom, z_top = grid.extent_mm[2]
+    z_split = H / 2 + disc_up / 2
+    # the pieces overlap by 4 mm so that no bony septum is left where they meet
+    paint_canal(p, geom.canal, T, shape=shape, z_range_mm=(z_bottom, z_split + 4.0))
+    upper = Painter(grid, labels, frames["above"])
+    split_local = float(frames["above"].to_local(body.wall_y_mm, z_split)[1])
+    paint_canal(upper, geom.canal, T, shape=shape, z_range_mm=(split_local - 4.0, z_top + H))
     paint_nerve_roots(p, geom, T, shape=shape)
     paint_veins(p, geom, scenario.veins, T, shape=shape)
     paint_defects(p, geom, scenario.defects, T)
@@ -149,53 +158,72 @@ def _paint_treated(p: Painter, scenario, geom, T, *, shape, level) -> None:
         )
 
 
+def neighbour_frames(body: BodyShape, *, disc_up: float, disc_down: float) -> dict[str, Frame]:
+    """Frames of the vertebrae above and below.
+
+    Below: a translation, its superior endplate ``disc_down`` under the treated body. Above:
+    its inferior posterior corner ``disc_up`` above the treated body's posterior-superior
+    corner, tilted forward by the wedge angle so that its inferior endplate parallels the
+    collapsed superior endplate (the local kyphosis of a wedge fracture).
+    """
+    H = body.height_mm
+    yw = body.wall_y_mm
+    angle = np.degrees(np.arctan2(H * body.wedge, yw - body.anterior_y_mm))
+    return {
+        "above": Frame(
+            pivot_world_mm=(yw, H / 2 + disc_up),
+            pivot_local_mm=(yw, -H / 2),
+            angle_deg=float(angle),
+        ),
+        "below": Frame(pivot_world_mm=(yw, -H / 2 - disc_down), pivot_local_mm=(yw, H / 2)),
+    }
+
+
 def _paint_neighbours(p: Painter, geom, T, *, shape, level, disc_up, disc_down) -> None:
     """The vertebrae above and below (unfractured) and the two discs."""
-    body = geom.body
-    H = body.height_mm
-    neighbour = replace(body, wedge=0.0)
+    neighbour = replace(geom.body, wedge=0.0)
     lab = _labels(T, treated=False)
     soft = T.ids("soft_tissue", "air")
-
-    def above(y):
-        return np.asarray(body.height_at(y)) + disc_up
-
-    def below(y):
-        return -(H + disc_down) + 0.0 * np.asarray(y)
-
-    for zshift in (above, below):
-        paint_body(p, neighbour, lab, cortex_mm=1.0, zshift=zshift, over=soft)
-        z_ped = float(zshift(geom.canal.wall_y_mm + 1.0))
+    frames = neighbour_frames(geom.body, disc_up=disc_up, disc_down=disc_down)
+    for frame in frames.values():
+        q = Painter(p.grid, p.labels, frame)
+        paint_body(q, neighbour, lab, cortex_mm=1.0, over=soft)
         paint_arch(
-            p,
+            q,
             neighbour,
             geom.canal,
             geom.pedicles,
             lab,
             shape=shape,
             transverse_span_mm=level["transverse_span_mm"],
-            zshift=z_ped,
             over=soft,
         )
         for ped in geom.pedicles.values():
-            paint_pedicle(
-                p, ped, lab, body=neighbour, cortex_mm=shape["pedicle_cortex_mm"], zshift=z_ped
-            )
-    _paint_discs(p, body, neighbour, T, above=above, below=below)
+            paint_pedicle(q, ped, lab, body=neighbour, cortex_mm=shape["pedicle_cortex_mm"])
+    _paint_discs(p, geom.body, neighbour, T, frames)
 
 
-def _paint_discs(p: Painter, body: BodyShape, neighbour: BodyShape, T, *, above, below) -> None:
+def _paint_discs(p: Painter, body: BodyShape, neighbour: BodyShape, T, frames) -> None:
+    """Each disc fills the space between the treated body's endplate and the neighbour's, over
+    either body's footprint."""
     g = p.grid
     z0, z1 = g.extent_mm[2]
     box = g.box(
-        (-body.half_width_mm, body.anterior_y_mm, z0), (body.half_width_mm, body.wall_y_mm, z1)
+        (-body.half_width_mm, body.anterior_y_mm - 3.0, z0),
+        (body.half_width_mm, body.wall_y_mm, z1),
     )
     if box is None:
         return
-    plan = body.in_plan(box.X, box.Y)
-    up_lo = body.top_z(box.X, box.Y)
-    up_hi = neighbour.bottom_z(box.X, box.Y) + above(box.Y)
-    down_hi = body.bottom_z(box.X, box.Y)
-    down_lo = neighbour.top_z(box.X, box.Y) + below(box.Y)
-    disc = plan & (((up_lo < box.Z) & (up_hi > box.Z)) | ((down_hi > box.Z) & (down_lo < box.Z)))
-    p.paint(box, disc, T.id("disc"), over=T.ids("soft_tissue", "air"))
+    up_y, up_z = frames["above"].to_local(box.Y, box.Z)
+    dn_y, dn_z = frames["below"].to_local(box.Y, box.Z)
+    upper = (
+        (body.top_z(box.X, box.Y) < box.Z)
+        & (up_z < neighbour.bottom_z(box.X, up_y))
+        & (body.in_plan(box.X, box.Y) | neighbour.in_plan(box.X, up_y))
+    )
+    lower = (
+        (body.bottom_z(box.X, box.Y) > box.Z)
+        & (dn_z > neighbour.top_z(box.X, dn_y))
+        & (body.in_plan(box.X, box.Y) | neighbour.in_plan(box.X, dn_y))
+    )
+    p.paint(box, upper | lower, T.id("disc"), over=T.ids("soft_tissue", "air"))

@@ -68,19 +68,78 @@ class Grid:
 
 
 class Box:
-    """A sub-box of a grid with broadcast coordinates X (n,1,1), Y (1,m,1), Z (1,1,l) in mm."""
+    """A sub-box of a grid with broadcast coordinates X (n,1,1), Y (1,m,1), Z (1,1,l) in mm.
 
-    def __init__(self, grid: Grid, slices: tuple[slice, slice, slice]):
+    A box made by a :class:`Frame` carries local coordinates instead (Y and Z then both have
+    shape (1,m,l)); ``slices`` always select world voxels.
+    """
+
+    def __init__(self, grid: Grid, slices: tuple[slice, slice, slice], frame: Frame | None = None):
         self.slices = slices
         ax = [grid.axis_mm(a)[slices[a]] for a in range(3)]
         self.X = ax[0][:, None, None]
         self.Y = ax[1][None, :, None]
         self.Z = ax[2][None, None, :]
+        self.bounds = None
+        if frame is not None:
+            self.Y, self.Z = frame.to_local(self.Y, self.Z)
+
+    def in_bounds(self) -> np.ndarray | bool:
+        """For a framed box, True where the local coordinates lie in the requested local box
+        (its world sub-box is larger once rotated); True everywhere otherwise."""
+        if self.bounds is None:
+            return True
+        lo, hi = self.bounds
+        return (
+            (lo[0] <= self.X)
+            & (hi[0] >= self.X)
+            & (lo[1] <= self.Y)
+            & (hi[1] >= self.Y)
+            & (lo[2] <= self.Z)
+            & (hi[2] >= self.Z)
+        )
 
     @property
     def shape(self) -> tuple[int, int, int]:
         """Voxel counts of the box."""
         return (self.X.shape[0], self.Y.shape[1], self.Z.shape[2])
+
+
+@dataclass(frozen=True, kw_only=True)
+class Frame:
+    """A rigid motion in the sagittal (y, z) plane from a vertebra's own frame to the world:
+    ``world = pivot_world + R(angle) (local − pivot_local)``, R rotating +y toward +z.
+
+    The vertebra above a wedged body is painted in such a frame, tilted forward by the wedge
+    angle about its posterior-inferior corner (the kyphosis of a compression fracture).
+    """
+
+    pivot_world_mm: tuple[float, float]
+    pivot_local_mm: tuple[float, float]
+    angle_deg: float = 0.0
+
+    def to_local(self, y, z):
+        """World (y, z) → local (y, z), broadcasting."""
+        c, s = np.cos(np.radians(self.angle_deg)), np.sin(np.radians(self.angle_deg))
+        dy, dz = np.asarray(y) - self.pivot_world_mm[0], np.asarray(z) - self.pivot_world_mm[1]
+        return (self.pivot_local_mm[0] + c * dy + s * dz, self.pivot_local_mm[1] - s * dy + c * dz)
+
+    def to_world(self, y, z):
+        """Local (y, z) → world (y, z), broadcasting."""
+        c, s = np.cos(np.radians(self.angle_deg)), np.sin(np.radians(self.angle_deg))
+        dy, dz = np.asarray(y) - self.pivot_local_mm[0], np.asarray(z) - self.pivot_local_mm[1]
+        return (self.pivot_world_mm[0] + c * dy - s * dz, self.pivot_world_mm[1] + s * dy + c * dz)
+
+    def box(self, grid: Grid, lo_mm, hi_mm) -> Box | None:
+        """The world sub-box covering the local box [lo, hi], with local coordinates."""
+        ys, zs = np.meshgrid([lo_mm[1], hi_mm[1]], [lo_mm[2], hi_mm[2]])
+        wy, wz = self.to_world(ys.ravel(), zs.ravel())
+        world = grid.box((lo_mm[0], wy.min(), wz.min()), (hi_mm[0], wy.max(), wz.max()))
+        if world is None:
+            return None
+        box = Box(grid, world.slices, self)
+        box.bounds = (tuple(lo_mm), tuple(hi_mm))
+        return box
 
 
 def cylinder_mask(box: Box, p0, p1, radius_mm: float) -> np.ndarray:

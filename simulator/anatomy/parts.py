@@ -2,20 +2,20 @@
 arch, lamina, spinous and transverse processes and facets.
 
 The same painters draw the treated vertebra and (with ``adjacent_*`` labels and no wedge) its
-neighbours. ``zshift(y)`` moves a vertebra up or down as a function of y, which is how the
-vertebra above follows the wedged superior endplate (a shear; the angles are small).
+neighbours. Every painter works in the vertebra's own frame through :meth:`Painter.box`; the
+neighbours' painters carry a :class:`~simulator.anatomy.grid.Frame` that moves them into
+place (the vertebra above tilted forward by the wedge).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy import ndimage
 
 from simulator.anatomy.geometry import BodyShape, CanalShape, PedicleShape
-from simulator.anatomy.grid import Box, Grid
+from simulator.anatomy.grid import Box, Frame, Grid
 
 _SIX = ndimage.generate_binary_structure(3, 1)
 
@@ -35,15 +35,22 @@ class VertebraLabels:
 class Painter:
     """Writes labels into a volume on sub-boxes, optionally only over some labels."""
 
-    def __init__(self, grid: Grid, labels: np.ndarray):
+    def __init__(self, grid: Grid, labels: np.ndarray, frame: Frame | None = None):
         self.grid = grid
         self.labels = labels
+        self.frame = frame
+
+    def box(self, lo_mm, hi_mm) -> Box | None:
+        """The sub-box covering the local box [lo, hi] (mm), in local coordinates."""
+        if self.frame is None:
+            return self.grid.box(lo_mm, hi_mm)
+        return self.frame.box(self.grid, lo_mm, hi_mm)
 
     def paint(self, box: Box, mask: np.ndarray, label: int, *, over=None) -> None:
         """Set ``label`` where ``mask`` (broadcastable to the box) holds, and the current label
         is one of ``over`` (any label when None)."""
         sub = self.labels[box.slices]
-        m = np.broadcast_to(mask, sub.shape)
+        m = np.broadcast_to(mask & box.in_bounds(), sub.shape)
         if over is not None:
             m = m & np.isin(sub, over)
         sub[m] = label
@@ -67,18 +74,15 @@ def paint_body(
     lab: VertebraLabels,
     *,
     cortex_mm: float,
-    zshift: Callable = lambda y: 0.0,
     over=None,
 ) -> None:
     """Body: cancellous interior, side-wall cortex and endplates (top and bottom shell)."""
-    g = p.grid
     lo = (-body.half_width_mm - 1, -body.half_depth_mm - 1, -body.height_mm / 2 - 2)
     hi = (body.half_width_mm + 1, body.wall_y_mm + 1, body.height_mm / 2 + 2)
-    zs = [zshift(y) for y in (lo[1], hi[1])]
-    box = g.box((lo[0], lo[1], lo[2] + min(zs)), (hi[0], hi[1], hi[2] + max(zs)))
+    box = p.box(lo, hi)
     if box is None:
         return
-    z = box.Z - np.asarray(zshift(box.Y))
+    z = box.Z
     outer = body.contains(box.X, box.Y, z)
     inner = watertight_inner(outer, body.contains(box.X, box.Y, z, inset_mm=cortex_mm))
     shell = outer & ~inner
@@ -88,12 +92,12 @@ def paint_body(
     p.paint(box, shell & under_endplate, lab.endplate, over=over)
 
 
-def pedicle_masks(box: Box, ped: PedicleShape, *, cortex_mm: float, zshift: float = 0.0):
+def pedicle_masks(box: Box, ped: PedicleShape, *, cortex_mm: float):
     """(outer, inner) masks of a pedicle cylinder on ``box``; inner is watertight."""
     c = np.asarray(ped.isthmus_mm)
     ax = np.asarray(ped.axis)
     lat = np.array([ax[1], -ax[0], 0.0])
-    rx, ry, rz = box.X - c[0], box.Y - c[1], box.Z - (c[2] + zshift)
+    rx, ry, rz = box.X - c[0], box.Y - c[1], box.Z - c[2]
     u = rx * ax[0] + ry * ax[1]
     v = rx * lat[0] + ry * lat[1]
     along = (u >= -ped.behind_mm) & (u <= ped.into_body_mm)
@@ -113,15 +117,15 @@ def pedicle_masks(box: Box, ped: PedicleShape, *, cortex_mm: float, zshift: floa
     return outer, inner & along
 
 
-def pedicle_box(g: Grid, ped: PedicleShape, zshift: float = 0.0) -> Box | None:
+def pedicle_box(p: Painter, ped: PedicleShape) -> Box | None:
     """The sub-box holding a pedicle cylinder."""
-    c = np.asarray(ped.isthmus_mm) + np.array([0.0, 0.0, zshift])
+    c = np.asarray(ped.isthmus_mm)
     ax = np.asarray(ped.axis)
     ends = [c + ax * ped.into_body_mm, c - ax * ped.behind_mm]
     r = max(ped.half_width_mm, ped.half_height_mm) + 1.0
     lo = np.minimum(*ends) - r
     hi = np.maximum(*ends) + r
-    return g.box(lo, hi)
+    return p.box(lo, hi)
 
 
 def paint_pedicle(
@@ -131,16 +135,15 @@ def paint_pedicle(
     *,
     body: BodyShape,
     cortex_mm: float,
-    zshift: float = 0.0,
 ) -> None:
     """A pedicle: cortex ring and cancellous core, outside the body's axial footprint. Where
     the core meets the body's side wall the wall is opened (the pedicle's cancellous bone is
     continuous with the body's); the body's interior and endplates are never overwritten, and
     nothing is painted above or below the body inside its footprint."""
-    box = pedicle_box(p.grid, ped, zshift)
+    box = pedicle_box(p, ped)
     if box is None:
         return
-    outer, inner = pedicle_masks(box, ped, cortex_mm=cortex_mm, zshift=zshift)
+    outer, inner = pedicle_masks(box, ped, cortex_mm=cortex_mm)
     sub = p.labels[box.slices]
     body_any = np.isin(sub, [lab.cancellous, lab.cortical, lab.endplate])
     outside = ~body.in_plan(box.X, box.Y) & ~body_any
@@ -159,9 +162,9 @@ def paint_pedicle(
         half_width_mm=ped.half_width_mm + 1.0,
         half_height_mm=ped.half_height_mm + 1.0,
     )
-    base_box = pedicle_box(p.grid, base_shape, zshift)
+    base_box = pedicle_box(p, base_shape)
     if base_box is not None:
-        base_outer, _ = pedicle_masks(base_box, base_shape, cortex_mm=1.0, zshift=zshift)
+        base_outer, _ = pedicle_masks(base_box, base_shape, cortex_mm=1.0)
         keep = [
             lab.pedicle_cancellous,
             lab.pedicle_cortex,
@@ -181,14 +184,13 @@ def paint_arch(
     *,
     shape: dict,
     transverse_span_mm: float,
-    zshift: float = 0.0,
     over,
 ) -> None:
     """Neural arch: a bony ring round the canal at pedicle level, the laminae, the spinous
     process, transverse processes and the four articular processes (facets)."""
-    g = p.grid
+    g = p
     ped = peds["left"]
-    zc = ped.isthmus_mm[2] + zshift
+    zc = ped.isthmus_mm[2]
     hh = ped.half_height_mm
     hw, d, yw = canal.half_width_mm, canal.depth_mm, canal.wall_y_mm
 

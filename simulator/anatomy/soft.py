@@ -12,13 +12,15 @@ from simulator.anatomy.parts import Painter
 from simulator.materials import TissueTable
 
 
-def paint_canal(p: Painter, canal: CanalShape, T: TissueTable, *, shape: dict) -> None:
-    """Carve the canal through every level: epidural fat, thecal sac, and the paired
-    longitudinal veins of the anterior internal (epidural) venous plexus."""
-    g = p.grid
-    z0, z1 = g.extent_mm[2]
+def paint_canal(
+    p: Painter, canal: CanalShape, T: TissueTable, *, shape: dict, z_range_mm: tuple[float, float]
+) -> None:
+    """Carve the canal over the local z range: epidural fat, thecal sac, and the paired
+    longitudinal veins of the anterior internal (epidural) venous plexus. Called once per
+    frame, so the canal follows the tilted vertebra above a wedge."""
+    z0, z1 = z_range_mm
     hw, d, yw = canal.half_width_mm, canal.depth_mm, canal.wall_y_mm
-    box = g.box((-hw, yw, z0), (hw, yw + d, z1))
+    box = p.box((-hw, yw, z0), (hw, yw + d, z1))
     if box is None:
         return
     inside = (yw < box.Y) & ((box.X / hw) ** 2 + ((box.Y - yw) / d) ** 2 <= 1.0)
@@ -31,7 +33,7 @@ def paint_canal(p: Painter, canal: CanalShape, T: TissueTable, *, shape: dict) -
     r = shape["epidural_vein_diameter_mm"] / 2.0
     for s in (1.0, -1.0):
         xv, yv = s * 0.45 * hw, yw + r + 0.5
-        vbox = g.box((xv - r, yv - r, z0), (xv + r, yv + r, z1))
+        vbox = p.box((xv - r, yv - r, z0), (xv + r, yv + r, z1))
         if vbox is not None:
             m = (vbox.X - xv) ** 2 + (vbox.Y - yv) ** 2 <= r * r
             p.paint(vbox, m, T.id("epidural_vein"), over=T.ids("epidural_fat", "thecal_sac"))
