@@ -92,8 +92,8 @@ def plan_trajectory(phantom: Phantom, scenario, side: str) -> Plan:
     zone = phantom.landmarks.targets[side]
     gauge = load_table("equipment")["gauges"][str(scenario.equipment.needle_gauge)]
     radius = gauge["outer_diameter_mm"] / 2.0
-    P0 = np.asarray(axis.isthmus_mm)
-    T0 = np.asarray(zone.point_mm)
+    isthmus0 = np.asarray(axis.isthmus_mm)
+    target0 = np.asarray(zone.point_mm)
     ax = np.asarray(axis.direction)
     lat = np.array([ax[1], -ax[0], 0.0])
     up = np.array([0.0, 0.0, 1.0])
@@ -106,27 +106,27 @@ def plan_trajectory(phantom: Phantom, scenario, side: str) -> Plan:
         (0.0, 1.5, 3.0, 4.5),
         (0.0, -1.5, 1.5),
     ):
-        P = P0 + du * ax + dv * lat + dz * up
-        T = T0 + np.array([s * tx, 0.0, tz])
-        if zone.contains(T):
-            cost = float(np.linalg.norm(T - T0)) + abs(dv) + abs(dz) + 0.1 * abs(du)
-            cands.append((cost, P, T))
+        via = isthmus0 + du * ax + dv * lat + dz * up
+        target = target0 + np.array([s * tx, 0.0, tz])
+        if zone.contains(target):
+            cost = float(np.linalg.norm(target - target0)) + abs(dv) + abs(dz) + 0.1 * abs(du)
+            cands.append((cost, via, target))
     cands.sort(key=lambda c: c[0])
     best = None
-    for cost, P, T in cands:
-        clearance = _clearance(phantom, P, T, radius, axis)
+    for cost, via, target in cands:
+        clearance = _clearance(phantom, via, target, radius, axis)
         key = (min(clearance, 0.5), -cost)
         if best is None or key > best[0]:
-            best = (key, P, T, clearance)
+            best = (key, via, target, clearance)
         if clearance >= 0.5:
             break  # candidates come cheapest first: nothing later can beat this one
     if best is None:  # the validator keeps the zone non-empty; guard all the same
         raise UserError(f"{scenario.id}: targets: the {side} target zone is empty")
-    _, P, T, clearance = best
-    d = (T - P) / np.linalg.norm(T - P)
-    skin = _skin_point(phantom, P, d)
+    _, via, target, clearance = best
+    d = (target - via) / np.linalg.norm(target - via)
+    skin = _skin_point(phantom, via, d)
     medial, caudal = angles_from_direction(side, d)
-    depth = float(np.linalg.norm(T - skin))
+    depth = float(np.linalg.norm(target - skin))
     return Plan(
         side=side,
         entry_mm=(float(skin[0]), float(skin[2])),
@@ -134,10 +134,10 @@ def plan_trajectory(phantom: Phantom, scenario, side: str) -> Plan:
         caudal_deg=caudal,
         depth_mm=depth,
         skin_point_mm=tuple(float(v) for v in skin),
-        target_mm=tuple(float(v) for v in T),
-        isthmus_point_mm=tuple(float(v) for v in P),
+        target_mm=tuple(float(v) for v in target),
+        isthmus_point_mm=tuple(float(v) for v in via),
         clearance_mm=float(clearance),
-        in_target_zone=zone.contains(T),
+        in_target_zone=zone.contains(target),
         within_needle_length=depth <= scenario.equipment.needle_length_mm,
     )
 
@@ -150,23 +150,23 @@ def path_points(start_mm, end_mm, step_mm: float = STEP_MM) -> np.ndarray:
     return a + np.linspace(0.0, 1.0, n)[:, None] * (b - a)
 
 
-def _clearance(phantom: Phantom, P, T, radius: float, axis) -> float:
+def _clearance(phantom: Phantom, via, target, radius: float, axis) -> float:
     """Clearance (mm, in 0.5 mm steps) between the needle surface and the wall tissues along
-    the line P→T and back to the skin: -1 when the centreline touches a forbidden tissue,
+    the line via → target and back to the skin: -1 when the centreline touches a forbidden tissue,
     -0.5 when the needle's cross-section overlaps a wall, else the largest tested margin
     (0 … 2) that stays clear."""
-    T_ = tissues()
-    d = (T - P) / np.linalg.norm(T - P)
-    skin = _skin_point(phantom, P, d)
-    pts = path_points(skin, T)
-    if np.isin(phantom.label_at(pts), T_.ids(*CENTRELINE_FORBIDDEN)).any():
+    tt = tissues()
+    d = (target - via) / np.linalg.norm(target - via)
+    skin = _skin_point(phantom, via, d)
+    pts = path_points(skin, target)
+    if np.isin(phantom.label_at(pts), tt.ids(*CENTRELINE_FORBIDDEN)).any():
         return -1.0
     # the needle enters the pedicle through its posterior cortex (the entry point); walls
     # count from 3 mm past that cap onward
     ped = phantom.geometry.pedicles[axis.side]
     u = (pts - np.asarray(axis.isthmus_mm)) @ np.asarray(axis.direction)
     pts = pts[u >= -ped.behind_mm + 3.0]
-    walls = T_.ids(*WALL_TISSUES)
+    walls = tt.ids(*WALL_TISSUES)
     u = np.cross(d, [0.0, 0.0, 1.0])
     u /= np.linalg.norm(u)
     v = np.cross(d, u)
@@ -180,14 +180,14 @@ def _clearance(phantom: Phantom, P, T, radius: float, axis) -> float:
     return 2.0
 
 
-def _skin_point(phantom: Phantom, P, d) -> np.ndarray:
-    """Where the line through P with direction d (anterior) leaves the skin, going back."""
+def _skin_point(phantom: Phantom, via, d) -> np.ndarray:
+    """Where the line through ``via`` along ``d`` (anterior) leaves the skin, going back."""
     lo, hi = 0.0, 400.0
     for _ in range(60):
         mid = 0.5 * (lo + hi)
-        q = P - mid * d
+        q = via - mid * d
         if q[1] > phantom.skin_y_mm(q[0]):
             hi = mid
         else:
             lo = mid
-    return P - lo * d  # the last point found inside the skin
+    return via - lo * d  # the last point found inside the skin

@@ -50,7 +50,7 @@ def analytic_cancellous_ml(body, t: float) -> float:
         body.half_width_mm,
         body.half_depth_mm,
         body.height_mm,
-        body.wedge,
+        body.wedge_fraction,
         body.wall_y_mm,
     )
     yc, bd = 0.5 * (yw - b), 0.5 * (yw + b)

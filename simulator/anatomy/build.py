@@ -15,7 +15,7 @@ from dataclasses import replace
 import numpy as np
 
 from simulator.anatomy.fields import make_fields
-from simulator.anatomy.geometry import BodyShape, VertebraGeometry
+from simulator.anatomy.geometry import BodyShape, VertebraGeometry, skin_y_mm
 from simulator.anatomy.grid import Frame, Grid
 from simulator.anatomy.landmarks import make_landmarks
 from simulator.anatomy.parts import (
@@ -35,14 +35,6 @@ from simulator.anatomy.soft import (
 )
 from simulator.assets import load_table
 from simulator.materials import TissueTable, tissues
-
-
-def skin_y_mm(x_mm, *, skin_y0_mm: float):
-    """Posterior skin surface: y of the skin at lateral offset ``x_mm`` (mm).
-
-    A gentle parabola (radius of curvature 250 mm) falling away from the midline.
-    """
-    return skin_y0_mm - np.asarray(x_mm, dtype=float) ** 2 / 500.0
 
 
 def build_phantom(scenario, *, seed: int | None = None) -> Phantom:
@@ -168,7 +160,7 @@ def neighbour_frames(body: BodyShape, *, disc_up: float, disc_down: float) -> di
     """
     H = body.height_mm
     yw = body.wall_y_mm
-    angle = np.degrees(np.arctan2(H * body.wedge, yw - body.anterior_y_mm))
+    angle = np.degrees(np.arctan2(H * body.wedge_fraction, yw - body.anterior_y_mm))
     return {
         "above": Frame(
             pivot_world_mm=(yw, H / 2 + disc_up),
@@ -181,7 +173,7 @@ def neighbour_frames(body: BodyShape, *, disc_up: float, disc_down: float) -> di
 
 def _paint_neighbours(p: Painter, geom, T, *, shape, level, disc_up, disc_down) -> None:
     """The vertebrae above and below (unfractured) and the two discs."""
-    neighbour = replace(geom.body, wedge=0.0)
+    neighbour = replace(geom.body, wedge_fraction=0.0)
     lab = _labels(T, treated=False)
     soft = T.ids("soft_tissue", "air")
     frames = neighbour_frames(geom.body, disc_up=disc_up, disc_down=disc_down)

@@ -17,7 +17,9 @@ it meets both rims at ρ = 1.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 
 import numpy as np
 
@@ -29,7 +31,8 @@ class BodyShape:
     half_width_mm: float
     half_depth_mm: float
     height_mm: float
-    wedge: float
+    wedge_fraction: float
+    """Anterior height loss as a fraction of the posterior height (0–0.65)."""
     wall_y_mm: float
     concavity_superior_mm: float
     concavity_inferior_mm: float
@@ -45,7 +48,7 @@ class BodyShape:
             self.wall_y_mm - self.anterior_y_mm
         )
         frac = np.clip(frac, 0.0, 1.0)
-        return self.height_mm * (1.0 - self.wedge * (1.0 - frac))
+        return self.height_mm * (1.0 - self.wedge_fraction * (1.0 - frac))
 
     def rho2(self, x_mm, y_mm):
         """Squared normalised plan radius (x/a)² + (y/b)²."""
@@ -133,6 +136,17 @@ class PedicleShape:
     behind_mm: float
 
 
+def skin_y_mm(x_mm, *, skin_y0_mm: float, groove_mm: float = 3.0):
+    """y (mm) of the posterior skin of a prone patient at lateral offset ``x_mm``.
+
+    ``skin_y0_mm`` is the skin over the paraspinal muscles beside the midline; the back falls
+    away gently laterally (x²/1500) and dips by ``groove_mm`` along the midline furrow over the
+    spinous processes.
+    """
+    x = np.asarray(x_mm, dtype=float)
+    return skin_y0_mm - x * x / 1500.0 - groove_mm * np.exp(-((x / 14.0) ** 2))
+
+
 def _reach_into_body(body: BodyShape, start, axis) -> float:
     """Distance (mm) along ``axis`` from ``start`` to 1.5 mm inside the body's outline."""
     for t in np.arange(0.0, 80.0, 0.25):
@@ -193,7 +207,7 @@ class VertebraGeometry:
 
     body: BodyShape
     canal: CanalShape
-    pedicles: dict[str, PedicleShape]
+    pedicles: Mapping[str, PedicleShape]
 
     @property
     def target_mm(self) -> tuple[float, float, float]:
@@ -231,7 +245,7 @@ def make_geometry(
         half_width_mm=a,
         half_depth_mm=b,
         height_mm=body_height_mm,
-        wedge=wedge_percent / 100.0,
+        wedge_fraction=wedge_percent / 100.0,
         wall_y_mm=yw,
         concavity_superior_mm=concavity_superior_mm,
         concavity_inferior_mm=concavity_inferior_mm,
@@ -248,4 +262,4 @@ def make_geometry(
         )
         for side in ("left", "right")
     }
-    return VertebraGeometry(body=body, canal=canal, pedicles=pedicles)
+    return VertebraGeometry(body=body, canal=canal, pedicles=MappingProxyType(pedicles))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 
 import numpy as np
 
@@ -40,8 +42,8 @@ class TargetZone:
 class Landmarks:
     """Named places and sizes a scorer, planner or debrief needs (mm, ml)."""
 
-    pedicle_axes: dict[str, PedicleAxis]
-    targets: dict[str, TargetZone]
+    pedicle_axes: Mapping[str, PedicleAxis]
+    targets: Mapping[str, TargetZone]
     cancellous_ml: float
     """Cancellous bone of the treated body (the volume cement can fill), ml."""
     body_ml: float
@@ -97,8 +99,10 @@ def make_landmarks(
     }
     approach = scenario.targets.approach
     return Landmarks(
-        pedicle_axes=axes,
-        targets={side: target_zone(geom, approach, side) for side in ("left", "right")},
+        pedicle_axes=MappingProxyType(axes),
+        targets=MappingProxyType(
+            {side: target_zone(geom, approach, side) for side in ("left", "right")}
+        ),
         cancellous_ml=float((labels == T.id("cancellous")).sum()) * vox_ml,
         body_ml=float(np.isin(labels, body_ids).sum()) * vox_ml,
         posterior_wall_y_mm=geom.body.wall_y_mm,

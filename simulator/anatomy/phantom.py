@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simulator.anatomy.geometry import VertebraGeometry
+from simulator.anatomy.geometry import VertebraGeometry, skin_y_mm
 from simulator.anatomy.grid import Grid
 from simulator.anatomy.landmarks import Landmarks
 from simulator.materials import tissues
@@ -35,7 +35,7 @@ class Phantom:
 
     def skin_y_mm(self, x_mm):
         """y of the posterior skin surface at lateral offset ``x_mm`` (mm)."""
-        return self.skin_y0_mm - np.asarray(x_mm, dtype=float) ** 2 / 500.0
+        return skin_y_mm(x_mm, skin_y0_mm=self.skin_y0_mm)
 
     def label_at(self, points_mm) -> np.ndarray:
         """Tissue ids at LPS points (..., 3) by nearest voxel; outside the volume, soft tissue

@@ -9,7 +9,9 @@ action (one press of the pedal), whatever its number of pulses.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 from simulator.fluoro.views import VIEW_NAMES
 
@@ -19,7 +21,7 @@ class BeamModel:
     """Pulse timing and kerma per pulse per view (s, mGy, cm²)."""
 
     pulse_rate_hz: float
-    kerma_per_pulse_mgy: dict[str, float]
+    kerma_per_pulse_mgy: Mapping[str, float]
     field_area_cm2: float
 
     @classmethod
@@ -28,7 +30,7 @@ class BeamModel:
         radius_cm = table["detector"]["field_diameter_mm"] / 20.0
         return cls(
             pulse_rate_hz=float(table["beam"]["pulse_rate_hz"]),
-            kerma_per_pulse_mgy=dict(table["beam"]["kerma_per_pulse_mgy"]),
+            kerma_per_pulse_mgy=MappingProxyType(dict(table["beam"]["kerma_per_pulse_mgy"])),
             field_area_cm2=math.pi * radius_cm**2,
         )
 
