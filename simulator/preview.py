@@ -142,6 +142,9 @@ def write_preview(
             f"Coronal slice through the pedicles (y = {g.axis_mm(1)[iy_ped]:.1f})",
         ),
     ]
+    focus = _focus_slice(phantom, features)
+    if focus is not None:
+        slices.append((gs[1, 2], *focus))
     for spec, img, extent, u, v, name in slices:
         ax = fig.add_subplot(spec)
         ax.imshow(
@@ -159,9 +162,9 @@ def write_preview(
         if u == 0 and v == 1:
             ax.invert_yaxis()  # anterior (negative y) up
             ax.set_ylabel("y (mm, anterior ↑)")
-    ax = fig.add_subplot(gs[1, 2])
+    ax = fig.add_subplot(gs[1, 3])
     _plan_table(ax, plans, phantom)
-    legend_ax = fig.add_subplot(gs[:, 3])
+    legend_ax = fig.add_subplot(gs[0, 3])
     legend_ax.axis("off")
     present = set(np.unique(phantom.labels).tolist())
     handles = [
@@ -181,6 +184,25 @@ def write_preview(
     fig.suptitle(title, fontsize=13)
     fig.tight_layout()
     return _save_atomic(fig, Path(out))
+
+
+def _focus_slice(phantom: Phantom, features):
+    """A slice through the case's first defect (else its first vein) so that it shows even off
+    the standard planes: sagittal for endplate cracks and posterior wall defects, axial for
+    the rest. Returns (image, extent, u, v, title) or None."""
+    if not features:
+        return None
+    defects = [f for f in features if "vein" not in f[0]]
+    name, pos = (defects or list(features))[0]
+    g = phantom.grid
+    (x0, x1), (y0, y1), (z0, z1) = g.extent_mm
+    if name in ("endplate crack", "posterior wall"):
+        ix = int(np.argmin(np.abs(g.axis_mm(0) - pos[0])))
+        img = phantom.labels[ix, :, :].T[::-1, :]
+        return img, (y0, y1, z0, z1), 1, 2, f"Sagittal slice through the {name} (x = {pos[0]:g})"
+    iz = int(np.argmin(np.abs(g.axis_mm(2) - pos[2])))
+    img = phantom.labels[:, ::-1, iz].T
+    return img, (x0, x1, y0, y1), 0, 1, f"Axial slice through the {name} (z = {pos[2]:g})"
 
 
 def _plan_table(ax, plans: list[Plan], phantom: Phantom) -> None:
