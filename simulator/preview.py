@@ -208,7 +208,10 @@ def _focus_slice(phantom: Phantom, features):
 def _plan_table(ax, plans: list[Plan], phantom: Phantom) -> None:
     ax.axis("off")
     lm = phantom.landmarks
+    b = phantom.geometry.body
     lines = [
+        f"Body: x ±{b.half_width_mm:g}, y {b.anterior_y_mm:g} to {b.wall_y_mm:.1f} "
+        f"(posterior wall), z {-b.height_mm / 2:g} to {b.height_mm / 2:g} mm",
         f"Cancellous body volume: {lm.cancellous_ml:.1f} ml",
         f"Phantom: {phantom.grid.shape} voxels of {phantom.grid.voxel_mm} mm, "
         f"built in {phantom.build_time_s:.2f} s",
