@@ -23,7 +23,7 @@ S is a scenario id (a file stem under scenarios/) or a path to a scenario file."
 
 _NO_WINDOW_YET = """\
 The interactive trainer window is not built yet (it arrives with the window issue).
-What works today: validate, plan, preview and bench — see the commands above."""
+What works today: validate, plan, preview, run (headless attempts) and bench."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -56,6 +56,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("preview", help="projections and label slices of a scenario (PNG)")
     p.add_argument("scenario", metavar="S")
     p.add_argument("--out", required=True, metavar="FILE.png")
+
+    p = sub.add_parser("run", help="a headless attempt from a script; prints a summary")
+    p.add_argument("--scenario", required=True, metavar="S")
+    p.add_argument("--script", required=True, metavar="A.json")
+    p.add_argument("--log", metavar="OUT.json", help="write the attempt log here")
+    p.add_argument("--seed", type=int, help="override the scenario's seed")
+    p.add_argument("--trainee", default="anonymous", help="name recorded in the log")
 
     p = sub.add_parser("bench", help="performance figures")
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
@@ -214,6 +221,42 @@ def _cmd_preview(args) -> int:
     return 0
 
 
+def _cmd_run(args) -> int:
+    from simulator.actions import load_script
+    from simulator.procedure import Procedure
+    from simulator.records import attempt_log, write_json_atomic
+    from simulator.scenario import load_scenario
+
+    scenario = load_scenario(args.scenario)
+    actions = load_script(args.script)  # everything is checked before anything runs
+    if args.seed is not None and not 0 <= args.seed < 2**31:
+        raise UserError(f"--seed: must be a whole number from 0 to {2**31 - 1}, got {args.seed}")
+    if args.log:
+        out = Path(args.log)
+        if out.is_dir():
+            raise UserError(f"{args.log}: --log: is a folder; give a file name ending in .json")
+        if not out.parent.exists():
+            raise UserError(f"{args.log}: --log: the folder {out.parent} does not exist")
+    proc = Procedure(scenario, seed=args.seed, render_images=False).run(actions)
+    m = proc.metrics()
+    breaches = ", ".join(f"{b['kind']} {b['depth_mm']:.1f} mm" for b in m["breaches"]) or "none"
+    target = (
+        "" if m["tip_to_target_mm"] is None else f", {m['tip_to_target_mm']:.1f} mm from target"
+    )
+    print(
+        f"{scenario.id} seed {proc.seed}: {m['procedure_time_s']:.1f} s, tip {m['tip_zone']}"
+        f"{target}, breaches: {breaches}, fluoro {m['fluoro_shots']} shots "
+        f"{m['fluoro_time_s']:.1f} s {m['dose_dap_mgycm2']:.0f} mGy·cm², repositions "
+        f"{m['needle_repositions']}" + (f"; log {args.log}" if args.log else "")
+    )
+    if args.log:
+        try:
+            write_json_atomic(args.log, attempt_log(proc, trainee=args.trainee))
+        except OSError as exc:
+            raise UserError(f"{args.log}: --log: cannot write ({exc.strerror})") from None
+    return 0
+
+
 def _cmd_bench(args) -> int:
     from simulator.bench import run_bench
 
@@ -232,5 +275,6 @@ _COMMANDS = {
     "validate": _cmd_validate,
     "plan": _cmd_plan,
     "preview": _cmd_preview,
+    "run": _cmd_run,
     "bench": _cmd_bench,
 }

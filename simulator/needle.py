@@ -93,7 +93,6 @@ class NeedleState:
     aims: int = 0
     repositions: int = 0
     breaches: list[Breach] = field(default_factory=list)
-    was_in_bone: bool = False
     last_label: int = -1
 
     @property
@@ -174,7 +173,6 @@ class NeedleModel:
             s.repositions += 1
         for b in s.breaches:
             b.active = False
-        s.was_in_bone = False
         s.last_label = self.label_at_tip()
         return None
 
@@ -194,7 +192,7 @@ class NeedleModel:
         speed = self.speed_by_label[label] if gap > 0 else self.withdraw_speed
         step = math.copysign(min(abs(gap), speed * dt_s), gap)
         s.inserted_mm += step
-        events = self._after_move(t_s)
+        events = self._after_move(t_s, withdrawing=step < 0)
         if not s.moving:
             events.append(
                 (
@@ -207,11 +205,13 @@ class NeedleModel:
             )
         return events
 
-    def _after_move(self, t_s: float) -> list[tuple[str, dict]]:
+    def _after_move(self, t_s: float, *, withdrawing: bool) -> list[tuple[str, dict]]:
         s = self.state
         label = self.label_at_tip()
         events: list[tuple[str, dict]] = []
         for b in s.breaches:
+            if b.active and s.inserted_mm < b.start_inserted_mm - 1e-9:
+                b.active = False  # withdrawn back behind the wall it broke
             if b.active:
                 b.depth_mm = max(b.depth_mm, s.inserted_mm - b.start_inserted_mm)
         if label != s.last_label:
@@ -221,49 +221,40 @@ class NeedleModel:
                     {"tissue": self.t.names[label], "inserted_mm": round(s.inserted_mm, 3)},
                 )
             )
-            kind = self._breach_kind(s.last_label, label)
-            if kind and not any(b.active and b.kind == kind for b in s.breaches):
+            for kind in self._breach_kinds(s.last_label, label):
+                if any(b.active and b.kind == kind for b in s.breaches):
+                    continue
                 s.breaches.append(Breach(kind=kind, t_s=t_s, start_inserted_mm=s.inserted_mm))
                 events.append(("breach", {"kind": kind, "inserted_mm": round(s.inserted_mm, 3)}))
-            if self._legitimate(label):
-                for b in s.breaches:
-                    b.active = False
-            in_bone = label in self.ids["bone"]
-            if s.was_in_bone and not in_bone and s.goal_mm < s.inserted_mm + 1e-9:
-                s.repositions += 1  # backed out of bone
-            s.was_in_bone = in_bone or (s.was_in_bone and s.goal_mm >= s.inserted_mm)
+            if withdrawing and s.last_label in self.ids["bone"] and label not in self.ids["bone"]:
+                s.repositions += 1  # backed out of bone to redirect
             s.last_label = label
         return events
 
-    def _legitimate(self, label: int) -> bool:
-        return (
-            label in self.ids["body"]
-            or label in self.ids["pedicle"]
-            or label in {self.t.id("posterior_bone"), self.t.id("soft_tissue"), self.t.id("air")}
-        )
-
-    def _breach_kind(self, prev: int, label: int) -> str | None:
-        t = self.t
-        name = t.names[label]
+    def _breach_kinds(self, prev: int, label: int) -> list[str]:
+        """Breaches made by the tip's move from tissue ``prev`` into ``label`` (in order)."""
+        name = self.t.names[label]
         tip = self.state.tip_mm
+        kinds = []
         if (
             prev in self.ids["pedicle"]
             and label not in self.ids["pedicle"]
             and not (label in self.ids["body"] or name == "posterior_bone")
         ):
-            return self._pedicle_wall(tip)
+            kinds.append(self._pedicle_wall(tip))
         if label in self.ids["canal"]:
-            return "canal"
-        if name == "nerve_root":
-            return "neural_foramen"
-        if name == "disc":
-            return "disc"
-        if name == "great_vessel":
-            return "great_vessel"
-        if prev in self.ids["body"] and name in ("soft_tissue", "segmental_vein"):
+            kinds.append("canal")
+        elif name == "nerve_root":
+            kinds.append("neural_foramen")
+        elif name == "disc":
+            kinds.append("disc")
+        elif name == "great_vessel":
+            kinds.append("great_vessel")
+        elif prev in self.ids["body"] and name in ("soft_tissue", "segmental_vein"):
             body = self.phantom.geometry.body
-            return "anterior_cortex" if tip[1] < 0.5 * body.anterior_y_mm else "lateral_body_wall"
-        return None
+            front = tip[1] < 0.5 * body.anterior_y_mm
+            kinds.append("anterior_cortex" if front else "lateral_body_wall")
+        return kinds
 
     def _pedicle_wall(self, tip: np.ndarray) -> str:
         side = "left" if tip[0] >= 0 else "right"

@@ -100,4 +100,5 @@ def test_bench_json_has_the_build_figures():
     figures = json.loads(proc.stdout)
     assert figures["phantom_build_s"] > 0
     assert figures["render_both_views_ms"] > 0
+    assert figures["headless_realtime_factor"] > 0
     assert set(figures["phantom_build_s_by_scenario"]) >= {"first_case_l1"}

@@ -1,0 +1,282 @@
+"""The procedure: one clock, actions in, events out.
+
+A :class:`Procedure` advances in fixed ticks of ``TICK_S`` simulated seconds. An action takes
+effect at the first tick at or after its time; a refused action becomes a ``refused`` event
+with the reason. The procedure owns the needle, the C-arm with its dose ledger and the cement
+model. The window, scripts and replays all drive it through :meth:`Procedure.submit` /
+:meth:`Procedure.run`; nothing in it depends on the wall clock or the frame rate.
+
+Ticks in which nothing can change (needle at rest, no cement activity, next action later)
+are skipped in one jump; the result is identical to stepping through them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+
+from simulator.actions import Action
+from simulator.anatomy.build import build_phantom
+from simulator.anatomy.phantom import Phantom
+from simulator.assets import load_table
+from simulator.cement import CementModel, CementUnavailable
+from simulator.fluoro import BeamModel, CArm, DoseLedger, NeedleRender, make_imager
+from simulator.materials import tissues
+from simulator.needle import BODY, NeedleModel
+
+TICK_S = 0.02
+"""The fixed step (s)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Event:
+    """Something that happened: ``t_s`` simulated seconds, ``kind``, ``details``."""
+
+    t_s: float
+    kind: str
+    details: Mapping[str, Any]
+
+    def as_json(self) -> dict:
+        """The log form."""
+        return {"t_s": round(self.t_s, 6), "kind": self.kind, "details": dict(self.details)}
+
+
+class Procedure:
+    """One attempt at one scenario (mutable)."""
+
+    def __init__(
+        self,
+        scenario,
+        *,
+        seed: int | None = None,
+        phantom: Phantom | None = None,
+        render_images: bool = True,
+        cement: CementModel | None = None,
+    ):
+        self.scenario = scenario
+        self.seed = scenario.scenario.seed if seed is None else int(seed)
+        self.phantom = phantom if phantom is not None else build_phantom(scenario, seed=self.seed)
+        eq = scenario.equipment
+        self.needle = NeedleModel(
+            self.phantom, gauge=eq.needle_gauge, length_mm=eq.needle_length_mm
+        )
+        if render_images:
+            self.carm: CArm | None = CArm(make_imager(scenario, self.phantom, seed=self.seed))
+            self.ledger = self.carm.ledger
+        else:
+            self.carm = None
+            self.ledger = DoseLedger(BeamModel.from_table(load_table("fluoro")))
+        self.cement: CementModel = cement if cement is not None else CementUnavailable()
+        self.tick = 0
+        self.events: list[Event] = []
+        self.applied: list[dict] = []
+        self.finished = False
+        self._queue: deque[Action] = deque()
+        self._last_t = 0.0
+
+    # ----- time ------------------------------------------------------------------------------
+    @property
+    def t_s(self) -> float:
+        """Simulated time now (s)."""
+        return self.tick * TICK_S
+
+    def submit(self, action: Action) -> None:
+        """Queue an action; it applies at the first tick at or after ``action.t`` (an action
+        dated in the past applies at the next tick)."""
+        if action.t < self._last_t:
+            raise ValueError("actions must be submitted in time order")
+        self._last_t = action.t
+        self._queue.append(action)
+
+    def step(self) -> list[Event]:
+        """Advance one tick; returns the events it produced."""
+        if self.finished:
+            return []
+        start = len(self.events)
+        now = self.t_s
+        while self._queue and self._queue[0].t <= now + 1e-9:
+            self._apply(self._queue.popleft())
+            if self.finished:
+                return self.events[start:]
+        end = now + TICK_S
+        for kind, details in self.needle.step(TICK_S, end):
+            self._event(kind, details, t_s=end)
+        if self.cement.active:
+            for kind, details in self.cement.step(TICK_S, end, self.needle.state):
+                self._event(kind, details, t_s=end)
+        self.tick += 1
+        if self.t_s >= self.scenario.scenario.time_limit_s - 1e-9:
+            self._finish("time limit")
+        return self.events[start:]
+
+    def run(self, actions: Iterable[Action]) -> Procedure:
+        """Play a whole script; finishes at its ``finish`` action, at the time limit, or when
+        the script has run out and nothing is moving any more."""
+        for action in actions:
+            self.submit(action)
+        while not self.finished:
+            idle = not self.needle.state.moving and not self.cement.active
+            if idle and not self._queue:
+                self._finish("end of script")
+            elif idle:
+                due = max(self.tick, math.ceil(self._queue[0].t / TICK_S - 1e-9))
+                limit = math.ceil(self.scenario.scenario.time_limit_s / TICK_S - 1e-9)
+                self.tick = min(due, limit)
+                if self.tick >= limit:
+                    self._finish("time limit")
+                else:
+                    self.step()
+            else:
+                self.step()
+        return self
+
+    # ----- actions ------------------------------------------------------------------------------
+    def _apply(self, action: Action) -> None:
+        self.applied.append({"tick": self.tick, **action.as_json()})
+        reason = getattr(self, f"_do_{action.do}")(action.args)
+        if reason:
+            self._event("refused", {"do": action.do, "reason": reason})
+
+    def _do_aim(self, a) -> str | None:
+        reason = self.needle.aim(a["side"], a["entry_mm"], a["medial_deg"], a["caudal_deg"])
+        if reason is None:
+            s = self.needle.state
+            self._event(
+                "aim",
+                {
+                    "side": a["side"],
+                    "entry_mm": list(a["entry_mm"]),
+                    "medial_deg": a["medial_deg"],
+                    "caudal_deg": a["caudal_deg"],
+                    "skin_mm": [round(float(v), 3) for v in s.skin_mm],
+                    "tissue": tissues().names[self.needle.label_at_tip()],
+                },
+            )
+        return reason
+
+    def _do_advance(self, a) -> str | None:
+        return self._move(a["mm"])
+
+    def _do_withdraw(self, a) -> str | None:
+        return self._move(-a["mm"])
+
+    def _move(self, delta_mm: float) -> str | None:
+        s = self.needle.state
+        if not s.placed:
+            return "aim the needle first"
+        before = s.goal_mm
+        self.needle.move_goal(delta_mm)
+        kind = "advance" if delta_mm > 0 else "withdraw"
+        details = {"mm": abs(delta_mm), "goal_mm": round(s.goal_mm, 3)}
+        if abs((s.goal_mm - before) - delta_mm) > 1e-9:
+            details["limited_to_mm"] = round(abs(s.goal_mm - before), 3)
+        self._event(kind, details)
+        return None
+
+    def _do_fluoro(self, a) -> str | None:
+        view, pulses = a["view"], a["pulses"]
+        if self.carm is not None:
+            self.carm.expose(
+                view, pulses=pulses, needle=self.needle_render(), cement=self.cement.field()
+            )
+        else:
+            self.ledger.record(view, pulses)
+        self._event("fluoro", {"view": view, "pulses": pulses})
+        return None
+
+    def _do_mix(self, a) -> str | None:
+        product = a.get("cement", self.scenario.cement.product)
+        reason = self.cement.mix(self.t_s, product)
+        if reason is None:
+            self._event("mix", {"cement": product})
+        return reason
+
+    def _do_inject(self, a) -> str | None:
+        reason = self.cement.inject(self.t_s, a["rate_ml_min"], a.get("ml"), self.needle.state)
+        if reason is None:
+            self._event("inject", dict(a))
+        return reason
+
+    def _do_stop(self, a) -> str | None:
+        reason = self.cement.stop(self.t_s)
+        if reason is None:
+            self._event("stop", {})
+        return reason
+
+    def _do_finish(self, a) -> str | None:
+        self._finish("finish")
+        return None
+
+    # ----- state ----------------------------------------------------------------------------------
+    def _event(self, kind: str, details: dict, *, t_s: float | None = None) -> None:
+        t = self.t_s if t_s is None else t_s
+        self.events.append(Event(t_s=t, kind=kind, details=MappingProxyType(dict(details))))
+
+    def _finish(self, reason: str) -> None:
+        if not self.finished:
+            self._event("finish", {"reason": reason})
+            self.finished = True
+
+    def needle_render(self) -> NeedleRender | None:
+        """The needle as the image needs it, or None before the first aim."""
+        s = self.needle.state
+        if not s.placed:
+            return None
+        return NeedleRender(
+            tip_mm=tuple(float(v) for v in s.tip_mm),
+            direction=tuple(float(v) for v in s.direction),
+            length_mm=s.length_mm,
+            outer_radius_mm=s.outer_radius_mm,
+            inner_radius_mm=s.inner_radius_mm,
+            stylet_in=s.stylet_in,
+        )
+
+    def metrics(self) -> dict:
+        """The metrics of DESIGN §4.4 known so far (needle, radiation, time, cement)."""
+        s = self.needle.state
+        tip = s.tip_mm
+        out = {"procedure_time_s": round(self.t_s, 6), **self.ledger.metrics()}
+        out["dose_dap_mgycm2"] = round(out["dose_dap_mgycm2"], 6)
+        out["fluoro_time_s"] = round(out["fluoro_time_s"], 6)
+        out["needle_side"] = s.side
+        out["needle_tip_mm"] = None if tip is None else [round(float(v), 3) for v in tip]
+        out["tip_zone"] = self.tip_zone()
+        if tip is None:
+            out["tip_to_target_mm"] = None
+        else:
+            target = np.asarray(self.phantom.landmarks.targets[s.side].point_mm)
+            out["tip_to_target_mm"] = round(float(np.linalg.norm(tip - target)), 3)
+        out["needle_repositions"] = s.repositions
+        out["breaches"] = [b.as_metric() for b in s.breaches]
+        out.update(self.cement.metrics())
+        return out
+
+    def tip_zone(self) -> str:
+        """Where the tip is: ``anterior_third``/``middle_third``/``posterior_third`` of the
+        body (by AP position), else the tissue group it is in, ``not_placed`` before aiming."""
+        s = self.needle.state
+        if not s.placed:
+            return "not_placed"
+        t = tissues()
+        name = t.names[self.needle.label_at_tip()]
+        if name in BODY:
+            body = self.phantom.geometry.body
+            frac = (s.tip_mm[1] - body.anterior_y_mm) / (body.wall_y_mm - body.anterior_y_mm)
+            return ("anterior_third", "middle_third", "posterior_third")[
+                min(2, max(0, int(frac * 3)))
+            ]
+        groups = {
+            "pedicle_cancellous": "pedicle",
+            "pedicle_cortex": "pedicle",
+            "epidural_fat": "canal",
+            "thecal_sac": "canal",
+            "epidural_vein": "canal",
+            "air": "outside",
+        }
+        return groups.get(name, name)
