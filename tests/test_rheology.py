@@ -1,0 +1,95 @@
+"""Cement rheology and cannula pressure (DESIGN §5.1 behaviour 5, the cannula part)."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import pytest
+
+from simulator.assets import load_table
+from simulator.rheology import CementProduct, cannula_pressure_pa, cannula_rate_m3_s
+
+PRODUCTS = list(load_table("cements")["products"])
+ML_MIN = 1e-6 / 60.0  # m³/s per ml/min
+
+
+def poiseuille(mu, length, rate, radius):
+    """Hagen–Poiseuille, written out independently: Δp = 8 μ L Q / (π r⁴)."""
+    return 8.0 * mu * length * rate / (math.pi * radius**4)
+
+
+@pytest.mark.parametrize("mu", [10.0, 100.0, 500.0])
+@pytest.mark.parametrize("gauge", ["10", "11", "13"])
+def test_newtonian_cannula_pressure_is_poiseuille_within_2_percent(mu, gauge):
+    r = load_table("equipment")["gauges"][gauge]["inner_diameter_mm"] / 2000.0
+    got = cannula_pressure_pa(
+        consistency_pa_s=mu, power_law_index=1.0, rate_m3_s=3 * ML_MIN, radius_m=r, length_m=0.12
+    )
+    assert got == pytest.approx(poiseuille(mu, 0.12, 3 * ML_MIN, r), rel=0.02)
+
+
+def test_reference_worked_example_about_one_megapascal():
+    """REFERENCE: 4 ml/min, 100 Pa·s, 11 G (inner radius ≈ 1.19 mm), 120 mm → ≈ 1 MPa."""
+    r = load_table("equipment")["gauges"]["11"]["inner_diameter_mm"] / 2000.0
+    dp = cannula_pressure_pa(
+        consistency_pa_s=100.0, power_law_index=1.0, rate_m3_s=4 * ML_MIN, radius_m=r, length_m=0.12
+    )
+    assert 0.9e6 < dp < 1.1e6
+
+
+def test_pressure_rises_with_viscosity_rate_and_gauge():
+    eq = load_table("equipment")["gauges"]
+
+    def dp(k=100.0, q=3.0, gauge="11", n=0.55):
+        r = eq[gauge]["inner_diameter_mm"] / 2000.0
+        return cannula_pressure_pa(
+            consistency_pa_s=k, power_law_index=n, rate_m3_s=q * ML_MIN, radius_m=r, length_m=0.12
+        )
+
+    assert dp(k=50) < dp(k=100) < dp(k=400)
+    assert dp(q=1) < dp(q=3) < dp(q=6)
+    assert dp(gauge="10") < dp(gauge="11") < dp(gauge="13")
+    # shear thinning: doubling the rate raises the pressure by 2ⁿ, not 2
+    assert dp(q=6) / dp(q=3) == pytest.approx(2**0.55)
+
+
+def test_rate_for_pressure_inverts_the_pressure():
+    r = 1.194e-3
+    for n in (0.4, 0.7, 1.0):
+        dp = cannula_pressure_pa(
+            consistency_pa_s=200.0,
+            power_law_index=n,
+            rate_m3_s=2.5 * ML_MIN,
+            radius_m=r,
+            length_m=0.125,
+        )
+        q = cannula_rate_m3_s(
+            consistency_pa_s=200.0, power_law_index=n, pressure_pa=dp, radius_m=r, length_m=0.125
+        )
+        assert q == pytest.approx(2.5 * ML_MIN, rel=1e-9)
+
+
+@pytest.mark.parametrize("product", PRODUCTS)
+def test_curing_is_monotone_and_phases_are_ordered(product):
+    c = CementProduct.load(product)
+    ks = [c.consistency_pa_s(t, 22.0) for t in range(0, 1200, 30)]
+    assert all(a <= b for a, b in itertools.pairwise(ks))
+    phases = [c.phase(t, 22.0) for t in range(0, 1200, 10)]
+    order = ["liquid", "paste", "working", "set"]
+    assert [order.index(p) for p in phases] == sorted(order.index(p) for p in phases)
+    assert phases[-1] == "set"
+    assert c.set_after_s(28.0) < c.set_after_s(22.0) < c.set_after_s(15.0)
+    assert c.consistency_pa_s(240.0, 28.0) > c.consistency_pa_s(240.0, 22.0)
+
+
+def test_products_match_the_reference_ranges():
+    low, med, high = (CementProduct.load(p) for p in ("pmma_low", "pmma_medium", "pmma_high"))
+    assert 10 <= low.consistency_pa_s(210, 22) <= 50  # 3–4 min
+    assert 100 <= low.consistency_pa_s(540, 22) <= 300  # 8–10 min
+    assert high.consistency_pa_s(0, 22) >= 200  # several hundred from the start
+    assert 900 <= med.set_after_s(22) <= 1100  # ≈ 17 min (Boger 2008)
+    assert high.set_after_s(20) == pytest.approx(534, rel=0.03)  # REFERENCE
+    assert high.set_after_s(28) == pytest.approx(381, rel=0.03)
+    for c in (low, med, high):
+        assert 0.3 <= c.power_law_index <= 0.7
