@@ -12,10 +12,17 @@ so that an attempt without cement runs end to end and says so.
 
 from __future__ import annotations
 
+import math
 from typing import Protocol
 
+import numpy as np
+
+from simulator.anatomy.phantom import Phantom
+from simulator.assets import load_table
+from simulator.cement_flow import CELL, MARROW_VISCOSITY_PA_S, SITES, FlowSolver, build_grid
 from simulator.fluoro.projection import CementField
 from simulator.needle import NeedleState
+from simulator.rheology import CementProduct, cannula_pressure_pa
 
 
 class CementModel(Protocol):
@@ -75,3 +82,247 @@ class CementUnavailable:
     def metrics(self) -> dict:
         """No cement metrics."""
         return {}
+
+
+class CementInjection:
+    """The cement model: curing, cannula pressure and syringe limit, flow in the body, leaks.
+
+    Volumes: ``injected`` leaves the syringe; the first ``cannula`` millilitres fill the
+    cannula; the rest enters the bone at the needle tip (or, with the tip outside the flow
+    grid, the needle tract). Conservation: injected = in cannula + in the grid + carried out
+    of the grid (veins, boundary) + needle tract outside the grid.
+    """
+
+    SOLVE_EVERY_S = 10.0
+    SOLVE_GROWTH = 0.25
+    FLOW_DT_S = 0.1
+    LEAK_EVENT_ML = 0.02
+
+    def __init__(self, scenario, phantom: Phantom):
+        self.scenario = scenario
+        self.phantom = phantom
+        self.grid = build_grid(phantom)
+        self.flow = FlowSolver(self.grid)
+        eq = scenario.equipment
+        gauge = load_table("equipment")["gauges"][str(eq.needle_gauge)]
+        self.radius_m = gauge["inner_diameter_mm"] / 2000.0
+        self.length_m = eq.needle_length_mm / 1000.0
+        self.cannula_m3 = math.pi * self.radius_m**2 * self.length_m
+        self.limit_pa = load_table("equipment")["syringes"][eq.syringe]["pressure_limit_kpa"] * 1e3
+        self.temperature_c = scenario.cement.room_temperature_c
+        self.product: CementProduct | None = None
+        self.mixed_at_s: float | None = None
+        self.first_inject_s: float | None = None
+        self.injecting = False
+        self.rate_req_m3_s = 0.0
+        self.target_m3: float | None = None
+        self.injected_m3 = 0.0
+        self.in_cannula_m3 = 0.0
+        self.tract_m3 = 0.0
+        self.max_pressure_pa = 0.0
+        self.pressure_pa = 0.0
+        self.stalled = False
+        self.set_reported = False
+        self._reported: set[str] = set()
+        self._source: int | None = None
+        self._solved_at = (-math.inf, 0.0, 0.0, 0.0)  # t, volume, viscosity, rate
+        self._r_bone = 0.0
+        self._pending_m3 = 0.0  # left the cannula, not yet moved into the bone (in transit)
+        self._pending_s = 0.0
+
+    # ----- protocol ----------------------------------------------------------------------------
+    @property
+    def active(self) -> bool:
+        """Stepped while mixed and not yet set (curing runs; injection may run)."""
+        return self.mixed_at_s is not None and not self.set_reported
+
+    def mix(self, t_s: float, product: str) -> str | None:
+        """Start the curing clock of ``product``."""
+        if self.mixed_at_s is not None:
+            return "the cement is already mixed"
+        self.product = CementProduct.load(product)
+        self.mixed_at_s = t_s
+        return None
+
+    def inject(self, t_s, rate_ml_min, ml, needle) -> str | None:
+        """Start injecting (pushes the stylet out of the cannula first)."""
+        if self.product is None:
+            return "mix the cement first"
+        if self.set_reported:
+            return "the cement has set"
+        if not needle.placed:
+            return "aim the needle first"
+        if self.injecting:
+            return "already injecting"
+        needle.stylet_in = False
+        self.injecting = True
+        self.rate_req_m3_s = rate_ml_min * 1e-6 / 60.0
+        self.target_m3 = None if ml is None else self.injected_m3 + ml * 1e-6
+        if self.first_inject_s is None:
+            self.first_inject_s = t_s
+        return None
+
+    def stop(self, t_s: float) -> str | None:
+        """Stop injecting (what is in transit still reaches the bone at the next step)."""
+        if not self.injecting:
+            return "no injection is running"
+        self.injecting = False
+        return None
+
+    def step(self, dt_s: float, t_s: float, needle) -> list[tuple[str, dict]]:
+        """Advance the cement by ``dt_s`` (curing; flow while injecting)."""
+        events: list[tuple[str, dict]] = []
+        since = t_s - self.mixed_at_s
+        if since >= self.product.set_after_s(self.temperature_c):
+            self.set_reported = True
+            if self.injecting:
+                self.injecting = False
+                events.append(("injection_stopped", {"reason": "the cement has set"}))
+            events.append(("cement_set", {"after_mix_s": round(since, 3)}))
+            return events
+        if not self.injecting:
+            if self._pending_m3 > 0:
+                k = self.product.consistency_pa_s(since, self.temperature_c)
+                self._flow(self._pending_m3 / self._pending_s, self._pending_s, t_s, k, needle)
+                self._pending_m3 = self._pending_s = 0.0
+                events += self._leak_events()
+            return events
+        k = self.product.consistency_pa_s(since, self.temperature_c)
+        n = self.product.power_law_index
+        rate = self._achievable_rate(k, n)
+        if rate < 0.98 * self.rate_req_m3_s and not self.stalled:
+            self.stalled = True
+            events.append(("stall", {"pressure_kpa": round(self.limit_pa / 1e3, 1),
+                                     "rate_ml_min": round(rate * 6e7, 4)}))
+        elif rate >= 0.98 * self.rate_req_m3_s and self.stalled:
+            self.stalled = False
+            events.append(("stall_cleared", {}))
+        volume = rate * dt_s
+        if self.target_m3 is not None:
+            volume = min(volume, max(self.target_m3 - self.injected_m3, 0.0))
+        self.injected_m3 += volume
+        to_cannula = min(volume, self.cannula_m3 - self.in_cannula_m3)
+        self.in_cannula_m3 += to_cannula
+        self._pending_m3 += volume - to_cannula
+        self._pending_s += dt_s
+        self.pressure_pa = cannula_pressure_pa(consistency_pa_s=k, power_law_index=n,
+                                               rate_m3_s=rate, radius_m=self.radius_m,
+                                               length_m=self.length_m)
+        done = self.target_m3 is not None and self.injected_m3 >= self.target_m3 - 1e-15
+        if self._pending_s >= self.FLOW_DT_S - 1e-12 or done:
+            # the bone takes up what left the cannula, in steps of FLOW_DT_S
+            if self._pending_m3 > 0:
+                self._flow(self._pending_m3 / self._pending_s, self._pending_s, t_s, k, needle)
+            self._pending_m3 = self._pending_s = 0.0
+        self.pressure_pa += self._r_bone * rate  # bone back-pressure at this rate
+        self.max_pressure_pa = max(self.max_pressure_pa, self.pressure_pa)
+        events += self._leak_events()
+        if done:
+            self.injecting = False
+            events.append(("injection_done", {"injected_ml": round(self.injected_m3 * 1e6, 4)}))
+        return events
+
+    # ----- internals ---------------------------------------------------------------------------
+    def _achievable_rate(self, k: float, n: float) -> float:
+        """The requested rate, or the lower rate at which cannula + bone pressure meets the
+        syringe's limit (the flow stalls toward it)."""
+        def total(q: float) -> float:
+            return cannula_pressure_pa(consistency_pa_s=k, power_law_index=n, rate_m3_s=q,
+                                       radius_m=self.radius_m, length_m=self.length_m) + (
+                self._r_bone * q)
+
+        q = self.rate_req_m3_s
+        if total(q) <= self.limit_pa:
+            return q
+        lo, hi = 0.0, q
+        for _ in range(50):
+            mid = 0.5 * (lo + hi)
+            lo, hi = (mid, hi) if total(mid) <= self.limit_pa else (lo, mid)
+        return lo
+
+    def _flow(self, rate_m3_s: float, dt_s: float, t_s: float, k: float, needle) -> None:
+        """Move ``rate_m3_s × dt_s`` of cement into the bone at the needle tip."""
+        source = self.grid.cell_of(needle.tip_mm)
+        if source is None:
+            self.tract_m3 += rate_m3_s * dt_s  # the tip is outside the body: into the tract
+            return
+        vol = float(self.flow.cement_m3().sum())
+        t0, v0, k0, q0 = self._solved_at
+        if (source != self._source or t_s - t0 >= self.SOLVE_EVERY_S
+                or vol > v0 * (1 + self.SOLVE_GROWTH) or abs(k - k0) > 0.1 * k0
+                or abs(rate_m3_s - q0) > 0.05 * q0):
+            self.flow.solve_pressure(source_cell=source, rate_m3_s=rate_m3_s, cement_pa_s=k)
+            self._source = source
+            self._solved_at = (t_s, vol, k, rate_m3_s)
+            self._r_bone = float(self.flow.pressure_pa[source]) / rate_m3_s
+        a = 1.0 + math.log10(max(k / MARROW_VISCOSITY_PA_S, 1.0))
+        left = dt_s
+        q_scale = rate_m3_s / self._solved_at[3]
+        while left > 1e-12:
+            h = min(left, self.flow.max_step_s(a) / max(q_scale, 1e-12))
+            self.flow.advance(h, source_cell=source, rate_m3_s=rate_m3_s, exponent=a,
+                              flux_scale=q_scale)
+            left -= h
+
+    def _leak_events(self) -> list[tuple[str, dict]]:
+        events = []
+        for site, ml in self.leak_ml().items():
+            if ml >= self.LEAK_EVENT_ML and site not in self._reported:
+                self._reported.add(site)
+                events.append(("leak", {"site": site, "ml": round(ml, 4)}))
+        return events
+
+    def leak_ml(self) -> dict[str, float]:
+        """Cement outside the body by site (ml)."""
+        by_site = self.flow.volume_by_site_m3() * 1e6
+        out = {s: float(by_site[SITES.index(s)]) for s in SITES if s != "none"}
+        out["needle_tract"] += self.tract_m3 * 1e6
+        return out
+
+    def in_body_ml(self) -> float:
+        """Cement inside the treated body (ml)."""
+        return float(self.flow.volume_by_site_m3()[SITES.index("none")]) * 1e6
+
+    def field(self) -> CementField | None:
+        """Cement volume fraction per voxel over the grid's sub-box."""
+        if not self.flow.fill.any():
+            return None
+        g = self.grid
+        fill = self.flow.fill.reshape(g.shape)
+        for axis in range(3):
+            fill = np.repeat(fill, CELL, axis=axis)
+        frac = (fill * self.phantom.porosity[g.slices]).astype(np.float32)
+        from simulator.fluoro.projection import cement_mu_per_mm
+
+        mu = cement_mu_per_mm(self.product.barium_sulfate_mass_fraction,
+                              load_table("fluoro")["attenuation"])
+        return CementField(slices=g.slices, fraction=frac, mu_per_mm=mu)
+
+    def metrics(self) -> dict:
+        """The cement metrics of DESIGN §4.4."""
+        if self.product is None:
+            return {"cement_product": None, "injected_ml": 0.0, "in_body_ml": 0.0,
+                    "fill_fraction": 0.0, "leak_ml": dict.fromkeys(SITES[1:], 0.0),
+                    "injection_start_after_mix_s": None, "max_injection_pressure_kpa": 0.0,
+                    "crosses_midline": False,
+                    "endplate_contact": {"superior": False, "inferior": False}}
+        g = self.grid
+        body = (g.site == SITES.index("none")) & (self.flow.fill > 0.5)
+        x = g.centre_mm[body, 0]
+        body_ml = self.phantom.landmarks.cancellous_ml
+        start = None if self.first_inject_s is None else self.first_inject_s - self.mixed_at_s
+        return {
+            "cement_product": self.product.id,
+            "injection_start_after_mix_s": None if start is None else round(start, 3),
+            "injected_ml": round(self.injected_m3 * 1e6, 6),
+            "in_body_ml": round(self.in_body_ml(), 6),
+            "in_cannula_ml": round((self.in_cannula_m3 + self._pending_m3) * 1e6, 6),
+            "fill_fraction": round(self.in_body_ml() / body_ml, 6),
+            "leak_ml": {s: round(v, 6) for s, v in self.leak_ml().items()},
+            "max_injection_pressure_kpa": round(self.max_pressure_pa / 1e3, 3),
+            "crosses_midline": bool((x < -2.0).any() and (x > 2.0).any()),
+            "endplate_contact": {
+                "superior": bool(((g.endplate > 0) & (self.flow.fill > 0.5)).any()),
+                "inferior": bool(((g.endplate < 0) & (self.flow.fill > 0.5)).any()),
+            },
+        }
