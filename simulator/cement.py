@@ -190,10 +190,18 @@ class CementInjection:
         k = self.product.consistency_pa_s(since, self.temperature_c)
         n = self.product.power_law_index
         rate = self._achievable_rate(k, n)
+        r_bone = self._r_bone  # the bone resistance this rate was chosen with
         if rate < 0.98 * self.rate_req_m3_s and not self.stalled:
             self.stalled = True
-            events.append(("stall", {"pressure_kpa": round(self.limit_pa / 1e3, 1),
-                                     "rate_ml_min": round(rate * 6e7, 4)}))
+            events.append(
+                (
+                    "stall",
+                    {
+                        "pressure_kpa": round(self.limit_pa / 1e3, 1),
+                        "rate_ml_min": round(rate * 6e7, 4),
+                    },
+                )
+            )
         elif rate >= 0.98 * self.rate_req_m3_s and self.stalled:
             self.stalled = False
             events.append(("stall_cleared", {}))
@@ -205,16 +213,20 @@ class CementInjection:
         self.in_cannula_m3 += to_cannula
         self._pending_m3 += volume - to_cannula
         self._pending_s += dt_s
-        self.pressure_pa = cannula_pressure_pa(consistency_pa_s=k, power_law_index=n,
-                                               rate_m3_s=rate, radius_m=self.radius_m,
-                                               length_m=self.length_m)
+        self.pressure_pa = cannula_pressure_pa(
+            consistency_pa_s=k,
+            power_law_index=n,
+            rate_m3_s=rate,
+            radius_m=self.radius_m,
+            length_m=self.length_m,
+        )
         done = self.target_m3 is not None and self.injected_m3 >= self.target_m3 - 1e-15
         if self._pending_s >= self.FLOW_DT_S - 1e-12 or done:
             # the bone takes up what left the cannula, in steps of FLOW_DT_S
             if self._pending_m3 > 0:
                 self._flow(self._pending_m3 / self._pending_s, self._pending_s, t_s, k, needle)
             self._pending_m3 = self._pending_s = 0.0
-        self.pressure_pa += self._r_bone * rate  # bone back-pressure at this rate
+        self.pressure_pa += r_bone * rate  # bone back-pressure at this rate
         self.max_pressure_pa = max(self.max_pressure_pa, self.pressure_pa)
         events += self._leak_events()
         if done:
@@ -226,10 +238,15 @@ class CementInjection:
     def _achievable_rate(self, k: float, n: float) -> float:
         """The requested rate, or the lower rate at which cannula + bone pressure meets the
         syringe's limit (the flow stalls toward it)."""
+
         def total(q: float) -> float:
-            return cannula_pressure_pa(consistency_pa_s=k, power_law_index=n, rate_m3_s=q,
-                                       radius_m=self.radius_m, length_m=self.length_m) + (
-                self._r_bone * q)
+            return cannula_pressure_pa(
+                consistency_pa_s=k,
+                power_law_index=n,
+                rate_m3_s=q,
+                radius_m=self.radius_m,
+                length_m=self.length_m,
+            ) + (self._r_bone * q)
 
         q = self.rate_req_m3_s
         if total(q) <= self.limit_pa:
@@ -248,9 +265,13 @@ class CementInjection:
             return
         vol = float(self.flow.cement_m3().sum())
         t0, v0, k0, q0 = self._solved_at
-        if (source != self._source or t_s - t0 >= self.SOLVE_EVERY_S
-                or vol > v0 * (1 + self.SOLVE_GROWTH) or abs(k - k0) > 0.1 * k0
-                or abs(rate_m3_s - q0) > 0.05 * q0):
+        if (
+            source != self._source
+            or t_s - t0 >= self.SOLVE_EVERY_S
+            or vol > v0 * (1 + self.SOLVE_GROWTH)
+            or abs(k - k0) > 0.1 * k0
+            or abs(rate_m3_s - q0) > 0.05 * q0
+        ):
             self.flow.solve_pressure(source_cell=source, rate_m3_s=rate_m3_s, cement_pa_s=k)
             self._source = source
             self._solved_at = (t_s, vol, k, rate_m3_s)
@@ -260,8 +281,9 @@ class CementInjection:
         q_scale = rate_m3_s / self._solved_at[3]
         while left > 1e-12:
             h = min(left, self.flow.max_step_s(a) / max(q_scale, 1e-12))
-            self.flow.advance(h, source_cell=source, rate_m3_s=rate_m3_s, exponent=a,
-                              flux_scale=q_scale)
+            self.flow.advance(
+                h, source_cell=source, rate_m3_s=rate_m3_s, exponent=a, flux_scale=q_scale
+            )
             left -= h
 
     def _leak_events(self) -> list[tuple[str, dict]]:
@@ -294,18 +316,26 @@ class CementInjection:
         frac = (fill * self.phantom.porosity[g.slices]).astype(np.float32)
         from simulator.fluoro.projection import cement_mu_per_mm
 
-        mu = cement_mu_per_mm(self.product.barium_sulfate_mass_fraction,
-                              load_table("fluoro")["attenuation"])
+        mu = cement_mu_per_mm(
+            self.product.barium_sulfate_mass_fraction, load_table("fluoro")["attenuation"]
+        )
         return CementField(slices=g.slices, fraction=frac, mu_per_mm=mu)
 
     def metrics(self) -> dict:
         """The cement metrics of DESIGN §4.4."""
         if self.product is None:
-            return {"cement_product": None, "injected_ml": 0.0, "in_body_ml": 0.0,
-                    "fill_fraction": 0.0, "leak_ml": dict.fromkeys(SITES[1:], 0.0),
-                    "injection_start_after_mix_s": None, "max_injection_pressure_kpa": 0.0,
-                    "crosses_midline": False,
-                    "endplate_contact": {"superior": False, "inferior": False}}
+            return {
+                "cement_product": None,
+                "injected_ml": 0.0,
+                "in_body_ml": 0.0,
+                "in_cannula_ml": 0.0,
+                "fill_fraction": 0.0,
+                "leak_ml": dict.fromkeys(SITES[1:], 0.0),
+                "injection_start_after_mix_s": None,
+                "max_injection_pressure_kpa": 0.0,
+                "crosses_midline": False,
+                "endplate_contact": {"superior": False, "inferior": False},
+            }
         g = self.grid
         body = (g.site == SITES.index("none")) & (self.flow.fill > 0.5)
         x = g.centre_mm[body, 0]

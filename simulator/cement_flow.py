@@ -2,8 +2,9 @@
 
 Grid. The treated body and a margin around it (canal strip, discs, side walls) are coarsened
 to cells of 4 × 4 × 4 voxels (2 mm). Each cell has its pore volume φV (mean voxel porosity)
-and a leak site (the majority of its voxels' sites; pedicle and posterior-element cells count
-as ``needle_tract``: cement there has flowed back along the needle). The transmissibility of
+and a leak site (the site holding most of its pore space outside the body, once that is at
+least a quarter of the cell's pore space, else the body; pedicle and posterior-element voxels
+count as ``needle_tract``: cement there has flowed back along the needle). The transmissibility of
 the face between two cells is upscaled from the voxels, line by line: each of the voxel
 rows crossing the face is a series of voxel resistances 1/k from centre to centre, and the rows
 conduct in parallel, ``T = Σ vox² / (vox Σ 1/k)``. A shell that is closed at the voxel level
@@ -13,6 +14,11 @@ marrow and cement that reach it leave (veins drain away, carrying cement with th
 Pressure (implicit). Incompressible flow with total mobility λ(S) = 1 / (μ_m^(1−S) μ_c^S):
 
     Σ_faces T_f λ_f (p_i − p_j) = q_i ,   λ_f the harmonic mean of the two cells' mobilities,
+
+q_i the injection at the needle tip plus the blood perfusing the marrow of every body cell
+not yet filled with cement (``assets/materials.toml [marrow]``), which drains through the
+veins: a vein is a stream that carries away runny cement, and a plug of viscous cement in it
+chokes that stream.
 
 solved with smoothed-aggregation multigrid (pyamg) as a CG preconditioner, warm-started; the
 hierarchy is rebuilt only every few solves.
@@ -38,14 +44,22 @@ import pyamg
 import scipy.sparse as sp
 
 from simulator.anatomy.phantom import Phantom
+from simulator.assets import load_table
 from simulator.materials import tissues
 
 CELL = 4  # voxels per cell edge
-MARROW_VISCOSITY_PA_S = 0.04  # REFERENCE: ≈ 0.04 Pa·s at body temperature
+MARROW_VISCOSITY_PA_S = 0.04  # REFERENCE: ≈ 0.04 Pa·s at body temperature (materials.toml)
 SITES = ("none", "canal", "disc", "vein", "paravertebral", "needle_tract")
 _TRACT_TISSUES = ("pedicle_cancellous", "pedicle_cortex", "posterior_bone")
-_BODY_TISSUES = ("cancellous", "cortical", "endplate", "cleft", "cortical_defect",
-                 "endplate_crack", "basivertebral_vein")
+_BODY_TISSUES = (
+    "cancellous",
+    "cortical",
+    "endplate",
+    "cleft",
+    "cortical_defect",
+    "endplate_crack",
+    "basivertebral_vein",
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -67,6 +81,8 @@ class FlowGrid:
     """(N, 3) cell centres, LPS mm."""
     endplate: np.ndarray
     """+1 / −1 for cells holding superior / inferior endplate voxels, else 0."""
+    perfusion_m3_s: np.ndarray
+    """Blood entering each body cell's marrow (m³/s) and draining out through the veins."""
     corner_mm: tuple[float, float, float]
     """Lower corner of the grid (the outer face of its first voxels), LPS mm."""
     cell_mm: float
@@ -88,7 +104,27 @@ class FlowGrid:
         return int(np.ravel_multi_index(idx, self.shape))
 
 
-def build_grid(phantom: Phantom, *, margin_mm: float = 4.0, posterior_mm: float = 5.0) -> FlowGrid:
+OUTLET_SCALE = {
+    "none": 1e-4,
+    "canal": 1e-2,
+    "disc": 1e-2,
+    "vein": 1.0,
+    "paravertebral": 1e-2,
+    "needle_tract": 1e-2,
+}
+"""How freely each kind of boundary cell lets fluid out of the grid (× its own half-cell
+transmissibility): marrow leaves a vertebral body through its veins; bone, disc and soft
+tissue beyond the grid give way only slowly (model parameters, approx.)."""
+
+
+def build_grid(
+    phantom: Phantom,
+    *,
+    margin_mm: float = 4.0,
+    posterior_mm: float = 5.0,
+    perfusion_ml_min_per_ml: float | None = None,
+    outlet_scale: dict | None = None,
+) -> FlowGrid:
     """The flow grid around the treated body of ``phantom``."""
     t = tissues()
     g = phantom.grid
@@ -119,9 +155,22 @@ def build_grid(phantom: Phantom, *, margin_mm: float = 4.0, posterior_mm: float 
     for name in _TRACT_TISSUES:
         site_of_label[t.id(name)] = SITES.index("needle_tract")
     votes = blocks(site_of_label[labels]).reshape(*shape, -1)
-    counts = np.stack([(votes == k).sum(axis=-1) for k in range(len(SITES))], axis=-1)
-    site = counts.argmax(axis=-1).astype(np.int8)
+    pores = blocks(phantom.porosity[sl]).reshape(*shape, -1)
+    share = np.stack(
+        [np.where(votes == k, pores, 0.0).sum(axis=-1) for k in range(len(SITES))], axis=-1
+    )
+    share /= np.maximum(share.sum(axis=-1, keepdims=True), 1e-12)
+    # a leak site owns a cell once it holds a quarter of the cell's pore space (where cement
+    # would sit): a vein thinner than a cell still counts, a sliver of disc behind an
+    # endplate does not
+    outside = share[..., 1:]
+    site = np.where(outside.max(axis=-1) >= 0.25, outside.argmax(axis=-1) + 1, 0).astype(np.int8)
     ep = blocks(labels == t.id("endplate")).any(axis=(3, 4, 5))
+    if perfusion_ml_min_per_ml is None:
+        perfusion_ml_min_per_ml = load_table("materials")["marrow"]["perfusion_ml_min_per_ml"]
+    canc = blocks(labels == t.id("cancellous")).mean(axis=(3, 4, 5))
+    cell_ml = (CELL * vox) ** 3 / 1000.0
+    perfusion = (canc * cell_ml * perfusion_ml_min_per_ml * 1e-6 / 60.0).ravel()
 
     aniso = phantom.permeability_anisotropy
     faces_i, faces_j, faces_t, b_cell, b_t = [], [], [], [], []
@@ -149,16 +198,28 @@ def build_grid(phantom: Phantom, *, margin_mm: float = 4.0, posterior_mm: float 
             tb = (vox_m**2 / (vox_m * half[tuple(s)])).sum(axis=(-1, -2))
             b_cell.append(index[tuple(s)].ravel())
             b_t.append(tb.ravel())
+    outlet = outlet_scale or OUTLET_SCALE
+    b_cell_all = np.concatenate(b_cell)
+    scale_of_site = np.array([outlet[s_] for s_ in SITES])
+    b_t = [np.concatenate(b_t) * scale_of_site[site.ravel()[b_cell_all]]]
     centres = [g.axis_mm(ax)[sl[ax]].reshape(-1, CELL).mean(axis=1) for ax in range(3)]
     cx, cy, cz = np.meshgrid(*centres, indexing="ij")
     centre_mm = np.stack([cx.ravel(), cy.ravel(), cz.ravel()], axis=1)
     z_mid = 0.0
     endplate = np.where(ep.ravel(), np.where(centre_mm[:, 2] > z_mid, 1, -1), 0).astype(np.int8)
     return FlowGrid(
-        slices=sl, shape=shape, pore_m3=pore.ravel(), site=site.ravel(),
-        face_i=np.concatenate(faces_i), face_j=np.concatenate(faces_j),
-        face_t=np.concatenate(faces_t), boundary_cell=np.concatenate(b_cell),
-        boundary_t=np.concatenate(b_t), centre_mm=centre_mm, endplate=endplate,
+        slices=sl,
+        shape=shape,
+        pore_m3=pore.ravel(),
+        site=site.ravel(),
+        face_i=np.concatenate(faces_i),
+        face_j=np.concatenate(faces_j),
+        face_t=np.concatenate(faces_t),
+        boundary_cell=np.concatenate(b_cell),
+        boundary_t=np.concatenate(b_t),
+        centre_mm=centre_mm,
+        endplate=endplate,
+        perfusion_m3_s=perfusion,
         corner_mm=tuple(float(g.axis_mm(ax)[sl[ax].start]) - vox / 2 for ax in range(3)),
         cell_mm=CELL * vox,
     )
@@ -192,16 +253,22 @@ class FlowSolver:
         diag = np.bincount(g.face_i, c, n) + np.bincount(g.face_j, c, n)
         diag += np.bincount(g.boundary_cell, cb, n)
         a = sp.coo_matrix(
-            (np.concatenate([-c, -c, diag]) * scale,
-             (np.concatenate([g.face_i, g.face_j, np.arange(n)]),
-              np.concatenate([g.face_j, g.face_i, np.arange(n)]))), shape=(n, n)).tocsr()
-        b = np.zeros(n)
-        b[source_cell] = rate_m3_s * scale
+            (
+                np.concatenate([-c, -c, diag]) * scale,
+                (
+                    np.concatenate([g.face_i, g.face_j, np.arange(n)]),
+                    np.concatenate([g.face_j, g.face_i, np.arange(n)]),
+                ),
+            ),
+            shape=(n, n),
+        ).tocsr()
+        b = g.perfusion_m3_s * (1.0 - self.fill)  # cement-filled bone takes no blood
+        b[source_cell] += rate_m3_s
+        b = b * scale
         if self._ml is None or self._solves % self.REBUILD_EVERY == 0:
             self._ml = pyamg.smoothed_aggregation_solver(a, max_coarse=200)
         x0 = self.pressure_pa if self._solves else np.zeros(n)
-        p, _ = pyamg.krylov.cg(a, b, x0=x0, tol=1e-6, maxiter=200,
-                               M=self._ml.aspreconditioner())
+        p, _ = pyamg.krylov.cg(a, b, x0=x0, tol=1e-6, maxiter=200, M=self._ml.aspreconditioner())
         self._solves += 1
         self.pressure_pa = p
         self._flux = c * (p[g.face_i] - p[g.face_j])  # m³/s, i → j
@@ -229,10 +296,16 @@ class FlowSolver:
             limits = g.pore_m3[near] / (exponent * out)
         return float(limits.min()) if limits.size else math.inf
 
-    def advance(self, dt_s: float, *, source_cell: int, rate_m3_s: float, exponent: float,
-                flux_scale: float = 1.0) -> None:
-        """Move cement for ``dt_s`` seconds with the stored fluxes × ``flux_scale`` (the
-        pressure field is linear in the injection rate)."""
+    def advance(
+        self,
+        dt_s: float,
+        *,
+        source_cell: int,
+        rate_m3_s: float,
+        exponent: float,
+        flux_scale: float = 1.0,
+    ) -> None:
+        """Move cement for ``dt_s`` seconds with the stored fluxes × ``flux_scale``."""
         g = self.grid
         if self._active is None:
             has = self.fill > 0

@@ -42,6 +42,7 @@ _COLOURS = {
     "cleft": "#00d0a0",
     "cortical_defect": "#ff00c8",
     "endplate_crack": "#ff5a00",
+    "disc_fissure": "#ff9a50",
 }
 
 

@@ -25,7 +25,7 @@ from simulator.actions import Action
 from simulator.anatomy.build import build_phantom
 from simulator.anatomy.phantom import Phantom
 from simulator.assets import load_table
-from simulator.cement import CementModel, CementUnavailable
+from simulator.cement import CementInjection, CementModel
 from simulator.fluoro import BeamModel, CArm, DoseLedger, NeedleRender, make_imager
 from simulator.materials import tissues
 from simulator.needle import BODY, NeedleModel
@@ -72,7 +72,9 @@ class Procedure:
         else:
             self.carm = None
             self.ledger = DoseLedger(BeamModel.from_table(load_table("fluoro")))
-        self.cement: CementModel = cement if cement is not None else CementUnavailable()
+        self.cement: CementModel = (
+            cement if cement is not None else CementInjection(scenario, self.phantom)
+        )
         self.tick = 0
         self.events: list[Event] = []
         self.applied: list[dict] = []

@@ -19,6 +19,7 @@ from simulator.assets import scenarios_dir
 from simulator.scenario import load_scenario
 
 DATA = Path(__file__).parent / "data"
+ROOT_SCENARIOS = scenarios_dir()
 SHIPPED = sorted(p.stem for p in scenarios_dir().glob("*.toml"))
 
 

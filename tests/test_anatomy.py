@@ -255,7 +255,7 @@ def test_required_tissues_are_present():
 @pytest.mark.parametrize(
     ("name", "kind", "beyond"),
     [
-        ("endplate_crack_t12", "endplate_crack", "disc"),
+        ("endplate_crack_t12", "endplate_crack", "disc_fissure"),
         ("posterior_wall_l1", "cortical_defect", "epidural_fat"),
         ("cleft_l1_grade3", "cleft", "cancellous"),
     ],

@@ -103,6 +103,7 @@ def test_cli_run_writes_a_log_and_the_same_actions_give_the_same_log(tmp_path, c
     assert a["format"] == "vsim-attempt/1"
     assert a["scenario"]["id"] == "first_case_l1" and len(a["scenario"]["sha256"]) == 64
     assert "score" not in a  # scoring is not built yet; nothing is faked
+    assert a["metrics"]["cement_product"] is None  # no cement in this script
     for key in (
         "procedure_time_s",
         "fluoro_time_s",
@@ -151,8 +152,10 @@ def test_refusals_are_events_not_exceptions():
         make_action(0.0, "advance", mm=10.0),
         aim,
         make_action(2.0, "advance", mm=plan.depth_mm - 20.0),
+        make_action(59.0, "inject", rate_ml_min=2.0),
+        make_action(59.5, "stop"),
         make_action(60.0, "mix"),
-        make_action(61.0, "inject", rate_ml_min=2.0),
+        make_action(60.5, "mix"),
         make_action(
             62.0, "aim", side="right", entry_mm=[-40.0, 10.0], medial_deg=20.0, caudal_deg=10.0
         ),
@@ -160,9 +163,13 @@ def test_refusals_are_events_not_exceptions():
     ]
     proc.run(actions)
     refused = [(e.details["do"], e.details["reason"]) for e in proc.events if e.kind == "refused"]
-    assert refused[0] == ("advance", "aim the needle first")
-    assert refused[1][0] == "mix" and refused[2][0] == "inject"
-    assert refused[3] == ("aim", "the needle is engaged in bone; withdraw it before re-aiming")
+    assert refused == [
+        ("advance", "aim the needle first"),
+        ("inject", "mix the cement first"),
+        ("stop", "no injection is running"),
+        ("mix", "the cement is already mixed"),
+        ("aim", "the needle is engaged in bone; withdraw it before re-aiming"),
+    ]
     assert proc.needle.state.side == "left"
 
 

@@ -168,6 +168,9 @@ def paint_defects(p: Painter, geom: VertebraGeometry, defects, T: TissueTable) -
                 dz = (box.Z - surf) * out
                 m = (dz >= -2.5) & (dz <= 0.6)
                 p.paint(box, m, T.id("endplate_crack"), over=inside)
+                # the crack continues as a fissure 3 mm into the disc (the leak path)
+                fissure = (dz > 0.0) & (dz <= 3.0)
+                p.paint(box, fissure, T.id("disc_fissure"), over=T.ids("disc"))
         elif defect.kind == "posterior_wall":
             paint_tube(
                 p,
