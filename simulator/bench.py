@@ -33,6 +33,7 @@ def run_bench(*, repeat: int = 3) -> dict:
     plan_s = min(_timed(lambda: plan_trajectory(phantom, scenario, "left")) for _ in range(repeat))
     imaging = _bench_imaging(scenario, phantom)
     headless = _bench_headless(repeat)
+    cement = _bench_cement()
     return {
         "phantom_build_s": per_scenario[DEFAULT_SCENARIO],
         "phantom_build_s_max": max(per_scenario.values()),
@@ -42,6 +43,7 @@ def run_bench(*, repeat: int = 3) -> dict:
         "plan_s": round(plan_s, 4),
         **imaging,
         **headless,
+        **cement,
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1),
         "python": platform.python_version(),
         "machine": platform.machine(),
@@ -109,6 +111,44 @@ def _bench_headless(repeat: int) -> dict:
         "headless_attempt_wall_s": round(best, 4),
         "headless_attempt_sim_s": round(sim_s, 3),
         "headless_realtime_factor": round(sim_s / best, 1),
+    }
+
+
+def _bench_cement() -> dict:
+    """A 3 ml injection at 2 ml/min by the expert in the default scenario: wall time per
+    20 ms tick while injecting (budget: a fraction of a 16.7 ms frame) and simulated seconds
+    of injection per wall-clock second (budget ≥ 50)."""
+    import numpy as np
+
+    from simulator.actions import make_action
+    from simulator.personas import build
+    from simulator.procedure import Procedure
+
+    scenario = load_scenario(DEFAULT_SCENARIO)
+    proc = Procedure(scenario, render_images=False)
+    acts = [a for a in build(DEFAULT_SCENARIO)["expert"]["actions"] if a["do"] != "finish"]
+    for a in acts:
+        proc.submit(
+            make_action(a["t"], a["do"], **{k: v for k, v in a.items() if k not in ("t", "do")})
+        )
+    t0 = acts[-1]["t"] + 1.0
+    proc.submit(make_action(t0, "mix"))
+    proc.submit(make_action(t0 + 240.0, "inject", rate_ml_min=2.0, ml=3.0))
+    while proc.t_s < t0 + 240.0 + 0.02:
+        proc.step()
+    ticks = []
+    start_sim, start_wall = proc.t_s, time.perf_counter()
+    while proc.cement.injecting:
+        t = time.perf_counter()
+        proc.step()
+        ticks.append(time.perf_counter() - t)
+    wall = time.perf_counter() - start_wall
+    return {
+        "cement_step_ms": round(1000.0 * float(np.median(ticks)), 3),
+        "cement_step_ms_p95": round(1000.0 * float(np.percentile(ticks, 95)), 3),
+        "cement_step_ms_max": round(1000.0 * float(np.max(ticks)), 3),
+        "injection_realtime_factor": round((proc.t_s - start_sim) / wall, 1),
+        "injection_ml": round(proc.cement.metrics()["injected_ml"], 3),
     }
 
 

@@ -93,8 +93,8 @@ class CementInjection:
     of the grid (veins, boundary) + needle tract outside the grid.
     """
 
-    SOLVE_EVERY_S = 10.0
-    SOLVE_GROWTH = 0.25
+    SOLVE_EVERY_S = 15.0
+    SOLVE_GROWTH = 0.4
     FLOW_DT_S = 0.1
     LEAK_EVENT_ML = 0.02
 

@@ -266,7 +266,7 @@ class FlowSolver:
         b[source_cell] += rate_m3_s
         b = b * scale
         if self._ml is None or self._solves % self.REBUILD_EVERY == 0:
-            self._ml = pyamg.smoothed_aggregation_solver(a, max_coarse=200)
+            self._ml = pyamg.smoothed_aggregation_solver(a, max_coarse=200, smooth=None)
         x0 = self.pressure_pa if self._solves else np.zeros(n)
         p, _ = pyamg.krylov.cg(a, b, x0=x0, tol=1e-6, maxiter=200, M=self._ml.aspreconditioner())
         self._solves += 1
