@@ -16,6 +16,7 @@ import math
 from typing import Protocol
 
 import numpy as np
+from scipy import ndimage
 
 from simulator.anatomy.phantom import Phantom
 from simulator.assets import load_table
@@ -310,10 +311,17 @@ class CementInjection:
         if not self.flow.fill.any():
             return None
         g = self.grid
-        fill = self.flow.fill.reshape(g.shape)
-        for axis in range(3):
-            fill = np.repeat(fill, CELL, axis=axis)
-        frac = (fill * self.phantom.porosity[g.slices]).astype(np.float32)
+        # trilinear up-sampling of the 2 mm fill to the voxels, so that the bolus has a smooth
+        # outline on the image rather than 2 mm steps (the volume is kept: rescaled below)
+        coarse = self.flow.fill.reshape(g.shape)
+        fill = ndimage.zoom(coarse, CELL, order=1, mode="nearest", grid_mode=True)
+        fill = np.clip(fill, 0.0, 1.0)
+        pores = self.phantom.porosity[g.slices]
+        want = float((self.flow.cement_m3()).sum())
+        have = float((fill * pores).sum()) * (self.phantom.grid.voxel_mm / 1000.0) ** 3
+        if have > 0:
+            fill *= want / have
+        frac = np.clip(fill * pores, 0.0, 1.0).astype(np.float32)
         from simulator.fluoro.projection import cement_mu_per_mm
 
         mu = cement_mu_per_mm(
