@@ -97,6 +97,8 @@ class CementInjection:
     SOLVE_EVERY_S = 15.0
     SOLVE_GROWTH = 0.4
     FLOW_DT_S = 0.1
+    YIELD_PER_S = 0.2  # τ_y / K of doughy PMMA (approx.; calibrated, see docs)
+    OPENING_MM = 0.5  # a vascular or fracture opening into a leak path (approx.)
     LEAK_EVENT_ML = 0.02
 
     def __init__(self, scenario, phantom: Phantom):
@@ -283,9 +285,25 @@ class CementInjection:
         while left > 1e-12:
             h = min(left, self.flow.max_step_s(a) / max(q_scale, 1e-12))
             self.flow.advance(
-                h, source_cell=source, rate_m3_s=rate_m3_s, exponent=a, flux_scale=q_scale
+                h,
+                source_cell=source,
+                rate_m3_s=rate_m3_s,
+                exponent=a,
+                flux_scale=q_scale,
+                entry_threshold_pa=self._entry_threshold_pa(t_s),
             )
             left -= h
+
+    def _entry_threshold_pa(self, t_s: float) -> float:
+        """Pressure difference (Pa) doughy cement needs to enter a narrow opening (a vein, a
+        crack, a hole in the cortex): a Bingham yield stress τ_y = β·K, zero while the cement
+        is still liquid, over an opening of diameter d across a cell of length L:
+        Δp = 4 τ_y L / d."""
+        since = t_s - self.mixed_at_s
+        if self.product.phase(since, self.temperature_c) == "liquid":
+            return 0.0
+        tau = self.YIELD_PER_S * self.product.consistency_pa_s(since, self.temperature_c)
+        return 4.0 * tau * self.grid.cell_mm / self.OPENING_MM
 
     def _leak_events(self) -> list[tuple[str, dict]]:
         events = []

@@ -239,6 +239,7 @@ class FlowSolver:
         self._solves = 0
         self._flux = None
         self._active = None
+        self._threshold = 0.0
 
     # ----- pressure -------------------------------------------------------------------------
     def solve_pressure(self, *, source_cell: int, rate_m3_s: float, cement_pa_s: float) -> None:
@@ -304,14 +305,25 @@ class FlowSolver:
         rate_m3_s: float,
         exponent: float,
         flux_scale: float = 1.0,
+        entry_threshold_pa: float = 0.0,
     ) -> None:
-        """Move cement for ``dt_s`` seconds with the stored fluxes × ``flux_scale``."""
+        """Move cement for ``dt_s`` seconds with the stored fluxes × ``flux_scale``.
+
+        Cement crosses from the body into a leak site (vein, canal, disc, soft tissue, tract)
+        only where the pressure difference across that face exceeds ``entry_threshold_pa``
+        (the yield stress of doughy cement holding it out of narrow openings)."""
         g = self.grid
-        if self._active is None:
+        if self._active is None or entry_threshold_pa != self._threshold:
             has = self.fill > 0
             has[source_cell] = True
-            self._active = np.nonzero(has[self._up])[0]
+            open_ = has[self._up]
+            if entry_threshold_pa > 0:
+                dp = np.abs(self.pressure_pa[g.face_i] - self.pressure_pa[g.face_j])
+                into_leak = (g.site[self._up] == 0) & (g.site[self._down] != 0)
+                open_ &= ~(into_leak & (dp * flux_scale < entry_threshold_pa))
+            self._active = np.nonzero(open_)[0]
             self._active_b = np.nonzero(has[g.boundary_cell] & (self._bflux > 0))[0]
+            self._threshold = entry_threshold_pa
         act = self._active
         up, down = self._up[act], self._down[act]
         moved = self.fill[up] ** exponent * (self._absflux[act] * (flux_scale * dt_s))

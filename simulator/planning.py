@@ -36,13 +36,13 @@ CENTRELINE_FORBIDDEN = (
     "nerve_root",
     "disc",
     "great_vessel",
-    "basivertebral_vein",
     "segmental_vein",
     "adjacent_cortical",
     "adjacent_cancellous",
     "air",
 )
-"""Tissues the planned centreline may not touch."""
+"""Tissues the planned centreline may not touch (the small intraosseous veins it may cross,
+but the tip itself must end in cancellous bone)."""
 WALL_TISSUES = ("pedicle_cortex", "epidural_fat", "thecal_sac", "epidural_vein", "nerve_root")
 """Tissues whose distance from the needle's surface is the plan's clearance."""
 
@@ -98,6 +98,7 @@ def plan_trajectory(phantom: Phantom, scenario, side: str) -> Plan:
     lat = np.array([ax[1], -ax[0], 0.0])
     up = np.array([0.0, 0.0, 1.0])
     s = float(side_sign(side))
+    tt_canc = tissues().id("cancellous")
     cands = []
     for du, dv, dz, tx, tz in itertools.product(
         (0.0, -3.0, 3.0),
@@ -108,7 +109,7 @@ def plan_trajectory(phantom: Phantom, scenario, side: str) -> Plan:
     ):
         via = isthmus0 + du * ax + dv * lat + dz * up
         target = target0 + np.array([s * tx, 0.0, tz])
-        if zone.contains(target):
+        if zone.contains(target) and phantom.label_at(target) == tt_canc:
             cost = float(np.linalg.norm(target - target0)) + abs(dv) + abs(dz) + 0.1 * abs(du)
             cands.append((cost, via, target))
     cands.sort(key=lambda c: c[0])

@@ -57,9 +57,9 @@ def paint_tube(p: Painter, p0, p1, radius_mm: float, label: int, *, over=None) -
 
 
 def paint_veins(p: Painter, geom: VertebraGeometry, veins, T: TissueTable, *, shape: dict):
-    """Basivertebral veins (with two anterolateral branches, draining through the posterior
-    wall foramen and a retro-corporeal anastomosis into the plexus), segmental veins on the
-    lateral surface with their cortical foramina, and extra epidural plexus veins."""
+    """Basivertebral veins (a hub with four branches into the body, draining through the
+    posterior wall foramen and a retro-corporeal anastomosis into the plexus), segmental
+    veins on the lateral surface with their cortical foramina, extra epidural plexus veins."""
     body, canal = geom.body, geom.canal
     bone = T.ids("cancellous", "cortical", "endplate", "cortical_defect", "cleft")
     yp = plexus_y(canal, shape)
@@ -81,10 +81,15 @@ def paint_veins(p: Painter, geom: VertebraGeometry, veins, T: TissueTable, *, sh
                 T.id("epidural_vein"),
                 over=epi,
             )
-            reach = 0.2 * 2.0 * body.half_depth_mm
+            # the intraosseous venous tree that drains into the hub: two branches toward the
+            # anterolateral body (45 % of the depth) and two toward the sides (30 % of the
+            # width), as the basivertebral system fans out through the cancellous bone
+            depth, width = 2.0 * body.half_depth_mm, 2.0 * body.half_width_mm
             for s in (1.0, -1.0):
-                end = (x + s * reach * 0.57, y - reach * 0.82, z)
-                paint_tube(p, (x, y, z), end, 0.6 * r, lab, over=bone)
+                for length, angle in ((0.45 * depth, 35.0), (0.3 * width, 80.0)):
+                    a = np.radians(angle)
+                    end = (x + s * length * np.sin(a), y - length * np.cos(a), z)
+                    paint_tube(p, (x, y, z), end, 0.5 * r, lab, over=bone)
         elif vein.kind == "segmental":
             lab = T.id("segmental_vein")
             side = 1.0 if x >= 0 else -1.0
