@@ -95,8 +95,9 @@ class CementInjection:
     """
 
     SOLVE_EVERY_S = 15.0
-    SOLVE_GROWTH = 0.4
+    SOLVE_GROWTH = 0.5
     FLOW_DT_S = 0.1
+    ITER_PER_STEP = 6  # multigrid-CG iterations per flow step while a new pressure is solved
     YIELD_PER_S = 0.2  # τ_y / K of doughy PMMA (approx.; calibrated, see docs)
     OPENING_MM = 0.5  # a vascular or fracture opening into a leak path (approx.)
     LEAK_EVENT_ML = 0.02
@@ -130,6 +131,8 @@ class CementInjection:
         self._source: int | None = None
         self._solved_at = (-math.inf, 0.0, 0.0, 0.0)  # t, volume, viscosity, rate
         self._r_bone = 0.0
+        self._solving_meta = self._solved_at
+        self._solving_source: int | None = None
         self._pending_m3 = 0.0  # left the cannula, not yet moved into the bone (in transit)
         self._pending_s = 0.0
 
@@ -186,8 +189,9 @@ class CementInjection:
         if not self.injecting:
             if self._pending_m3 > 0:
                 k = self.product.consistency_pa_s(since, self.temperature_c)
-                self._flow(self._pending_m3 / self._pending_s, self._pending_s, t_s, k, needle)
-                self._pending_m3 = self._pending_s = 0.0
+                rate = self._pending_m3 / self._pending_s
+                if self._flow(rate, self._pending_s, t_s, k, needle):
+                    self._pending_m3 = self._pending_s = 0.0
                 events += self._leak_events()
             return events
         k = self.product.consistency_pa_s(since, self.temperature_c)
@@ -226,9 +230,11 @@ class CementInjection:
         done = self.target_m3 is not None and self.injected_m3 >= self.target_m3 - 1e-15
         if self._pending_s >= self.FLOW_DT_S - 1e-12 or done:
             # the bone takes up what left the cannula, in steps of FLOW_DT_S
-            if self._pending_m3 > 0:
-                self._flow(self._pending_m3 / self._pending_s, self._pending_s, t_s, k, needle)
-            self._pending_m3 = self._pending_s = 0.0
+            moved = self._pending_m3 <= 0 or self._flow(
+                self._pending_m3 / self._pending_s, self._pending_s, t_s, k, needle
+            )
+            if moved:
+                self._pending_m3 = self._pending_s = 0.0
         self.pressure_pa += r_bone * rate  # bone back-pressure at this rate
         self.max_pressure_pa = max(self.max_pressure_pa, self.pressure_pa)
         events += self._leak_events()
@@ -260,25 +266,33 @@ class CementInjection:
             lo, hi = (mid, hi) if total(mid) <= self.limit_pa else (lo, mid)
         return lo
 
-    def _flow(self, rate_m3_s: float, dt_s: float, t_s: float, k: float, needle) -> None:
-        """Move ``rate_m3_s × dt_s`` of cement into the bone at the needle tip."""
+    def _flow(self, rate_m3_s: float, dt_s: float, t_s: float, k: float, needle) -> bool:
+        """Move ``rate_m3_s × dt_s`` of cement into the bone at the needle tip; False when it
+        has to wait (in transit) for the first pressure field at this tip position."""
         source = self.grid.cell_of(needle.tip_mm)
         if source is None:
             self.tract_m3 += rate_m3_s * dt_s  # the tip is outside the body: into the tract
-            return
+            return True
         vol = float(self.flow.cement_m3().sum())
         t0, v0, k0, q0 = self._solved_at
-        if (
-            source != self._source
+        due = (
+            self._source != source
             or t_s - t0 >= self.SOLVE_EVERY_S
             or vol > v0 * (1 + self.SOLVE_GROWTH)
             or abs(k - k0) > 0.1 * k0
             or abs(rate_m3_s - q0) > 0.05 * q0
-        ):
-            self.flow.solve_pressure(source_cell=source, rate_m3_s=rate_m3_s, cement_pa_s=k)
-            self._source = source
-            self._solved_at = (t_s, vol, k, rate_m3_s)
-            self._r_bone = float(self.flow.pressure_pa[source]) / rate_m3_s
+        )
+        # a new pressure field is assembled in one flow step and iterated over the next ones,
+        # so that no 20 ms tick carries a whole solve; cement keeps moving on the old field
+        if self.flow.solving:
+            if self.flow.continue_solve(max_iter=self.ITER_PER_STEP):
+                self._adopted(self._solving_source, self._solving_meta)
+        elif due:
+            self.flow.start_solve(source_cell=source, rate_m3_s=rate_m3_s, cement_pa_s=k)
+            self._solving_meta = (t_s, vol, k, rate_m3_s)
+            self._solving_source = source
+        if self._source != source:
+            return False  # no pressure field for this tip position yet: stays in transit
         a = 1.0 + math.log10(max(k / MARROW_VISCOSITY_PA_S, 1.0))
         left = dt_s
         q_scale = rate_m3_s / self._solved_at[3]
@@ -293,6 +307,13 @@ class CementInjection:
                 entry_threshold_pa=self._entry_threshold_pa(t_s),
             )
             left -= h
+        return True
+
+    def _adopted(self, source: int, meta: tuple) -> None:
+        """A new pressure field is in use: remember what it was solved for."""
+        self._source = source
+        self._solved_at = meta
+        self._r_bone = float(self.flow.pressure_pa[source]) / meta[3]
 
     def _entry_threshold_pa(self, t_s: float) -> float:
         """Pressure difference (Pa) doughy cement needs to enter a narrow opening (a vein, a

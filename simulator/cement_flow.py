@@ -240,10 +240,23 @@ class FlowSolver:
         self._flux = None
         self._active = None
         self._threshold = 0.0
+        self._pending: dict | None = None
 
     # ----- pressure -------------------------------------------------------------------------
     def solve_pressure(self, *, source_cell: int, rate_m3_s: float, cement_pa_s: float) -> None:
         """Solve for the pressure with ``rate_m3_s`` entering ``source_cell``; stores fluxes."""
+        self.start_solve(source_cell=source_cell, rate_m3_s=rate_m3_s, cement_pa_s=cement_pa_s)
+        self.continue_solve(max_iter=None)
+
+    @property
+    def solving(self) -> bool:
+        """True while a pressure solve started by :meth:`start_solve` is unfinished."""
+        return self._pending is not None
+
+    def start_solve(self, *, source_cell: int, rate_m3_s: float, cement_pa_s: float) -> None:
+        """Assemble the pressure system for the current fill and set up its multigrid; the
+        iterations run in :meth:`continue_solve` (so that a window can spread them over
+        frames while the cement moves on the previous fluxes)."""
         g = self.grid
         lam = 1.0 / (MARROW_VISCOSITY_PA_S ** (1.0 - self.fill) * cement_pa_s**self.fill)
         li, lj = lam[g.face_i], lam[g.face_j]
@@ -268,8 +281,39 @@ class FlowSolver:
         b = b * scale
         if self._ml is None or self._solves % self.REBUILD_EVERY == 0:
             self._ml = pyamg.smoothed_aggregation_solver(a, max_coarse=200, smooth=None)
-        x0 = self.pressure_pa if self._solves else np.zeros(n)
-        p, _ = pyamg.krylov.cg(a, b, x0=x0, tol=1e-6, maxiter=200, M=self._ml.aspreconditioner())
+        x0 = self.pressure_pa.copy() if self._solves else np.zeros(n)
+        self._pending = {
+            "a": a,
+            "b": b,
+            "c": c,
+            "cb": cb,
+            "x": x0,
+            "norm_b": float(np.linalg.norm(b)) or 1.0,
+        }
+
+    def continue_solve(self, *, max_iter: int | None) -> bool:
+        """Run up to ``max_iter`` preconditioned CG iterations (all that are needed when
+        None); adopt the pressure and fluxes once the relative residual is below 1e-6."""
+        job = self._pending
+        a, b = job["a"], job["b"]
+        x, _ = pyamg.krylov.cg(
+            a,
+            b,
+            x0=job["x"],
+            tol=1e-6,
+            maxiter=200 if max_iter is None else max_iter,
+            M=self._ml.aspreconditioner(),
+        )
+        job["x"] = x
+        if max_iter is not None and np.linalg.norm(b - a @ x) > 1e-6 * job["norm_b"]:
+            return False
+        self._pending = None
+        self._adopt(x, job["c"], job["cb"])
+        return True
+
+    def _adopt(self, p: np.ndarray, c: np.ndarray, cb: np.ndarray) -> None:
+        g = self.grid
+        n = g.n
         self._solves += 1
         self.pressure_pa = p
         self._flux = c * (p[g.face_i] - p[g.face_j])  # m³/s, i → j
