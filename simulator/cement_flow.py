@@ -45,21 +45,12 @@ import scipy.sparse as sp
 
 from simulator.anatomy.phantom import Phantom
 from simulator.assets import load_table
-from simulator.materials import tissues
+from simulator.materials import BODY_TISSUES, tissues
 
 CELL = 4  # voxels per cell edge
 MARROW_VISCOSITY_PA_S = 0.04  # REFERENCE: ≈ 0.04 Pa·s at body temperature (materials.toml)
 SITES = ("none", "canal", "disc", "vein", "paravertebral", "needle_tract")
 _TRACT_TISSUES = ("pedicle_cancellous", "pedicle_cortex", "posterior_bone")
-_BODY_TISSUES = (
-    "cancellous",
-    "cortical",
-    "endplate",
-    "cleft",
-    "cortical_defect",
-    "endplate_crack",
-    "basivertebral_vein",
-)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -129,7 +120,7 @@ def build_grid(
     t = tissues()
     g = phantom.grid
     vox = g.voxel_mm
-    body = np.isin(phantom.labels, t.ids(*_BODY_TISSUES))
+    body = np.isin(phantom.labels, t.ids(*BODY_TISSUES))
     lo, hi = [], []
     for axis in range(3):
         idx = np.nonzero(body.any(axis=tuple(a for a in range(3) if a != axis)))[0]

@@ -15,6 +15,16 @@ import numpy as np
 from simulator.assets import load_table
 
 LEAK_SITES = ("none", "canal", "disc", "vein", "paravertebral")
+BODY_TISSUES = (
+    "cancellous",
+    "cortical",
+    "endplate",
+    "cleft",
+    "cortical_defect",
+    "endplate_crack",
+    "basivertebral_vein",
+)
+"""Tissues that make up the treated vertebral body (cement here is in the body)."""
 
 
 @dataclass(frozen=True, kw_only=True)

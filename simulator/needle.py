@@ -32,7 +32,7 @@ import numpy as np
 
 from simulator.anatomy.phantom import Phantom
 from simulator.assets import load_table
-from simulator.materials import tissues
+from simulator.materials import BODY_TISSUES, tissues
 from simulator.units import direction_from_angles
 
 BONE = (
@@ -49,15 +49,7 @@ BONE = (
     "endplate_crack",
     "basivertebral_vein",
 )
-BODY = (
-    "cancellous",
-    "cortical",
-    "endplate",
-    "cleft",
-    "cortical_defect",
-    "endplate_crack",
-    "basivertebral_vein",
-)
+BODY = BODY_TISSUES
 PEDICLE = ("pedicle_cancellous", "pedicle_cortex")
 CANAL = ("epidural_fat", "thecal_sac", "epidural_vein")
 

@@ -195,14 +195,19 @@ def test_a_cleft_pools_cement():
     assert spread_z(b) < spread_z(a)
 
 
-def test_expert_with_a_well_timed_injection_fills_without_leak():
-    s, ph = scenario_and_phantom("first_case_l1")
-    acts = [a for a in personas("first_case_l1")["expert"]["actions"] if a["do"] != "finish"]
-    t0 = acts[-1]["t"] + 1.0
+def expert_placement(name: str):
+    """The expert persona's actions up to (not including) finish, and a second after them."""
+    acts = [a for a in personas(name)["expert"]["actions"] if a["do"] != "finish"]
     actions = [
         make_action(a["t"], a["do"], **{k: v for k, v in a.items() if k not in ("t", "do")})
         for a in acts
     ]
+    return actions, acts[-1]["t"] + 1.0
+
+
+def test_expert_with_a_well_timed_injection_fills_without_leak():
+    s, ph = scenario_and_phantom("first_case_l1")
+    actions, t0 = expert_placement("first_case_l1")
     actions += [
         make_action(t0, "mix"),
         make_action(t0 + 300.0, "inject", rate_ml_min=2.0, ml=3.0),
@@ -221,12 +226,7 @@ def run_injection(product: str, wait_s: float, rate: float, *, ml=1.0, gauge=Non
         from dataclasses import replace
 
         s = replace(s, equipment=replace(s.equipment, needle_gauge=gauge))
-    acts = [a for a in personas("first_case_l1")["expert"]["actions"] if a["do"] != "finish"]
-    t0 = acts[-1]["t"] + 1.0
-    actions = [
-        make_action(a["t"], a["do"], **{k: v for k, v in a.items() if k not in ("t", "do")})
-        for a in acts
-    ]
+    actions, t0 = expert_placement("first_case_l1")
     actions += [
         make_action(t0, "mix", cement=product),
         make_action(t0 + wait_s, "inject", rate_ml_min=rate, ml=ml),
