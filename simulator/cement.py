@@ -5,9 +5,8 @@ calls :meth:`CementModel.step` every tick while :attr:`CementModel.active`, asks
 :meth:`CementModel.field` for the image and :meth:`CementModel.metrics` at the end. A refusal
 is a reason string (the procedure turns it into a ``refused`` event), never an exception.
 
-The physical model (curing rheology, Darcy flow in the phantom, cannula pressure, leaks) is
-a later piece of work; until it lands, :class:`CementUnavailable` refuses mixing and injecting
-so that an attempt without cement runs end to end and says so.
+:class:`CementInjection` is the model: curing rheology (``rheology.py``), cannula pressure
+and the syringe's limit, Darcy flow in the phantom (``cement_flow.py``) and leaks by site.
 """
 
 from __future__ import annotations
@@ -20,8 +19,15 @@ from scipy import ndimage
 
 from simulator.anatomy.phantom import Phantom
 from simulator.assets import load_table
-from simulator.cement_flow import CELL, MARROW_VISCOSITY_PA_S, SITES, FlowSolver, build_grid
-from simulator.fluoro.projection import CementField
+from simulator.cement_flow import (
+    CELL,
+    MARROW_VISCOSITY_PA_S,
+    SITES,
+    FlowGrid,
+    FlowSolver,
+    build_grid,
+)
+from simulator.fluoro.projection import CementField, cement_mu_per_mm
 from simulator.needle import NeedleState
 from simulator.rheology import CementProduct, cannula_pressure_pa
 
@@ -54,37 +60,6 @@ class CementModel(Protocol):
         """The cement metrics of DESIGN §4.4 (empty when no cement model runs)."""
 
 
-class CementUnavailable:
-    """Stands in for the cement model until it is built: refuses mixing and injecting."""
-
-    REASON = "the cement model is not part of this version yet"
-    active = False
-
-    def mix(self, t_s: float, product: str) -> str | None:
-        """Refuse: there is no cement model."""
-        return self.REASON
-
-    def inject(self, t_s, rate_ml_min, ml, needle) -> str | None:
-        """Refuse: there is no cement model."""
-        return self.REASON
-
-    def stop(self, t_s: float) -> str | None:
-        """Nothing is being injected."""
-        return "no injection is running"
-
-    def step(self, dt_s, t_s, needle) -> list[tuple[str, dict]]:
-        """Nothing happens."""
-        return []
-
-    def field(self) -> CementField | None:
-        """No cement."""
-        return None
-
-    def metrics(self) -> dict:
-        """No cement metrics."""
-        return {}
-
-
 class CementInjection:
     """The cement model: curing, cannula pressure and syringe limit, flow in the body, leaks.
 
@@ -105,8 +80,10 @@ class CementInjection:
     def __init__(self, scenario, phantom: Phantom):
         self.scenario = scenario
         self.phantom = phantom
-        self.grid = build_grid(phantom)
-        self.flow = FlowSolver(self.grid)
+        # the flow grid is built at mixing: attempts without cement do not pay for it
+        self.grid: FlowGrid | None = None
+        self.flow: FlowSolver | None = None
+        self._mu_per_mm = 0.0
         eq = scenario.equipment
         gauge = load_table("equipment")["gauges"][str(eq.needle_gauge)]
         self.radius_m = gauge["inner_diameter_mm"] / 2000.0
@@ -148,6 +125,11 @@ class CementInjection:
             return "the cement is already mixed"
         self.product = CementProduct.load(product)
         self.mixed_at_s = t_s
+        self.grid = build_grid(self.phantom)
+        self.flow = FlowSolver(self.grid)
+        self._mu_per_mm = cement_mu_per_mm(
+            self.product.barium_sulfate_mass_fraction, load_table("fluoro")["attenuation"]
+        )
         return None
 
     def inject(self, t_s, rate_ml_min, ml, needle) -> str | None:
@@ -347,7 +329,7 @@ class CementInjection:
 
     def field(self) -> CementField | None:
         """Cement volume fraction per voxel over the grid's sub-box."""
-        if not self.flow.fill.any():
+        if self.flow is None or not self.flow.fill.any():
             return None
         g = self.grid
         # trilinear up-sampling of the 2 mm fill to the voxels, so that the bolus has a smooth
@@ -361,12 +343,7 @@ class CementInjection:
         if have > 0:
             fill *= want / have
         frac = np.clip(fill * pores, 0.0, 1.0).astype(np.float32)
-        from simulator.fluoro.projection import cement_mu_per_mm
-
-        mu = cement_mu_per_mm(
-            self.product.barium_sulfate_mass_fraction, load_table("fluoro")["attenuation"]
-        )
-        return CementField(slices=g.slices, fraction=frac, mu_per_mm=mu)
+        return CementField(slices=g.slices, fraction=frac, mu_per_mm=self._mu_per_mm)
 
     def metrics(self) -> dict:
         """The cement metrics of DESIGN §4.4."""

@@ -11,6 +11,12 @@ from scipy import integrate, ndimage
 from simulator.anatomy.build import build_phantom
 from simulator.materials import tissues
 from simulator.scenario import parse_scenario
+from tests.anatomy_checks import (
+    SEALING_TISSUES,
+    canal_region,
+    cancellous_neighbours,
+    pedicle_pieces,
+)
 from tests.conftest import SHIPPED, scenario_and_phantom
 
 T = tissues()
@@ -112,13 +118,8 @@ def test_anterior_over_posterior_height_is_one_minus_wedge(wedge):
 @pytest.mark.parametrize("name", SHIPPED)
 def test_each_pedicle_is_one_piece_joining_body_and_posterior_elements(name):
     _, ph = scenario_and_phantom(name)
-    ped = np.isin(ph.labels, T.ids("pedicle_cortex", "pedicle_cancellous"))
-    x = ph.grid.axis_mm(0)[:, None, None]
-    six = ndimage.generate_binary_structure(3, 1)
-    for side_mask in (ped & (x > 0), ped & (x < 0)):
-        _, n = ndimage.label(side_mask, structure=six)
+    for n, touching in pedicle_pieces(ph):
         assert n == 1
-        touching = ph.labels[ndimage.binary_dilation(side_mask, structure=six) & ~side_mask]
         assert np.isin(touching, T.ids("cancellous")).any()
         assert np.isin(touching, T.ids("posterior_bone")).any()
 
@@ -126,26 +127,17 @@ def test_each_pedicle_is_one_piece_joining_body_and_posterior_elements(name):
 @pytest.mark.parametrize("name", SHIPPED)
 def test_canal_is_enclosed_on_the_axial_slice_through_the_pedicles(name):
     _, ph = scenario_and_phantom(name)
-    axis = ph.landmarks.pedicle_axes["left"]
-    iz = int(np.argmin(np.abs(ph.grid.axis_mm(2) - axis.isthmus_mm[2])))
-    sl = ph.labels[:, :, iz]
-    bone = np.isin(
-        sl,
-        T.ids(
-            "cancellous",
-            "cortical",
-            "endplate",
-            "pedicle_cortex",
-            "pedicle_cancellous",
-            "posterior_bone",
-            "cortical_defect",
-            "basivertebral_vein",
-        ),
+    bone = (
+        "cancellous",
+        "cortical",
+        "endplate",
+        "pedicle_cortex",
+        "pedicle_cancellous",
+        "posterior_bone",
+        "cortical_defect",
+        "basivertebral_vein",
     )
-    regions, _ = ndimage.label(~bone)  # 4-connected in 2D
-    canal = ph.geometry.canal
-    seed = ph.grid.index_of((0.0, canal.wall_y_mm + 0.6 * canal.depth_mm, 0.0))
-    region = regions == regions[seed[0], seed[1]]
+    sl, region = canal_region(ph, bone)
     assert np.isin(sl[region], T.ids("thecal_sac")).any()
     assert not np.isin(sl[region], T.ids("soft_tissue", "air")).any()
     assert not (region[0].any() or region[-1].any() or region[:, 0].any() or region[:, -1].any())
@@ -174,21 +166,7 @@ def test_cancellous_bone_is_sealed_except_through_anatomical_openings(name):
     """Cement may leave the body only via veins, defects, pedicles and cracks: the
     cancellous core never touches soft tissue, canal or disc through a voxel face."""
     _, ph = scenario_and_phantom(name)
-    six = ndimage.generate_binary_structure(3, 1)
-    canc = ph.labels == T.id("cancellous")
-    ring = ndimage.binary_dilation(canc, structure=six) & ~canc
-    allowed = T.ids(
-        "cortical",
-        "endplate",
-        "pedicle_cancellous",
-        "pedicle_cortex",
-        "basivertebral_vein",
-        "segmental_vein",
-        "cleft",
-        "cortical_defect",
-        "endplate_crack",
-    )
-    bad = set(np.unique(ph.labels[ring]).tolist()) - set(allowed)
+    bad = cancellous_neighbours(ph) - set(T.ids(*SEALING_TISSUES))
     assert not bad, [T.names[i] for i in bad]
 
 

@@ -15,6 +15,12 @@ from simulator.materials import tissues
 from simulator.planning import plan_trajectory
 from simulator.scenario import parse_scenario
 from simulator.scenario.schema import LEVELS
+from tests.anatomy_checks import (
+    SEALING_TISSUES,
+    canal_region,
+    cancellous_neighbours,
+    pedicle_pieces,
+)
 
 T = tissues()
 SIX = ndimage.generate_binary_structure(3, 1)
@@ -75,58 +81,29 @@ def test_invariants_over_the_documented_ranges(case):
         assume(False)
     ph = build_phantom(scenario)
     labels = ph.labels
-    x = ph.grid.axis_mm(0)[:, None, None]
     # each pedicle: one piece, touching the body and the posterior elements
-    ped = np.isin(labels, T.ids("pedicle_cortex", "pedicle_cancellous"))
-    for side in (ped & (x > 0), ped & (x < 0)):
-        _, n = ndimage.label(side, structure=SIX)
+    for n, ring in pedicle_pieces(ph):
         assert n == 1
-        ring = labels[ndimage.binary_dilation(side, structure=SIX) & ~side]
         assert (ring == T.id("cancellous")).any()
         assert (ring == T.id("posterior_bone")).any()
     # the cancellous core is sealed except through anatomical openings
-    canc = labels == T.id("cancellous")
-    ring = labels[ndimage.binary_dilation(canc, structure=SIX) & ~canc]
-    allowed = set(
-        T.ids(
-            "cortical",
-            "endplate",
-            "pedicle_cancellous",
-            "pedicle_cortex",
-            "basivertebral_vein",
-            "segmental_vein",
-            "cleft",
-            "cortical_defect",
-            "endplate_crack",
-        )
-    )
-    assert set(np.unique(ring).tolist()) <= allowed
+    assert cancellous_neighbours(ph) <= set(T.ids(*SEALING_TISSUES))
     # the default basivertebral vein reaches the epidural plexus
     veins = np.isin(labels, T.ids("basivertebral_vein", "epidural_vein"))
     comps, _ = ndimage.label(veins, structure=SIX)
     i, j, k = ph.grid.index_of(scenario.veins[0].position_mm)
     assert (labels[comps == comps[i, j, k]] == T.id("epidural_vein")).any()
     # the canal is closed by bone on the axial slice through the pedicles
-    iz = int(
-        np.argmin(np.abs(ph.grid.axis_mm(2) - ph.landmarks.pedicle_axes["left"].isthmus_mm[2]))
+    bone = (
+        "cancellous",
+        "cortical",
+        "endplate",
+        "pedicle_cortex",
+        "pedicle_cancellous",
+        "posterior_bone",
+        "basivertebral_vein",
     )
-    sl = labels[:, :, iz]
-    bone = np.isin(
-        sl,
-        T.ids(
-            "cancellous",
-            "cortical",
-            "endplate",
-            "pedicle_cortex",
-            "pedicle_cancellous",
-            "posterior_bone",
-            "basivertebral_vein",
-        ),
-    )
-    regions, _ = ndimage.label(~bone)
-    c = ph.geometry.canal
-    seed = ph.grid.index_of((0.0, c.wall_y_mm + 0.6 * c.depth_mm, 0.0))
-    region = regions == regions[seed[0], seed[1]]
+    sl, region = canal_region(ph, bone)
     assert not np.isin(sl[region], T.ids("soft_tissue", "air")).any()
     # the planner always answers, inside the target zone
     for side in ("left", "right"):
