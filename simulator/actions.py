@@ -32,7 +32,8 @@ class ScriptError(UserError):
 
 @dataclass(frozen=True, kw_only=True)
 class Field:
-    """One field of an action: kind ``number``, ``int``, ``choice``, ``pair`` or ``cement``."""
+    """One field of an action: kind ``number``, ``int``, ``bool``, ``choice``, ``pair`` or
+    ``cement``."""
 
     kind: str
     required: bool = True
@@ -51,6 +52,8 @@ class Field:
             return f"two numbers [x, z]{unit}, each from {self.lo:g} to {self.hi:g}"
         if self.kind == "cement":
             return "a cement product id from assets/cements.toml"
+        if self.kind == "bool":
+            return "true or false"
         what = "a whole number" if self.kind == "int" else "a number"
         return f"{what} from {self.lo:g} to {self.hi:g}{unit}"
 
@@ -67,6 +70,8 @@ ACTIONS: dict[str, dict[str, Field]] = {
     "fluoro": {
         "view": Field(kind="choice", choices=VIEW_NAMES),
         "pulses": Field(kind="int", required=False, lo=1, hi=600, default=1),
+        # a further pulse of the same pedal press: fluoro time and dose, not a new shot
+        "continued": Field(kind="bool", required=False),
     },
     "mix": {"cement": Field(kind="cement", required=False)},
     "inject": {
@@ -213,6 +218,10 @@ def _check(f: Field, value: Any, field: str):
         products = load_table("cements")["products"]
         if not isinstance(value, str) or value not in products:
             raise _BadFieldError(field, f"unknown cement {value!r}; allowed: {', '.join(products)}")
+        return value
+    if f.kind == "bool":
+        if not isinstance(value, bool):
+            raise _BadFieldError(field, f"expected {f.allowed()}, got {value!r}")
         return value
     if f.kind == "pair":
         if not (isinstance(value, list) and len(value) == 2 and all(map(_is_number, value))):

@@ -121,12 +121,12 @@ def _bench_cement() -> dict:
     import numpy as np
 
     from simulator.actions import make_action
-    from simulator.personas import build
+    from simulator.personas import build, placement
     from simulator.procedure import Procedure
 
     scenario = load_scenario(DEFAULT_SCENARIO)
     proc = Procedure(scenario, render_images=False)
-    acts = [a for a in build(DEFAULT_SCENARIO)["expert"]["actions"] if a["do"] != "finish"]
+    acts = placement(build(DEFAULT_SCENARIO)["expert"]["actions"])
     for a in acts:
         proc.submit(
             make_action(a["t"], a["do"], **{k: v for k, v in a.items() if k not in ("t", "do")})

@@ -21,10 +21,6 @@ a transpedicular needle, PMMA cement flow and leaks, scoring and signed attempt 
 
 S is a scenario id (a file stem under scenarios/) or a path to a scenario file."""
 
-_NO_WINDOW_YET = """\
-The interactive trainer window is not built yet (it arrives with the window issue).
-What works today: validate, plan, preview, run (headless attempts) and bench."""
-
 
 class _Parser(argparse.ArgumentParser):
     """argparse that exits with code 2 and one line (plus usage) on bad arguments."""
@@ -45,6 +41,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"vsim {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
+    p = sub.add_parser("play", help="the interactive trainer window (the default command)")
+    p.add_argument("--scenario", default=DEFAULT_SCENARIO, metavar="ID", help="preselected")
+    p.add_argument("--trainee", default="", metavar="NAME", help="preset trainee name")
+    p.add_argument("--logs", metavar="DIR", help="logs folder (default: VSIM_LOGS_DIR or ~)")
+
+    p = sub.add_parser("replay", help="play an attempt log back in the window")
+    p.add_argument("log", metavar="LOG")
+    p.add_argument("--logs", metavar="DIR", help="folder for screenshots (F12)")
+
     p = sub.add_parser("validate", help="check scenario files; one line per problem")
     p.add_argument("paths", nargs="+", metavar="PATH", help="scenario files (or ids)")
 
@@ -64,6 +69,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, help="override the scenario's seed")
     p.add_argument("--trainee", default="anonymous", help="name recorded in the log")
 
+    p = sub.add_parser(
+        "verify", help="check logs' signatures and re-simulate them; reports mismatches"
+    )
+    p.add_argument("logs", nargs="+", metavar="LOG")
+
+    p = sub.add_parser("review", help="assessor summary over logs or folders (table, CSV, HTML)")
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.add_argument("--csv", metavar="F", help="one row per attempt, one column per metric")
+    p.add_argument("--html", metavar="F", help="self-contained report with plots and images")
+
+    p = sub.add_parser("recover", help="rebuild the log of a crashed attempt from its journal")
+    p.add_argument("journals", nargs="+", metavar="JOURNAL")
+
     p = sub.add_parser("bench", help="performance figures")
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
     p.add_argument("--repeat", type=int, default=3, help="builds per scenario (best is kept)")
@@ -76,10 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command is None:
-            parser.print_help()
-            print()
-            print(_NO_WINDOW_YET)
-            return 0
+            args = parser.parse_args(["play"])
         return _COMMANDS[args.command](args)
     except ScenarioError as err:
         print(str(err), file=sys.stderr)
@@ -226,6 +241,7 @@ def _cmd_run(args) -> int:
     from simulator.procedure import Procedure
     from simulator.records import attempt_log, write_json_atomic
     from simulator.scenario import load_scenario
+    from simulator.signing import load_key
 
     scenario = load_scenario(args.scenario)
     actions = load_script(args.script)  # everything is checked before anything runs
@@ -237,8 +253,9 @@ def _cmd_run(args) -> int:
             raise UserError(f"{args.log}: --log: is a folder; give a file name ending in .json")
         if not out.parent.exists():
             raise UserError(f"{args.log}: --log: the folder {out.parent} does not exist")
-    proc = Procedure(scenario, seed=args.seed, render_images=False).run(actions)
-    m = proc.metrics()
+    proc = Procedure(scenario, seed=args.seed).run(actions)
+    log = attempt_log(proc, trainee=args.trainee, key=load_key())
+    m, score = log["metrics"], log["score"]
     breaches = ", ".join(f"{b['kind']} {b['depth_mm']:.1f} mm" for b in m["breaches"]) or "none"
     target = (
         "" if m["tip_to_target_mm"] is None else f", {m['tip_to_target_mm']:.1f} mm from target"
@@ -247,13 +264,37 @@ def _cmd_run(args) -> int:
         f"{scenario.id} seed {proc.seed}: {m['procedure_time_s']:.1f} s, tip {m['tip_zone']}"
         f"{target}, breaches: {breaches}, fluoro {m['fluoro_shots']} shots "
         f"{m['fluoro_time_s']:.1f} s {m['dose_dap_mgycm2']:.0f} mGy·cm², repositions "
-        f"{m['needle_repositions']}" + (f"; log {args.log}" if args.log else "")
+        f"{m['needle_repositions']}; cement {m['in_body_ml']:.2f} ml in body; score "
+        f"{score['total']:.1f} {'passed' if score['passed'] else 'failed'}"
+        + (f" (critical: {', '.join(score['critical'])})" if score["critical"] else "")
+        + (f"; log {args.log}" if args.log else "")
     )
     if args.log:
         try:
-            write_json_atomic(args.log, attempt_log(proc, trainee=args.trainee))
+            write_json_atomic(args.log, log)
         except OSError as exc:
             raise UserError(f"{args.log}: --log: cannot write ({exc.strerror})") from None
+    return 0
+
+
+def _cmd_verify(args) -> int:
+    from simulator.verify import run_verify
+
+    return run_verify(args.logs, out=sys.stdout, err=sys.stderr)
+
+
+def _cmd_review(args) -> int:
+    from simulator.review import run_review
+
+    return run_review(args.paths, csv_path=args.csv, html_path=args.html)
+
+
+def _cmd_recover(args) -> int:
+    from simulator.journal import recover_to_file
+
+    for journal in args.journals:
+        out = recover_to_file(journal)
+        print(f"{journal}: recovered into {out}")
     return 0
 
 
@@ -271,10 +312,35 @@ def _cmd_bench(args) -> int:
     return 0
 
 
+def _logs_dir(args) -> Path:
+    from simulator.records import default_logs_dir
+
+    return Path(args.logs) if args.logs else default_logs_dir()
+
+
+def _cmd_play(args) -> int:
+    from simulator.scenario import load_scenario
+    from simulator.ui import play
+
+    scenario = load_scenario(args.scenario)  # a bad id is one message before any window
+    return play(scenario_id=scenario.id, trainee=args.trainee, logs_dir=_logs_dir(args))
+
+
+def _cmd_replay(args) -> int:
+    from simulator.ui import replay
+
+    return replay(Path(args.log), logs_dir=_logs_dir(args))
+
+
 _COMMANDS = {
+    "play": _cmd_play,
+    "replay": _cmd_replay,
     "validate": _cmd_validate,
     "plan": _cmd_plan,
     "preview": _cmd_preview,
     "run": _cmd_run,
     "bench": _cmd_bench,
+    "verify": _cmd_verify,
+    "review": _cmd_review,
+    "recover": _cmd_recover,
 }

@@ -217,7 +217,15 @@ class NeedleModel:
                 if any(b.active and b.kind == kind for b in s.breaches):
                     continue
                 s.breaches.append(Breach(kind=kind, t_s=t_s, start_inserted_mm=s.inserted_mm))
-                events.append(("breach", {"kind": kind, "inserted_mm": round(s.inserted_mm, 3)}))
+                wall_y = self.phantom.geometry.body.wall_y_mm
+                details = {
+                    "kind": kind,
+                    "inserted_mm": round(s.inserted_mm, 3),
+                    "tip_mm": [round(float(v), 3) for v in s.tip_mm],
+                    # +y is posterior: is the tip still behind the body's posterior wall?
+                    "behind_posterior_wall": bool(s.tip_mm[1] > wall_y),
+                }
+                events.append(("breach", details))
             if withdrawing and s.last_label in self.ids["bone"] and label not in self.ids["bone"]:
                 s.repositions += 1  # backed out of bone to redirect
             s.last_label = label

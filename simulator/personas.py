@@ -1,6 +1,12 @@
 """Persona scripts built from the planner (DESIGN §4.3 actions): an expert and four typical
 novices (too medial, too shallow, too deep, too much fluoroscopy).
 
+Each persona places the needle and then injects. The expert mixes, waits until the cement has
+left its liquid phase, injects 3 ml at 2 ml/min and screens a 2 s burst of lateral pulsed
+fluoroscopy every 0.5 ml. The novices inject the way beginners do: 90 s after mixing (still
+liquid), at 4 ml/min, with one lateral image in the middle; the fluoro-heavy novice screens
+the whole injection continuously.
+
 They drive the tests (``tests/data/personas/*.json`` are these scripts for the first case;
 ``python -m tests.make_personas`` rewrites them and a test checks they still match) and the
 ``bench`` command's headless attempt.
@@ -13,12 +19,14 @@ import numpy as np
 from simulator.anatomy.build import build_phantom
 from simulator.materials import tissues
 from simulator.planning import _skin_point, path_points, plan_trajectory
+from simulator.rheology import CementProduct
 from simulator.scenario import load_scenario
 from simulator.units import direction_from_angles
 
 SCENARIO = "first_case_l1"
 STEP_MM = 15.0
 PAUSE_S = 12.0  # time allowed for one advance step before the next shots
+PULSE_HZ = 7.5  # pulsed fluoroscopy rate (assets/fluoro.toml [beam])
 
 
 def _aim(plan_or_dict) -> dict:
@@ -27,7 +35,13 @@ def _aim(plan_or_dict) -> dict:
 
 
 def _stepwise(
-    aim: dict, depth_mm: float, *, shots_per_step=("lateral", "ap"), extra_shots: int = 0
+    aim: dict,
+    depth_mm: float,
+    *,
+    injection: str,
+    liquid_s: float,
+    shots_per_step=("lateral", "ap"),
+    extra_shots: int = 0,
 ) -> list[dict]:
     acts = [
         aim,
@@ -46,8 +60,51 @@ def _stepwise(
     for i in range(extra_shots):
         acts.append({"t": t, "do": "fluoro", "view": ("lateral", "ap")[i % 2]})
         t += 2.0
-    acts.append({"t": t, "do": "finish"})
+    acts += _injection(t, injection, liquid_s)
+    acts.append({"t": acts[-1]["t"] + 5.0, "do": "finish"})
     return acts
+
+
+def _burst(t: float, view: str, seconds: float) -> list[dict]:
+    """The pedal held for ``seconds``: one shot and its continued pulses (7.5 per s)."""
+    n = max(1, round(seconds * PULSE_HZ))
+    return [{"t": t, "do": "fluoro", "view": view}] + [
+        {"t": round(t + i / PULSE_HZ, 3), "do": "fluoro", "view": view, "continued": True}
+        for i in range(1, n)
+    ]
+
+
+def _injection(t: float, style: str, liquid_s: float) -> list[dict]:
+    """Mix at ``t`` and inject 3 ml in the given ``style`` (``expert``, ``novice``,
+    ``screening``); ``liquid_s`` is when the cement leaves its liquid phase (s after mixing)."""
+    acts = [{"t": t, "do": "mix"}]
+    if style == "expert":
+        start, rate = t + liquid_s + 20.0, 2.0
+    else:
+        start, rate = t + 90.0, 4.0
+    acts.append({"t": round(start, 3), "do": "inject", "rate_ml_min": rate, "ml": 3.0})
+    duration = 3.0 / rate * 60.0
+    if style == "expert":
+        for k in range(6):
+            acts += _burst(round(start + 1.0 + k * 15.0, 3), "lateral", 2.0)
+    elif style == "novice":
+        acts.append({"t": round(start + duration / 2, 3), "do": "fluoro", "view": "lateral"})
+    else:
+        acts += _burst(round(start + 1.0, 3), "lateral", duration)
+    end = start + duration + 2.0
+    acts.append({"t": round(end, 3), "do": "fluoro", "view": "lateral"})
+    acts.append({"t": round(end + 1.0, 3), "do": "fluoro", "view": "ap"})
+    return acts
+
+
+def placement(actions: list[dict]) -> list[dict]:
+    """A persona's actions before it mixes the cement (the needle placement alone)."""
+    out = []
+    for a in actions:
+        if a["do"] in ("mix", "finish"):
+            break
+        out.append(a)
+    return out
 
 
 def build(scenario_ref: str = SCENARIO) -> dict[str, dict]:
@@ -59,8 +116,13 @@ def build(scenario_ref: str = SCENARIO) -> dict[str, dict]:
     d = direction_from_angles("left", plan.medial_deg, plan.caudal_deg)
     skin = np.asarray(plan.skin_point_mm)
 
+    product = CementProduct.load(scenario.cement.product)
+    liquid_s = product.liquid_end_s / product.clock_rate(scenario.cement.room_temperature_c)
+    expert = {"injection": "expert", "liquid_s": liquid_s}
+    novice = {"injection": "novice", "liquid_s": liquid_s}
+
     scripts = {}
-    scripts["expert"] = _stepwise(_aim(plan), round(plan.depth_mm, 3))
+    scripts["expert"] = _stepwise(_aim(plan), round(plan.depth_mm, 3), **expert)
 
     # medial novice: enters the pedicle where the expert does, but 15° too medial
     pts = path_points(skin, plan.target_mm, 0.25)
@@ -75,22 +137,23 @@ def build(scenario_ref: str = SCENARIO) -> dict[str, dict]:
         "medial_deg": round(plan.medial_deg + 15.0, 2),
         "caudal_deg": round(plan.caudal_deg, 2),
     }
-    scripts["medial_novice"] = _stepwise(_aim(aim_med), round(plan.depth_mm, 3))
+    scripts["medial_novice"] = _stepwise(_aim(aim_med), round(plan.depth_mm, 3), **novice)
 
     # shallow novice: stops in the posterior third of the body
     y_stop = body.wall_y_mm - (body.wall_y_mm - body.anterior_y_mm) / 6.0
     depth_shallow = (y_stop - skin[1]) / d[1]
-    scripts["shallow_novice"] = _stepwise(_aim(plan), round(float(depth_shallow), 3))
+    scripts["shallow_novice"] = _stepwise(_aim(plan), round(float(depth_shallow), 3), **novice)
 
     # anterior novice: 15 mm past the target, through the anterior cortex
-    scripts["anterior_novice"] = _stepwise(_aim(plan), round(plan.depth_mm + 15.0, 3))
+    scripts["anterior_novice"] = _stepwise(_aim(plan), round(plan.depth_mm + 15.0, 3), **novice)
 
     # fluoro-heavy novice: the expert's path, a shot of each view after every 5 mm, then
     # more until 60 shots
-    heavy = _stepwise(_aim(plan), round(plan.depth_mm, 3))
-    n = sum(1 for a in heavy if a["do"] == "fluoro")
+    heavy = {"injection": "screening", "liquid_s": liquid_s}
+    acts = _stepwise(_aim(plan), round(plan.depth_mm, 3), **heavy)
+    n = sum(1 for a in acts if a["do"] == "fluoro" and not a.get("continued"))
     scripts["fluoro_heavy_novice"] = _stepwise(
-        _aim(plan), round(plan.depth_mm, 3), extra_shots=60 - n
+        _aim(plan), round(plan.depth_mm, 3), extra_shots=60 - n, **heavy
     )
     return {
         name: {

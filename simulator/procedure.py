@@ -75,6 +75,10 @@ class Procedure:
         self.cement: CementModel = (
             cement if cement is not None else CementInjection(scenario, self.phantom)
         )
+        self.single_carm = eq.c_arm == "single"
+        self.carm_view = "ap"  # a single C-arm starts in AP, where the entry is chosen
+        self.carm_rotate_s = float(load_table("equipment")["c_arm"]["rotate_s"])
+        self._pending_shot: tuple[float, str, int] | None = None
         self.tick = 0
         self.events: list[Event] = []
         self.applied: list[dict] = []
@@ -106,6 +110,11 @@ class Procedure:
             self._apply(self._queue.popleft())
             if self.finished:
                 return self.events[start:]
+        if self._pending_shot is not None and self._pending_shot[0] <= now + 1e-9:
+            _, view, pulses = self._pending_shot
+            self._pending_shot = None
+            self.carm_view = view
+            self._expose(view, pulses, continued=False)
         end = now + TICK_S
         for kind, details in self.needle.step(TICK_S, end):
             self._event(kind, details, t_s=end)
@@ -123,7 +132,11 @@ class Procedure:
         for action in actions:
             self.submit(action)
         while not self.finished:
-            idle = not self.needle.state.moving and not self.cement.active
+            idle = (
+                not self.needle.state.moving
+                and not self.cement.active
+                and self._pending_shot is None
+            )
             if idle and not self._queue:
                 self._finish("end of script")
             elif idle:
@@ -182,15 +195,35 @@ class Procedure:
         return None
 
     def _do_fluoro(self, a) -> str | None:
-        view, pulses = a["view"], a["pulses"]
+        view, pulses, continued = a["view"], a["pulses"], a.get("continued", False)
+        if self.single_carm and self._pending_shot is not None:
+            return "the C-arm is turning"
+        if self.single_carm and view != self.carm_view:
+            if continued:
+                return f"the C-arm is in {self.carm_view}"
+            # one C-arm: it is turned to the other view first; the shot follows
+            ready_s = self.t_s + self.carm_rotate_s
+            self._pending_shot = (ready_s, view, pulses)
+            self._event("carm_rotate", {"to": view, "ready_s": round(ready_s, 6)})
+            return None
+        self._expose(view, pulses, continued=continued)
+        return None
+
+    def _expose(self, view: str, pulses: int, *, continued: bool) -> None:
         if self.carm is not None:
             self.carm.expose(
-                view, pulses=pulses, needle=self.needle_render(), cement=self.cement.field()
+                view,
+                pulses=pulses,
+                continued=continued,
+                needle=self.needle_render(),
+                cement=self.cement.field(),
             )
         else:
-            self.ledger.record(view, pulses)
-        self._event("fluoro", {"view": view, "pulses": pulses})
-        return None
+            self.ledger.record(view, pulses, continued=continued)
+        details = {"view": view, "pulses": pulses}
+        if continued:
+            details["continued"] = True
+        self._event("fluoro", details)
 
     def _do_mix(self, a) -> str | None:
         product = a.get("cement", self.scenario.cement.product)

@@ -1,37 +1,125 @@
-"""Attempt logs (``vsim-attempt/1``, DESIGN §4.4): build and write atomically.
+"""Attempt logs (``vsim-attempt/1``, DESIGN §4.4): build, sign, write atomically, read back.
 
-The log holds the scenario's id and file hash, the seed, the trainee, the wall-clock start,
-the actions as applied (with their tick), the events and the metrics. Scoring and the
-signature come with the scoring work; until then a log carries neither (no score is faked).
+A log holds the scenario's id and file hash, the seed, the trainee, the wall-clock start, the
+actions as applied (with their tick), the events, the metrics, the score, the last image of
+each view (PNG, base64) and a signature: HMAC-SHA256 over the canonical JSON of everything else
+(keys sorted, no spaces, UTF-8). The key comes from the ``VSIM_LOG_KEY`` environment variable
+or a key file (``simulator.signing``); a log written without a key says so in its
+``signature``.
+
+:func:`read_log` checks a file completely and raises one :class:`LogError` naming the file and
+the field; the rest of the code then trusts the dict. Journals and recovery live in
+``simulator.journal``; verification by replay in ``simulator.verify``.
 """
 
 from __future__ import annotations
 
+import base64
+import io
 import json
+import math
 import os
+import re
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
+
 from simulator import __version__
+from simulator.actions import SCRIPT_FORMAT, parse_script
+from simulator.errors import UserError
 from simulator.procedure import Procedure
+from simulator.scoring import score_attempt
+from simulator.signing import sign, signature_of
 
 LOG_FORMAT = "vsim-attempt/1"
+METRIC_NAMES = (
+    "procedure_time_s",
+    "fluoro_time_s",
+    "fluoro_shots",
+    "fluoro_shots_lateral",
+    "fluoro_shots_ap",
+    "dose_dap_mgycm2",
+    "needle_tip_mm",
+    "tip_zone",
+    "tip_to_target_mm",
+    "needle_repositions",
+    "breaches",
+    "cement_product",
+    "injection_start_after_mix_s",
+    "injected_ml",
+    "in_body_ml",
+    "fill_fraction",
+    "leak_ml",
+    "max_injection_pressure_kpa",
+    "crosses_midline",
+    "endplate_contact",
+)
+"""The metric names of DESIGN §4.4 every log must have (more may be present)."""
+
+MAX_LOG_BYTES = 64 * 1024 * 1024
 
 
-def attempt_log(proc: Procedure, *, trainee: str, started_at: str | None = None) -> dict:
-    """The JSON-safe log of a finished (or running) procedure."""
-    return {
+class LogError(UserError):
+    """An unreadable, truncated, foreign or malformed log: ``PATH: field: message``."""
+
+
+def now_iso() -> str:
+    """The wall-clock time now, ISO 8601 in UTC to the second."""
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def encode_png(pixels: np.ndarray) -> str:
+    """A uint8 grey image (rows, cols) as base64 PNG text."""
+    from matplotlib.image import imsave
+
+    buf = io.BytesIO()
+    imsave(buf, pixels, cmap="gray", vmin=0, vmax=255, format="png", metadata={"Software": None})
+    return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def decode_png(text: str) -> np.ndarray:
+    """The uint8 grey image (rows, cols) of :func:`encode_png` text."""
+    from matplotlib.image import imread
+
+    rgba = imread(io.BytesIO(base64.b64decode(text)), format="png")
+    return np.round(np.asarray(rgba)[..., 0] * 255.0).astype(np.uint8)
+
+
+def final_images(proc: Procedure) -> dict[str, str | None]:
+    """The image each view was holding at the end (base64 PNG), None for a view never shot
+    or a procedure run without rendering."""
+    out: dict[str, str | None] = {}
+    for view in ("lateral", "ap"):
+        held = None if proc.carm is None else proc.carm.held(view)
+        out[view] = None if held is None else encode_png(held.pixels)
+    return out
+
+
+def attempt_log(
+    proc: Procedure, *, trainee: str, started_at: str | None = None, key: bytes | None = None
+) -> dict:
+    """The complete log of a finished (or running) procedure, scored and signed with ``key``
+    (unsigned, and marked so, when ``key`` is None)."""
+    metrics = proc.metrics()
+    events = [e.as_json() for e in proc.events]
+    log = {
         "format": LOG_FORMAT,
         "simulator_version": __version__,
         "scenario": {"id": proc.scenario.id, "sha256": proc.scenario.sha256},
         "seed": proc.seed,
         "trainee": trainee,
-        "started_at": started_at or datetime.now(UTC).isoformat(timespec="seconds"),
+        "started_at": started_at or now_iso(),
         "actions": [dict(a) for a in proc.applied],
-        "events": [e.as_json() for e in proc.events],
-        "metrics": proc.metrics(),
+        "events": events,
+        "metrics": metrics,
+        "score": score_attempt(proc.scenario, metrics, events),
+        "images": final_images(proc),
     }
+    # one JSON round trip so that the signed form is exactly what a reader will see
+    log = json.loads(json.dumps(log, allow_nan=False))
+    return sign(log, key)
 
 
 def write_json_atomic(path: str | Path, data: dict) -> Path:
@@ -44,8 +132,136 @@ def write_json_atomic(path: str | Path, data: dict) -> Path:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             json.dump(data, fh, indent=1, ensure_ascii=False, allow_nan=False)
             fh.write("\n")
+            fh.flush()
+            os.fsync(fh.fileno())
         os.replace(tmp, out)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
     return out
+
+
+# ----- reading ----------------------------------------------------------------------------------
+
+
+def read_log(path: str | Path) -> dict:
+    """Read and check a ``vsim-attempt/1`` log; raises :class:`LogError` on any problem."""
+    p = Path(path)
+    try:
+        if p.is_dir():
+            raise LogError(f"{path}: file: is a folder, not a log")
+        if p.stat().st_size > MAX_LOG_BYTES:
+            raise LogError(f"{path}: file: larger than {MAX_LOG_BYTES // 2**20} MB; not a log")
+        raw = p.read_bytes()
+    except OSError as exc:
+        raise LogError(f"{path}: file: cannot be read ({exc.strerror})") from None
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise LogError(f"{path}: file: not UTF-8 text (byte {exc.start}); not a log") from None
+    except (json.JSONDecodeError, RecursionError, ValueError) as exc:
+        what = "truncated or corrupt" if raw.strip() else "empty"
+        raise LogError(f"{path}: file: {what} JSON ({exc}); not a readable log") from None
+    check_log(data, path=str(path))
+    return data
+
+
+def _fail(path: str, field: str, message: str):
+    raise LogError(f"{path}: {field}: {message}")
+
+
+def _is_num(v) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def check_log(data, *, path: str) -> None:
+    """Check the structure of a parsed log; raises :class:`LogError` naming the field."""
+    if not isinstance(data, dict):
+        _fail(path, "file", f"a log is a JSON object with format {LOG_FORMAT!r}")
+    if data.get("format") != LOG_FORMAT:
+        _fail(path, "format", f"must be {LOG_FORMAT!r}, got {data.get('format')!r}; not a log")
+    for key, kind in (
+        ("simulator_version", str),
+        ("scenario", dict),
+        ("seed", int),
+        ("trainee", str),
+        ("started_at", str),
+        ("actions", list),
+        ("events", list),
+        ("metrics", dict),
+        ("signature", dict),
+    ):
+        if key not in data:
+            _fail(path, key, "missing")
+        if not isinstance(data[key], kind) or isinstance(data[key], bool):
+            _fail(path, key, f"must be a {kind.__name__}, got {type(data[key]).__name__}")
+    sc = data["scenario"]
+    if not isinstance(sc.get("id"), str) or not re.fullmatch(
+        r"[0-9a-f]{64}", str(sc.get("sha256"))
+    ):
+        _fail(path, "scenario", "must be {id: text, sha256: 64 hex digits}")
+    try:
+        datetime.fromisoformat(data["started_at"])
+    except ValueError:
+        _fail(path, "started_at", f"not an ISO 8601 time: {data['started_at']!r}")
+    for i, a in enumerate(data["actions"]):
+        if not isinstance(a, dict) or not isinstance(a.get("tick"), int) or a["tick"] < 0:
+            _fail(path, f"actions[{i}].tick", "must be a whole number of ticks ≥ 0")
+    try:
+        script_actions(data)
+    except UserError as err:
+        _fail(path, "actions", str(err).split(": ", 1)[-1])
+    for i, e in enumerate(data["events"]):
+        if not (
+            isinstance(e, dict)
+            and _is_num(e.get("t_s"))
+            and isinstance(e.get("kind"), str)
+            and isinstance(e.get("details"), dict)
+        ):
+            _fail(path, f"events[{i}]", "must be {t_s: number, kind: text, details: object}")
+    missing = [k for k in METRIC_NAMES if k not in data["metrics"]]
+    if missing:
+        _fail(path, "metrics", f"missing {', '.join(missing)}")
+    score = data.get("score")
+    if score is not None:
+        if not isinstance(score, dict) or not _is_num(score.get("total")):
+            _fail(path, "score", "must be an object with a numeric total")
+        for key, kind in (("passed", bool), ("critical", list), ("components", dict)):
+            if not isinstance(score.get(key), kind):
+                _fail(path, f"score.{key}", f"must be a {kind.__name__}")
+    images = data.get("images", {})
+    if not isinstance(images, dict) or not all(
+        v is None or isinstance(v, str) for v in images.values()
+    ):
+        _fail(path, "images", "must map a view to base64 PNG text or null")
+    sig = data["signature"]
+    if sig.get("algorithm") not in ("HMAC-SHA256", "none"):
+        _fail(path, "signature.algorithm", "must be 'HMAC-SHA256' or 'none'")
+
+
+def script_actions(log: dict) -> list:
+    """The log's applied actions as :class:`~simulator.actions.Action` objects (their ``t`` is
+    the time they were submitted; they replay at the same ticks)."""
+    items = [{k: v for k, v in a.items() if k != "tick"} for a in log["actions"]]
+    raw = json.dumps({"format": SCRIPT_FORMAT, "actions": items}).encode()
+    return parse_script(raw, path="log")
+
+
+def is_signed(log: dict) -> bool:
+    """Whether the log carries an HMAC signature (valid or not)."""
+    return log.get("signature", {}).get("algorithm") == "HMAC-SHA256"
+
+
+__all__ = [
+    "LOG_FORMAT",
+    "LogError",
+    "attempt_log",
+    "check_log",
+    "decode_png",
+    "encode_png",
+    "is_signed",
+    "read_log",
+    "script_actions",
+    "signature_of",
+    "write_json_atomic",
+]

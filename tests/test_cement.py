@@ -16,6 +16,7 @@ from simulator.anatomy.grid import Grid
 from simulator.cement_flow import MARROW_VISCOSITY_PA_S, SITES, FlowSolver, build_grid
 from simulator.materials import tissues
 from simulator.personas import build as personas
+from simulator.personas import placement
 from simulator.procedure import Procedure
 from simulator.scenario import parse_scenario
 from tests.conftest import ROOT_SCENARIOS, scenario_and_phantom
@@ -116,7 +117,7 @@ def test_channel_share_falls_as_viscosity_rises():
 
 def test_cement_is_conserved_at_every_tick():
     s, ph = scenario_and_phantom("venous_risk_l2")
-    expert = [a for a in personas("venous_risk_l2")["expert"]["actions"] if a["do"] != "finish"]
+    expert = placement(personas("venous_risk_l2")["expert"]["actions"])
     proc = Procedure(s, phantom=ph, render_images=False)
     for a in expert:
         proc.submit(
@@ -197,7 +198,7 @@ def test_a_cleft_pools_cement():
 
 def expert_placement(name: str):
     """The expert persona's actions up to (not including) finish, and a second after them."""
-    acts = [a for a in personas(name)["expert"]["actions"] if a["do"] != "finish"]
+    acts = placement(personas(name)["expert"]["actions"])
     actions = [
         make_action(a["t"], a["do"], **{k: v for k, v in a.items() if k not in ("t", "do")})
         for a in acts

@@ -29,11 +29,12 @@ class CArm:
         view: str,
         *,
         pulses: int = 1,
+        continued: bool = False,
         needle: NeedleRender | None = None,
         cement: CementField | None = None,
     ) -> FluoroImage:
         """Expose ``view`` for ``pulses`` pulses; returns (and holds) the last pulse's image."""
-        self.ledger.record(view, pulses)
+        self.ledger.record(view, pulses, continued=continued)
         self.pulses_total += pulses
         image = self.imager.render(
             view,

@@ -48,13 +48,15 @@ class DoseLedger:
     pulses: dict[str, int] = field(default_factory=lambda: dict.fromkeys(VIEW_NAMES, 0))
     dap_mgycm2: float = 0.0
 
-    def record(self, view: str, pulses: int) -> None:
-        """Book one shot of ``pulses`` pulses in ``view``."""
+    def record(self, view: str, pulses: int, *, continued: bool = False) -> None:
+        """Book one shot of ``pulses`` pulses in ``view``; ``continued`` pulses belong to the
+        previous shot (the pedal is still held) and add time and dose but no shot."""
         if view not in self.shots:
             raise ValueError(f"view must be one of {VIEW_NAMES}, got {view!r}")
         if pulses < 1:
             raise ValueError(f"pulses must be at least 1, got {pulses}")
-        self.shots[view] += 1
+        if not continued:
+            self.shots[view] += 1
         self.pulses[view] += pulses
         self.dap_mgycm2 += pulses * self.beam.dap_per_pulse_mgycm2(view)
 

@@ -1,0 +1,225 @@
+"""Feedback sentences: what happened in an attempt, when, and on which view, in words a
+resident understands (the ``feedback`` of DESIGN §4.4's ``score``).
+
+The sentences are built from the metrics and the events of the log (JSON forms), so that a
+replayed or re-scored log gets the same words. Critical errors come first, then placement,
+cement, radiation and time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from simulator.rheology import CementProduct
+
+LEAK_SITES = ("canal", "disc", "vein", "paravertebral", "needle_tract")
+
+BREACH_WORDS = {
+    "medial_pedicle_wall": ("the medial pedicle wall", "AP"),
+    "lateral_pedicle_wall": ("the lateral pedicle wall", "AP"),
+    "superior_pedicle_wall": ("the superior pedicle wall", "lateral"),
+    "inferior_pedicle_wall": ("the inferior pedicle wall", "lateral"),
+    "canal": ("into the spinal canal", "AP and lateral"),
+    "neural_foramen": ("into the neural foramen", "lateral"),
+    "anterior_cortex": ("the anterior cortex of the body", "lateral"),
+    "lateral_body_wall": ("the lateral wall of the body", "AP"),
+    "disc": ("the endplate into the disc", "lateral"),
+    "great_vessel": ("into a great vessel in front of the spine", "lateral"),
+}
+"""Breach kind → (words, the view on which it shows)."""
+
+LEAK_WORDS = {
+    "canal": ("into the spinal canal", "lateral view, behind the posterior wall line"),
+    "disc": ("into the disc", "lateral view, beyond the endplate"),
+    "vein": ("into a vein", "lateral and AP views, as a thin line leaving the bolus"),
+    "paravertebral": ("beside the vertebra", "AP view, outside the body's outline"),
+    "needle_tract": ("back along the needle tract", "lateral view, along the cannula"),
+}
+"""Leak site → (words, where it shows)."""
+
+
+def clock(t_s: float) -> str:
+    """Simulated seconds as ``mm:ss``."""
+    t = max(0, round(t_s))
+    return f"{t // 60:02d}:{t % 60:02d}"
+
+
+def _last_image_before(events: Sequence[Mapping], t_s: float, views: tuple[str, ...]) -> str:
+    shots = [
+        e
+        for e in events
+        if e["kind"] == "fluoro" and e["t_s"] <= t_s + 1e-9 and e["details"]["view"] in views
+    ]
+    if not shots:
+        return f"You took no {' or '.join(views)} image before it."
+    last = shots[-1]
+    name = "AP" if last["details"]["view"] == "ap" else "lateral"
+    return f"Your last {name} image before it was at {clock(last['t_s'])}."
+
+
+def _view_names(view_words: str) -> tuple[str, ...]:
+    out = []
+    if "AP" in view_words:
+        out.append("ap")
+    if "lateral" in view_words:
+        out.append("lateral")
+    return tuple(out)
+
+
+def breach_sentences(metrics: Mapping, events: Sequence[Mapping]) -> list[str]:
+    """One sentence per moment the needle broke through something (breaches at the same
+    moment, e.g. the medial wall and the canal, are told together)."""
+    depth = {(b["kind"], round(b["t_s"], 3)): b["depth_mm"] for b in metrics["breaches"]}
+    moments: dict[float, list[Mapping]] = {}
+    for e in events:
+        if e["kind"] == "breach":
+            moments.setdefault(round(e["t_s"], 3), []).append(e["details"])
+    out = []
+    for t, group in moments.items():
+        words = [BREACH_WORDS.get(d["kind"], (d["kind"], "lateral")) for d in group]
+        what = " and ".join(w for w, _ in words)
+        deepest = max(depth.get((d["kind"], t), 0.0) for d in group)
+        behind = any(d.get("behind_posterior_wall") for d in group)
+        when = ", before its tip had passed the posterior wall of the body" if behind else ""
+        view = words[0][1]
+        sentence = (
+            f"At {clock(t)} the needle went through {what}, {deepest:.1f} mm deep{when}. "
+            f"This shows on the {view} view. " + _last_image_before(events, t, _view_names(view))
+        )
+        out.append(sentence)
+    return out
+
+
+def leak_sentences(metrics: Mapping, events: Sequence[Mapping]) -> list[str]:
+    """One sentence per leak site that reached the visible threshold."""
+    starts = [e["t_s"] for e in events if e["kind"] == "inject"]
+    out = []
+    for e in events:
+        if e["kind"] != "leak":
+            continue
+        site = e["details"]["site"]
+        words, where = LEAK_WORDS.get(site, (site, "lateral"))
+        total = metrics["leak_ml"].get(site, 0.0)
+        after = [s for s in starts if s <= e["t_s"]]
+        since = f", {e['t_s'] - after[-1]:.0f} s into that injection" if after else ""
+        shots = [
+            x
+            for x in events
+            if x["kind"] == "fluoro" and after and after[-1] <= x["t_s"] <= e["t_s"]
+        ]
+        looked = (
+            f"You took {len(shots)} image{'s' if len(shots) != 1 else ''} between the start of "
+            "the injection and the leak."
+            if after
+            else ""
+        )
+        out.append(
+            f"Cement leaked {words} at {clock(e['t_s'])}{since}; {total:.2f} ml in the end. "
+            f"It shows on the {where}. {looked}".rstrip()
+        )
+    return out
+
+
+def placement_sentence(metrics: Mapping) -> str:
+    """Where the tip ended."""
+    if metrics["needle_tip_mm"] is None:
+        return "The needle was never placed."
+    zone = metrics["tip_zone"]
+    d = metrics["tip_to_target_mm"]
+    if zone == "anterior_third":
+        return f"The tip ended in the anterior third of the body, {d:.1f} mm from the target."
+    if zone == "middle_third":
+        return (
+            f"The tip ended in the middle third, {d:.1f} mm from the target; the anterior third "
+            "lets cement fill the front of the body, where the fracture is."
+        )
+    if zone == "posterior_third":
+        return (
+            f"The tip ended in the posterior third, {d:.1f} mm from the target: cement injected "
+            "there runs toward the posterior wall and the canal."
+        )
+    where = zone.replace("_", " ")
+    return f"The tip ended outside the vertebral body ({where}), {d:.1f} mm from the target."
+
+
+def injection_phase(scenario, metrics: Mapping) -> str | None:
+    """The cement's phase (``liquid``, ``paste``, ``working``, ``set``) when the first
+    injection began, or None without an injection."""
+    start = metrics["injection_start_after_mix_s"]
+    if start is None or metrics["cement_product"] is None:
+        return None
+    product = CementProduct.load(metrics["cement_product"])
+    return product.phase(start, scenario.cement.room_temperature_c)
+
+
+def cement_sentences(scenario, metrics: Mapping) -> list[str]:
+    """Timing, volume and distribution of the cement."""
+    if metrics["injected_ml"] <= 0.0:
+        return ["No cement was injected."]
+    out = []
+    start = metrics["injection_start_after_mix_s"]
+    phase = injection_phase(scenario, metrics)
+    if start is not None:
+        advice = {
+            "liquid": "while it was still liquid; liquid cement runs into veins and cracks",
+            "paste": "in its doughy phase, the safe time to inject",
+            "working": "late in its working time, when the pressure needed rises fast",
+            "set": "after it had set",
+        }[phase]
+        out.append(f"You began injecting {start:.0f} s after mixing, {advice}.")
+    lo, hi = scenario.targets.fill_ml_min, scenario.targets.fill_ml_max
+    body = metrics["in_body_ml"]
+    if body < lo:
+        judged = f"below the target of {lo:g}–{hi:g} ml"
+    elif body > hi:
+        judged = f"above the target of {lo:g}–{hi:g} ml"
+    else:
+        judged = f"within the target of {lo:g}–{hi:g} ml"
+    out.append(f"{body:.2f} ml of cement ended in the body, {judged}.")
+    reach = []
+    if metrics["crosses_midline"]:
+        reach.append("crossed the midline")
+    missed = [p for p, v in metrics["endplate_contact"].items() if not v]
+    touched = [p for p, v in metrics["endplate_contact"].items() if v]
+    if touched:
+        reach.append(
+            "reached the " + " and ".join(touched) + " endplate" + "s" * (len(touched) > 1)
+        )
+    if reach:
+        s = "The cement " + " and ".join(reach)
+        if missed:
+            s += f" but not the {' or '.join(missed)} endplate"
+        out.append(s + ".")
+    else:
+        out.append("The cement stayed on one side and touched neither endplate.")
+    return out
+
+
+def radiation_sentence(metrics: Mapping, expert) -> str:
+    """Shots and fluoroscopy time against the expert's."""
+    s = (
+        f"You took {metrics['fluoro_shots']} shots ({metrics['fluoro_shots_lateral']} lateral, "
+        f"{metrics['fluoro_shots_ap']} AP) and {metrics['fluoro_time_s']:.1f} s of fluoroscopy; "
+        f"an expert needs about {expert.fluoro_shots} shots and {expert.fluoro_time_s:g} s."
+    )
+    return s
+
+
+def feedback_sentences(
+    scenario, metrics: Mapping, events: Sequence[Mapping], critical: list[str], rubric
+) -> list[str]:
+    """The feedback of one attempt, most important first."""
+    out = []
+    if critical:
+        names = ", ".join(c.replace("_", " ") for c in critical)
+        out.append(f"The attempt fails on a critical error: {names}.")
+    out += breach_sentences(metrics, events)
+    out += leak_sentences(metrics, events)
+    out.append(placement_sentence(metrics))
+    out += cement_sentences(scenario, metrics)
+    out.append(radiation_sentence(metrics, scenario.expert))
+    out.append(
+        f"The procedure took {clock(metrics['procedure_time_s'])}; an expert takes about "
+        f"{clock(scenario.expert.procedure_time_s)}."
+    )
+    return out

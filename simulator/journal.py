@@ -1,0 +1,164 @@
+"""The journal of a running attempt and recovery after a crash.
+
+While an attempt runs, :class:`AttemptRecorder` appends every submitted action to
+``STEM.journal.jsonl`` in the logs folder and flushes it at once, so that a crash, a kill or a
+power cut of the program (not of the disk) leaves a journal holding every action made so far.
+The first line is a header (format ``vsim-journal/1``, scenario id and file hash, seed,
+trainee, start time). When the attempt finishes, the signed log ``STEM.json`` is written
+atomically and the journal is removed.
+
+:func:`recover_journal` rebuilds the attempt from a journal: it replays the actions (the model
+is deterministic, so the replay is the attempt), finishes it, and returns the log with
+``"recovered": true``. A torn last line (the program died while writing it) is ignored.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+from simulator.actions import SCRIPT_FORMAT, Action, parse_script
+from simulator.errors import UserError
+from simulator.procedure import Procedure
+from simulator.records import attempt_log, now_iso, write_json_atomic
+from simulator.signing import load_key, sign
+
+JOURNAL_FORMAT = "vsim-journal/1"
+JOURNAL_SUFFIX = ".journal.jsonl"
+
+
+def default_logs_dir() -> Path:
+    """The logs folder: ``VSIM_LOGS_DIR`` if set, else ``$XDG_DATA_HOME/vsim/logs``
+    (``~/.local/share/vsim/logs``)."""
+    named = os.environ.get("VSIM_LOGS_DIR")
+    if named:
+        return Path(named)
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "vsim" / "logs"
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_-]+", "-", text).strip("-")[:40] or "anonymous"
+
+
+class AttemptRecorder:
+    """Feeds actions to a procedure and journals them; writes the signed log at the end."""
+
+    def __init__(
+        self,
+        proc: Procedure,
+        *,
+        trainee: str,
+        logs_dir: str | Path,
+        started_at: str | None = None,
+        key: bytes | None = None,
+    ):
+        self.proc = proc
+        self.trainee = trainee
+        self.started_at = started_at or now_iso()
+        self.key = key
+        folder = Path(logs_dir)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UserError(f"{folder}: logs folder: cannot be created ({exc.strerror})") from None
+        stamp = re.sub(r"[^0-9T]", "", self.started_at.split("+")[0])
+        stem = f"{stamp}_{_slug(trainee)}_{proc.scenario.id}"
+        n = 1
+        while (folder / f"{stem}.json").exists() or (folder / f"{stem}{JOURNAL_SUFFIX}").exists():
+            n += 1
+            stem = f"{stamp}_{_slug(trainee)}_{proc.scenario.id}_{n}"
+        self.log_path = folder / f"{stem}.json"
+        self.journal_path = folder / f"{stem}{JOURNAL_SUFFIX}"
+        self._fh = open(self.journal_path, "x", encoding="utf-8")  # noqa: SIM115 (kept open)
+        header = {
+            "format": JOURNAL_FORMAT,
+            "scenario": {"id": proc.scenario.id, "sha256": proc.scenario.sha256},
+            "scenario_path": str(proc.scenario.path),
+            "seed": proc.seed,
+            "trainee": trainee,
+            "started_at": self.started_at,
+        }
+        self._write(header)
+        os.fsync(self._fh.fileno())
+
+    def _write(self, obj: dict) -> None:
+        self._fh.write(json.dumps(obj, ensure_ascii=False, allow_nan=False) + "\n")
+        self._fh.flush()  # in the OS's hands now: survives the death of this process
+
+    def submit(self, action: Action) -> None:
+        """Submit ``action`` to the procedure and append it to the journal."""
+        self.proc.submit(action)
+        self._write(action.as_json())
+
+    def finish(self) -> Path:
+        """Write the signed log of the finished procedure and remove the journal."""
+        if not self.proc.finished:
+            raise RuntimeError("finish() needs a finished procedure")
+        log = attempt_log(self.proc, trainee=self.trainee, started_at=self.started_at, key=self.key)
+        write_json_atomic(self.log_path, log)
+        self.close()
+        self.journal_path.unlink(missing_ok=True)
+        return self.log_path
+
+    def close(self) -> None:
+        """Close the journal file (it stays on disk)."""
+        if not self._fh.closed:
+            self._fh.close()
+
+
+def read_journal(path: str | Path) -> tuple[dict, list[Action]]:
+    """The header and the actions of a journal; raises :class:`UserError` naming the line."""
+    p = Path(path)
+    try:
+        lines = p.read_text(encoding="utf-8").split("\n")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"{path}: file: cannot be read as a journal ({exc})") from None
+    try:
+        header = json.loads(lines[0])
+    except json.JSONDecodeError:
+        header = None
+    if not isinstance(header, dict) or header.get("format") != JOURNAL_FORMAT:
+        raise UserError(f"{path}: line 1: not a {JOURNAL_FORMAT} journal header")
+    items = []
+    body = [ln for ln in lines[1:] if ln.strip()]
+    for i, line in enumerate(body):
+        try:
+            items.append(json.loads(line))
+        except json.JSONDecodeError:
+            if i == len(body) - 1:
+                break  # torn last line: the program died while writing it
+            raise UserError(f"{path}: line {i + 2}: not JSON; the journal is damaged") from None
+    raw = json.dumps({"format": SCRIPT_FORMAT, "actions": items}).encode()
+    return header, parse_script(raw, path=str(path))
+
+
+def recover_journal(path: str | Path, *, key: bytes | None = None) -> dict:
+    """The signed (with ``key``) log of the attempt a journal records, finished at the end
+    of its actions."""
+    from simulator.scenario import load_scenario
+
+    header, actions = read_journal(path)
+    ref = header.get("scenario_path") or header["scenario"]["id"]
+    if not Path(str(ref)).exists():
+        ref = header["scenario"]["id"]
+    scenario = load_scenario(ref)
+    if scenario.sha256 != header["scenario"]["sha256"]:
+        raise UserError(
+            f"{path}: scenario: the file {scenario.path} changed since the attempt "
+            "(its sha256 differs); the attempt cannot be rebuilt exactly"
+        )
+    proc = Procedure(scenario, seed=header["seed"]).run(actions)
+    log = attempt_log(proc, trainee=header["trainee"], started_at=header["started_at"])
+    log["recovered"] = True
+    return sign(log, key)
+
+
+def recover_to_file(path: str | Path) -> Path:
+    """Recover a journal into ``STEM.json`` beside it (signed when a key is set)."""
+    p = Path(path)
+    log = recover_journal(p, key=load_key())
+    out = p.with_name(p.name.removesuffix(JOURNAL_SUFFIX) + ".json")
+    return write_json_atomic(out, log)

@@ -1,0 +1,206 @@
+"""Metrics → score (DESIGN §4.4 ``score``, §5 Scoring).
+
+The rubric is ``assets/rubric.toml`` with the scenario's ``[scoring]`` overrides on top. Four
+components earn points — placement, cement, radiation and efficiency — and critical errors fail
+the attempt and cap its total. Each rule is one small function of the metrics (and, for the
+feedback, of the events) so that the same code scores a live attempt and a replayed log.
+``docs/SCORING.md`` explains every rule in the words a resident reads.
+
+All inputs are the JSON forms (``Procedure.metrics()``, ``Event.as_json()``), so a log can be
+re-scored without re-simulating.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from simulator.assets import load_table
+from simulator.feedback import clock, feedback_sentences, injection_phase
+
+
+@dataclass(frozen=True, kw_only=True)
+class Rubric:
+    """The rubric values (points, shares, limits) for one scenario."""
+
+    version: int
+    values: Mapping[str, float]
+
+    def __getitem__(self, key: str) -> float:
+        return self.values[key]
+
+
+def rubric_for(scenario) -> Rubric:
+    """``assets/rubric.toml`` with the scenario's ``[scoring]`` overrides applied."""
+    table = load_table("rubric")
+    values = {k: float(v) for k, v in table.items() if k != "rubric_version"}
+    values.update(scenario.scoring)
+    return Rubric(version=int(table["rubric_version"]), values=values)
+
+
+@dataclass
+class Component:
+    """One component's points (0..max) and the notes that explain them."""
+
+    name: str
+    max: float
+    points: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+    def as_json(self) -> dict:
+        """The log form."""
+        return {"points": round(self.points, 2), "max": round(self.max, 2), "notes": self.notes}
+
+
+def ramp(value: float, full: float, zero: float) -> float:
+    """1 at or below ``full``, 0 at or beyond ``zero``, linear between (either direction)."""
+    if zero == full:
+        return 1.0 if value <= full else 0.0
+    return min(1.0, max(0.0, (zero - value) / (zero - full)))
+
+
+# ----- critical errors --------------------------------------------------------------------------
+
+
+def critical_errors(m: Mapping, r: Rubric) -> list[str]:
+    """Names of the critical errors: ``needle_in_canal``, ``cement_in_canal``,
+    ``anterior_cortex_perforation`` (deeper than ``anterior_cortex_limit_mm``), ``venous_leak``
+    (more than ``venous_leak_limit_ml``)."""
+    out = []
+    kinds = {b["kind"]: b for b in m["breaches"]}
+    if "canal" in kinds or m["tip_zone"] == "canal":
+        out.append("needle_in_canal")
+    if m["leak_ml"]["canal"] > r["canal_leak_limit_ml"]:
+        out.append("cement_in_canal")
+    front = kinds.get("anterior_cortex")
+    if front and front["depth_mm"] > r["anterior_cortex_limit_mm"]:
+        out.append("anterior_cortex_perforation")
+    if m["leak_ml"]["vein"] > r["venous_leak_limit_ml"]:
+        out.append("venous_leak")
+    return out
+
+
+# ----- components -------------------------------------------------------------------------------
+
+
+def placement(m: Mapping, r: Rubric) -> Component:
+    """Distance of the tip to the planned target, the tip's zone, and a clean path."""
+    c = Component(name="placement", max=r["placement_points"])
+    if m["needle_tip_mm"] is None:
+        c.notes.append("the needle was never placed")
+        return c
+    d = m["tip_to_target_mm"]
+    f_target = ramp(d, r["target_full_mm"], r["target_zero_mm"])
+    zone = m["tip_zone"]
+    f_zone = {"anterior_third": 1.0, "middle_third": 0.5}.get(zone, 0.0)
+    n_breach = len(m["breaches"])
+    f_clean = max(0.0, 1.0 - n_breach * r["breach_penalty_share"])
+    c.points = c.max * (
+        r["target_share"] * f_target + r["zone_share"] * f_zone + r["breach_share"] * f_clean
+    )
+    c.notes.append(f"tip {d:.1f} mm from the target ({zone.replace('_', ' ')})")
+    if n_breach:
+        c.notes.append(f"{n_breach} breach{'es' if n_breach > 1 else ''}")
+    else:
+        c.notes.append("no breach")
+    return c
+
+
+def cement(m: Mapping, r: Rubric, scenario) -> Component:
+    """Volume in the target range, distribution (midline, both endplates), leaks, and the
+    cement's phase when the injection began."""
+    c = Component(name="cement", max=r["cement_points"])
+    fill_ml_min, fill_ml_max = scenario.targets.fill_ml_min, scenario.targets.fill_ml_max
+    body = m["in_body_ml"]
+    if m["injected_ml"] <= 0.0:
+        c.notes.append("no cement injected")
+        return c
+    if body < fill_ml_min:
+        f_vol = body / fill_ml_min
+    else:
+        f_vol = ramp(body, fill_ml_max, fill_ml_max + r["overfill_zero_ml"])
+    f_dist = 0.5 * bool(m["crosses_midline"]) + 0.25 * sum(
+        bool(v) for v in m["endplate_contact"].values()
+    )
+    used = 0.0
+    for site, scale_key in (
+        ("disc", "disc_leak_scale_ml"),
+        ("vein", "venous_leak_limit_ml"),
+        ("paravertebral", "paravertebral_leak_scale_ml"),
+        ("needle_tract", "needle_tract_leak_scale_ml"),
+        ("canal", "canal_leak_limit_ml"),
+    ):
+        ml = m["leak_ml"][site]
+        if ml >= r["leak_visible_ml"]:
+            used += ml / max(r[scale_key], 1e-9)
+    f_leak = max(0.0, 1.0 - used)
+    phase = injection_phase(scenario, m)
+    f_timing = 1.0 if phase in ("paste", "working") else 0.0
+    c.points = c.max * (
+        r["volume_share"] * f_vol
+        + r["distribution_share"] * f_dist
+        + r["leak_share"] * f_leak
+        + r["timing_share"] * f_timing
+    )
+    c.notes.append(f"{body:.2f} ml in the body (target {fill_ml_min:g}–{fill_ml_max:g} ml)")
+    spread = ["crosses the midline" if m["crosses_midline"] else "stays on one side"]
+    for plate, touched in m["endplate_contact"].items():
+        spread.append(f"{'reaches' if touched else 'misses'} the {plate} endplate")
+    c.notes.append(", ".join(spread))
+    leaks = [f"{s.replace('_', ' ')} {v:.2f} ml" for s, v in m["leak_ml"].items() if v >= 0.02]
+    c.notes.append("leaks: " + ", ".join(leaks) if leaks else "no visible leak")
+    c.notes.append(f"injection began in the {phase} phase")
+    return c
+
+
+def radiation(m: Mapping, r: Rubric, expert) -> Component:
+    """Shots and fluoroscopy time, each half the points, against the expert's."""
+    c = Component(name="radiation", max=r["radiation_points"])
+    z = r["radiation_zero_ratio"]
+    f_shots = ramp(m["fluoro_shots"], expert.fluoro_shots, z * expert.fluoro_shots)
+    f_time = ramp(m["fluoro_time_s"], expert.fluoro_time_s, z * expert.fluoro_time_s)
+    c.points = c.max * 0.5 * (f_shots + f_time)
+    c.notes.append(f"{m['fluoro_shots']} shots (expert {expert.fluoro_shots})")
+    c.notes.append(f"{m['fluoro_time_s']:.1f} s fluoroscopy (expert {expert.fluoro_time_s:g} s)")
+    return c
+
+
+def efficiency(m: Mapping, r: Rubric, expert) -> Component:
+    """Procedure time against the expert's."""
+    c = Component(name="efficiency", max=r["efficiency_points"])
+    ref = expert.procedure_time_s
+    c.points = c.max * ramp(m["procedure_time_s"], ref, r["efficiency_zero_ratio"] * ref)
+    c.notes.append(f"{clock(m['procedure_time_s'])} (expert {clock(ref)})")
+    return c
+
+
+# ----- the score --------------------------------------------------------------------------------
+
+
+def score_attempt(scenario, metrics: Mapping, events: Sequence[Mapping]) -> dict:
+    """The ``score`` of DESIGN §4.4 for one attempt's metrics and events (JSON forms).
+
+    ``total`` is 0–100: the components' points scaled so that their maxima sum to 100, capped at
+    ``critical_cap`` when there is a critical error. ``passed`` needs no critical error and a
+    total at or above ``pass_mark``."""
+    r = rubric_for(scenario)
+    comps = [
+        placement(metrics, r),
+        cement(metrics, r, scenario),
+        radiation(metrics, r, scenario.expert),
+        efficiency(metrics, r, scenario.expert),
+    ]
+    most = sum(c.max for c in comps)
+    total = 100.0 * sum(c.points for c in comps) / most if most > 0 else 0.0
+    critical = critical_errors(metrics, r)
+    if critical:
+        total = min(total, r["critical_cap"])
+    total = round(total, 2)
+    return {
+        "total": total,
+        "passed": not critical and total >= r["pass_mark"],
+        "critical": critical,
+        "components": {c.name: c.as_json() for c in comps},
+        "feedback": feedback_sentences(scenario, metrics, events, critical, r),
+        "rubric_version": r.version,
+    }
