@@ -1,7 +1,8 @@
 """Read-only access to the tables in ``assets/`` (materials, anatomy, cements, equipment, rubric).
 
 The files are parsed once per process and returned as plain nested dicts; callers must not
-mutate them. ``VSIM_ASSETS`` may point at another folder (tests use it to inject broken tables).
+mutate them. ``VSIM_ASSETS`` may point at another folder (tests use it to inject broken tables);
+``VSIM_SCENARIOS`` at another folder of scenarios.
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ def assets_dir() -> Path:
 
 
 def scenarios_dir() -> Path:
-    """The folder of shipped scenario files."""
-    return PROJECT_ROOT / "scenarios"
+    """The folder where scenario ids are looked up: ``VSIM_SCENARIOS`` if set (an educator's
+    own folder), else the shipped ``scenarios/``."""
+    return Path(os.environ.get("VSIM_SCENARIOS", PROJECT_ROOT / "scenarios"))
 
 
 @functools.cache

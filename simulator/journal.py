@@ -29,16 +29,6 @@ JOURNAL_FORMAT = "vsim-journal/1"
 JOURNAL_SUFFIX = ".journal.jsonl"
 
 
-def default_logs_dir() -> Path:
-    """The logs folder: ``VSIM_LOGS_DIR`` if set, else ``$XDG_DATA_HOME/vsim/logs``
-    (``~/.local/share/vsim/logs``)."""
-    named = os.environ.get("VSIM_LOGS_DIR")
-    if named:
-        return Path(named)
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "vsim" / "logs"
-
-
 def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]+", "-", text).strip("-")[:40] or "anonymous"
 

@@ -122,6 +122,16 @@ def attempt_log(
     return sign(log, key)
 
 
+def default_logs_dir() -> Path:
+    """The logs folder: ``VSIM_LOGS_DIR`` if set, else ``$XDG_DATA_HOME/vsim/logs``
+    (``~/.local/share/vsim/logs``)."""
+    named = os.environ.get("VSIM_LOGS_DIR")
+    if named:
+        return Path(named)
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "vsim" / "logs"
+
+
 def write_json_atomic(path: str | Path, data: dict) -> Path:
     """Write ``data`` as JSON to ``path`` via a temporary file and a rename, so that a reader
     never sees half a file and a failure leaves no partial file behind."""
@@ -252,12 +262,22 @@ def is_signed(log: dict) -> bool:
     return log.get("signature", {}).get("algorithm") == "HMAC-SHA256"
 
 
+def __getattr__(name: str):
+    # the recorder lives in simulator.journal (it needs this module); offered here too
+    if name in ("AttemptRecorder", "recover_journal"):
+        from simulator import journal
+
+        return getattr(journal, name)
+    raise AttributeError(name)
+
+
 __all__ = [
     "LOG_FORMAT",
     "LogError",
     "attempt_log",
     "check_log",
     "decode_png",
+    "default_logs_dir",
     "encode_png",
     "is_signed",
     "read_log",

@@ -1,20 +1,68 @@
-"""``python -m tests.make_personas`` rewrites tests/data/personas/*.json from the planner."""
+"""``python -m tests.make_personas`` rewrites the persona scripts, their recorded logs and the
+expected-score table under tests/data/personas/ from the planner and the current model.
+
+The logs are signed with the test key ``TEST_KEY``. Review the diff of ``expected_scores.tsv``
+before committing: it is the golden table the scoring tests hold the model to.
+"""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from simulator.personas import build
+from simulator.actions import parse_script
+from simulator.personas import SCENARIO, build
+from simulator.procedure import Procedure
+from simulator.records import attempt_log, write_json_atomic
+from simulator.scenario import load_scenario
 
 OUT = Path(__file__).parent / "data" / "personas"
+LOGS = OUT / "logs"
+TABLE = OUT / "expected_scores.tsv"
+TEST_KEY = b"vsim-test-key"
+STARTED_AT = "2026-11-22T09:00:00+00:00"
+
+GOLDEN = (
+    # metric (path in the log), tolerance: absolute
+    ("score.total", 0.5),
+    ("score.components.placement.points", 0.5),
+    ("score.components.cement.points", 0.5),
+    ("score.components.radiation.points", 0.5),
+    ("score.components.efficiency.points", 0.5),
+    ("metrics.tip_to_target_mm", 0.2),
+    ("metrics.fluoro_shots", 0),
+    ("metrics.fluoro_time_s", 0.01),
+    ("metrics.procedure_time_s", 0.02),
+    ("metrics.in_body_ml", 0.05),
+    ("metrics.injected_ml", 0.01),
+)
+"""The quantities of the golden table and their tolerances."""
+
+
+def lookup(log: dict, path: str):
+    """The value at a dotted ``path`` in a log."""
+    v = log
+    for part in path.split("."):
+        v = v[part]
+    return v
 
 
 def write() -> None:
-    """Rewrite the persona files."""
+    """Rewrite the persona scripts, logs and the expected-score table."""
     OUT.mkdir(parents=True, exist_ok=True)
+    scenario = load_scenario(SCENARIO)
+    rows = ["persona\tquantity\texpected\ttolerance"]
     for name, script in build().items():
         (OUT / f"{name}.json").write_text(json.dumps(script, indent=1) + "\n", encoding="utf-8")
+        actions = parse_script(json.dumps(script).encode(), path=name)
+        proc = Procedure(scenario).run(actions)
+        log = attempt_log(proc, trainee=name, started_at=STARTED_AT, key=TEST_KEY)
+        write_json_atomic(LOGS / f"{name}.json", log)
+        for path, tol in GOLDEN:
+            rows.append(f"{name}\t{path}\t{lookup(log, path)}\t{tol}")
+        rows.append(f"{name}\tscore.passed\t{log['score']['passed']}\t0")
+        rows.append(f"{name}\tscore.critical\t{';'.join(log['score']['critical'])}\t0")
+    TABLE.write_text("\n".join(rows) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,218 @@
+"""Find attempt logs under the given paths and read them into :class:`Attempt` records.
+
+A path is a log file or a folder searched recursively for ``*.json`` (journals,
+``*.journal.jsonl``, are not logs). Every file is read with
+:func:`simulator.records.read_log`, which checks it completely; a file it rejects (corrupt,
+truncated, foreign) becomes a :class:`Skipped` entry with the reason, never fatal.
+"""
+
+from __future__ import annotations
+
+import heapq
+import os
+import sys
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TextIO
+
+from simulator.errors import UserError
+from simulator.records import LogError, is_signed, read_log
+
+JOURNAL_SUFFIX = ".journal.jsonl"
+
+
+@dataclass(eq=False)
+class Attempt:
+    """One readable attempt log, reduced to what the review needs.
+
+    ``attempt_no`` is the trainee's attempt number over all scenarios and
+    ``scenario_attempt_no`` the number within this scenario (both 1-based, in ``started_at``
+    order); ``images`` holds the base64 PNG strings (``lateral``, ``ap``) only for the
+    attempts the HTML report shows, else ``None``.
+    """
+
+    file: str
+    trainee: str
+    scenario_id: str
+    scenario_sha256: str
+    started_at: str
+    seed: int | None
+    simulator_version: str
+    signed: bool
+    metrics: dict
+    score: dict | None
+    images: dict | None = None
+    attempt_no: int = 0
+    scenario_attempt_no: int = 0
+    when: datetime = field(default=datetime.min.replace(tzinfo=UTC))
+
+    @property
+    def total(self) -> float | None:
+        """The score total (0–100), or ``None`` for an unscored log."""
+        value = (self.score or {}).get("total")
+        return float(value) if isinstance(value, int | float) else None
+
+    @property
+    def passed(self) -> bool | None:
+        """Whether the attempt passed, or ``None`` for an unscored log."""
+        value = (self.score or {}).get("passed")
+        return bool(value) if isinstance(value, bool) else None
+
+    @property
+    def critical(self) -> list[str]:
+        """The critical errors the score lists (empty for an unscored log)."""
+        return [str(c) for c in (self.score or {}).get("critical") or []]
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A file that is not a readable attempt log, and why."""
+
+    file: str
+    reason: str
+
+
+def find_log_files(paths: list[str]) -> list[Path]:
+    """The log files named by ``paths`` (files as given, folders searched recursively for
+    ``*.json``), each once, folders' contents sorted. Raises :class:`UserError` for a path
+    that does not exist."""
+    found: list[Path] = []
+    seen: set[Path] = set()
+
+    def add(p: Path) -> None:
+        key = p.resolve()
+        if key not in seen:
+            seen.add(key)
+            found.append(p)
+
+    for raw in paths:
+        p = Path(raw)
+        if not p.exists():
+            raise UserError(f"{raw}: no such file or folder")
+        if p.is_dir():
+            for root, dirs, files in os.walk(p):
+                dirs.sort()
+                for name in sorted(files):
+                    if name.endswith(".json") and not name.endswith(JOURNAL_SUFFIX):
+                        add(Path(root) / name)
+        else:
+            add(p)
+    return found
+
+
+def _when(started_at: str) -> datetime:
+    """``started_at`` as an aware datetime (naive times taken as UTC; unreadable ones first)."""
+    try:
+        t = datetime.fromisoformat(started_at)
+    except (TypeError, ValueError):
+        return datetime.min.replace(tzinfo=UTC)
+    return t if t.tzinfo else t.replace(tzinfo=UTC)
+
+
+def _attempt(path: Path, log: dict) -> Attempt:
+    scenario = log.get("scenario") if isinstance(log.get("scenario"), dict) else {}
+    score = log.get("score")
+    started = str(log.get("started_at") or "")
+    seed = log.get("seed")
+    return Attempt(
+        file=str(path),
+        trainee=str(log.get("trainee") or ""),
+        scenario_id=str(scenario.get("id") or ""),
+        scenario_sha256=str(scenario.get("sha256") or ""),
+        started_at=started,
+        seed=seed if isinstance(seed, int) else None,
+        simulator_version=str(log.get("simulator_version") or ""),
+        signed=is_signed(log),
+        metrics=log.get("metrics") if isinstance(log.get("metrics"), dict) else {},
+        score=score if isinstance(score, dict) else None,
+        when=_when(started),
+    )
+
+
+class Progress:
+    """A one-line progress bar on a text stream (``\\r``-redrawn, ≈ 100 updates at most)."""
+
+    def __init__(self, stream: TextIO, total: int, label: str, *, enabled: bool):
+        self.stream, self.total, self.label, self.enabled = stream, total, label, enabled
+        self._shown = -1
+
+    def update(self, done: int) -> None:
+        """Show ``done`` of ``total`` items finished."""
+        if not self.enabled or self.total <= 0:
+            return
+        step = done * 100 // self.total
+        if step == self._shown and done != self.total:
+            return
+        self._shown = step
+        filled = done * 30 // self.total
+        bar = "#" * filled + "." * (30 - filled)
+        self.stream.write(f"\r{self.label} [{bar}] {done}/{self.total}")
+        self.stream.flush()
+
+    def close(self) -> None:
+        """End the bar's line."""
+        if self.enabled and self.total > 0:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def progress_wanted(progress: bool | None, stream: TextIO, n_files: int) -> bool:
+    """Forced on/off by ``progress``; by default only for more than 50 files on a terminal."""
+    if progress is not None:
+        return progress
+    isatty = getattr(stream, "isatty", None)
+    return n_files > 50 and bool(isatty and isatty())
+
+
+def load_attempts(
+    files: list[Path],
+    *,
+    keep_images: int = 0,
+    err: TextIO = sys.stderr,
+    progress: bool | None = None,
+) -> tuple[list[Attempt], list[Skipped]]:
+    """Read every file; returns the attempts in ``started_at`` order (numbered per trainee
+    and per trainee and scenario) and the skipped files with their reasons.
+
+    Images are kept for the ``keep_images`` latest attempts only, so memory stays bounded
+    however many logs are reviewed.
+    """
+    attempts: list[Attempt] = []
+    skipped: list[Skipped] = []
+    newest: list[tuple[datetime, str, int]] = []  # min-heap: attempts whose images are kept
+    bar = Progress(
+        err, len(files), "reading logs", enabled=progress_wanted(progress, err, len(files))
+    )
+    for i, path in enumerate(files, 1):
+        try:
+            log = read_log(path)
+        except LogError as exc:
+            reason = str(exc).splitlines()[0].removeprefix(f"{path}: ")
+            skipped.append(Skipped(str(path), reason))
+            bar.update(i)
+            continue
+        attempt = _attempt(path, log)
+        attempts.append(attempt)
+        if keep_images > 0:
+            images = log.get("images")
+            attempt.images = images if isinstance(images, dict) else None
+            heapq.heappush(newest, (attempt.when, attempt.file, len(attempts) - 1))
+            if len(newest) > keep_images:
+                attempts[heapq.heappop(newest)[2]].images = None
+        bar.update(i)
+    bar.close()
+    attempts.sort(key=lambda a: (a.when, a.file))
+    _number(attempts)
+    return attempts, skipped
+
+
+def _number(attempts: list[Attempt]) -> None:
+    per_trainee: dict[str, int] = defaultdict(int)
+    per_pair: dict[tuple[str, str], int] = defaultdict(int)
+    for a in attempts:
+        per_trainee[a.trainee] += 1
+        per_pair[a.trainee, a.scenario_id] += 1
+        a.attempt_no = per_trainee[a.trainee]
+        a.scenario_attempt_no = per_pair[a.trainee, a.scenario_id]

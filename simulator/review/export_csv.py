@@ -1,0 +1,189 @@
+"""One CSV row per attempt, one column per metric, for validity studies.
+
+The columns are the declared list :data:`COLUMNS` (never derived from whichever log came
+first), so files from different reviews line up. Nested metrics are flattened
+(``leak_ml_canal``, ``endplate_contact_superior``, ``needle_tip_mm_x``); lists are joined
+with ``;``; booleans are ``true``/``false``; a missing value is an empty cell. A metric added
+to the log later needs a line here (a test fails until it has one).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import tempfile
+from pathlib import Path
+
+from simulator.review.collect import Attempt
+
+LEAK_SITES = ("canal", "disc", "vein", "paravertebral", "needle_tract")
+COMPONENTS = ("placement", "cement", "radiation", "efficiency")
+
+IDENTITY_COLUMNS = (
+    "trainee",
+    "scenario_id",
+    "scenario_sha256",
+    "started_at",
+    "seed",
+    "simulator_version",
+    "signed",
+    "file",
+)
+# Metric columns in DESIGN §4.4 order; the log key each one comes from is in _metric_value.
+METRIC_COLUMNS = (
+    "procedure_time_s",
+    "fluoro_time_s",
+    "fluoro_shots",
+    "fluoro_shots_lateral",
+    "fluoro_shots_ap",
+    "dose_dap_mgycm2",
+    "needle_side",
+    "needle_tip_mm_x",
+    "needle_tip_mm_y",
+    "needle_tip_mm_z",
+    "tip_zone",
+    "tip_to_target_mm",
+    "needle_repositions",
+    "breaches_count",
+    "breach_kinds",
+    "breach_max_depth_mm",
+    "cement_product",
+    "injection_start_after_mix_s",
+    "injected_ml",
+    "in_body_ml",
+    "in_cannula_ml",
+    "fill_fraction",
+    *(f"leak_ml_{site}" for site in LEAK_SITES),
+    "leak_ml_total",
+    "max_injection_pressure_kpa",
+    "crosses_midline",
+    "endplate_contact_superior",
+    "endplate_contact_inferior",
+)
+SCORE_COLUMNS = (
+    "score_total",
+    "score_passed",
+    "score_critical",
+    *(f"score_{name}_points" for name in COMPONENTS),
+    "score_rubric_version",
+)
+COLUMNS: tuple[str, ...] = IDENTITY_COLUMNS + METRIC_COLUMNS + SCORE_COLUMNS
+"""Every CSV column, in file order."""
+
+
+def cell(value) -> str:
+    """A value as CSV text: ``true``/``false``, shortest float repr, ``;``-joined lists,
+    empty for ``None``."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, list | tuple):
+        return ";".join(cell(v) for v in value)
+    return str(value)
+
+
+def _num(value) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def flat_metrics(metrics: dict) -> dict[str, object]:
+    """The log's ``metrics`` flattened to the scalar columns of :data:`METRIC_COLUMNS`."""
+    row: dict[str, object] = {
+        k: metrics.get(k) for k in METRIC_COLUMNS if k in metrics and _scalar(metrics.get(k))
+    }
+    tip = metrics.get("needle_tip_mm")
+    if isinstance(tip, list) and len(tip) == 3:
+        row.update(zip(("needle_tip_mm_x", "needle_tip_mm_y", "needle_tip_mm_z"), tip, strict=True))
+    breaches = metrics.get("breaches")
+    if isinstance(breaches, list):
+        kinds = [b.get("kind") for b in breaches if isinstance(b, dict)]
+        depths = [_num(b.get("depth_mm")) for b in breaches if isinstance(b, dict)]
+        depths = [d for d in depths if d is not None]
+        row["breaches_count"] = len(breaches)
+        row["breach_kinds"] = [str(k) for k in kinds]
+        row["breach_max_depth_mm"] = max(depths) if depths else (0.0 if not breaches else None)
+    leaks = metrics.get("leak_ml")
+    if isinstance(leaks, dict):
+        volumes = {site: _num(leaks.get(site)) for site in LEAK_SITES}
+        row.update({f"leak_ml_{site}": v for site, v in volumes.items()})
+        known = [v for v in volumes.values() if v is not None]
+        row["leak_ml_total"] = round(sum(known), 6) if known else None
+    contact = metrics.get("endplate_contact")
+    if isinstance(contact, dict):
+        for side in ("superior", "inferior"):
+            row[f"endplate_contact_{side}"] = contact.get(side)
+    return row
+
+
+def _scalar(value) -> bool:
+    return value is None or isinstance(value, str | int | float | bool)
+
+
+def score_cells(score: dict | None) -> dict[str, object]:
+    """The log's ``score`` as :data:`SCORE_COLUMNS` values (all empty when unscored)."""
+    if not isinstance(score, dict):
+        return {}
+    row: dict[str, object] = {
+        "score_total": score.get("total"),
+        "score_passed": score.get("passed"),
+        "score_critical": [str(c) for c in score.get("critical") or []],
+        "score_rubric_version": score.get("rubric_version"),
+    }
+    components = score.get("components")
+    if isinstance(components, dict):
+        for name in COMPONENTS:
+            part = components.get(name)
+            if isinstance(part, dict):
+                row[f"score_{name}_points"] = part.get("points")
+    return row
+
+
+def attempt_row(a: Attempt) -> dict[str, object]:
+    """One attempt as ``{column: value}`` over :data:`COLUMNS` (missing values ``None``)."""
+    row: dict[str, object] = dict.fromkeys(COLUMNS)
+    row.update(
+        trainee=a.trainee,
+        scenario_id=a.scenario_id,
+        scenario_sha256=a.scenario_sha256,
+        started_at=a.started_at,
+        seed=a.seed,
+        simulator_version=a.simulator_version,
+        signed=a.signed,
+        file=a.file,
+    )
+    row.update(flat_metrics(a.metrics))
+    row.update(score_cells(a.score))
+    return row
+
+
+def csv_text(attempts: list[Attempt]) -> str:
+    """The whole CSV (header and one row per attempt) as text."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    for a in attempts:
+        row = attempt_row(a)
+        writer.writerow([cell(row[c]) for c in COLUMNS])
+    return buf.getvalue()
+
+
+def write_text_atomic(path: str | Path, text: str) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` through a temporary file and a rename, like
+    :func:`simulator.records.write_json_atomic`: a reader never sees half a file."""
+    out = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; a report is a normal file
+        os.replace(tmp, out)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return out
