@@ -132,16 +132,18 @@ def default_logs_dir() -> Path:
     return Path(base) / "vsim" / "logs"
 
 
-def write_json_atomic(path: str | Path, data: dict) -> Path:
-    """Write ``data`` as JSON to ``path`` via a temporary file and a rename, so that a reader
+def write_text_atomic(path: str | Path, text: str) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` via a temporary file and a rename, so that a reader
     never sees half a file and a failure leaves no partial file behind."""
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; a log is an ordinary file
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=1, ensure_ascii=False, allow_nan=False)
-            fh.write("\n")
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, out)
@@ -149,6 +151,12 @@ def write_json_atomic(path: str | Path, data: dict) -> Path:
         if os.path.exists(tmp):
             os.unlink(tmp)
     return out
+
+
+def write_json_atomic(path: str | Path, data: dict) -> Path:
+    """Write ``data`` as JSON to ``path`` atomically (see :func:`write_text_atomic`)."""
+    text = json.dumps(data, indent=1, ensure_ascii=False, allow_nan=False) + "\n"
+    return write_text_atomic(path, text)
 
 
 # ----- reading ----------------------------------------------------------------------------------
@@ -284,4 +292,5 @@ __all__ = [
     "script_actions",
     "signature_of",
     "write_json_atomic",
+    "write_text_atomic",
 ]

@@ -11,9 +11,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
-import tempfile
-from pathlib import Path
 
 from simulator.review.collect import Attempt
 
@@ -169,21 +166,3 @@ def csv_text(attempts: list[Attempt]) -> str:
         row = attempt_row(a)
         writer.writerow([cell(row[c]) for c in COLUMNS])
     return buf.getvalue()
-
-
-def write_text_atomic(path: str | Path, text: str) -> Path:
-    """Write ``text`` (UTF-8) to ``path`` through a temporary file and a rename, like
-    :func:`simulator.records.write_json_atomic`: a reader never sees half a file."""
-    out = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; a report is a normal file
-        os.replace(tmp, out)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return out

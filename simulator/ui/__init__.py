@@ -1,0 +1,35 @@
+"""The interactive trainer window: the only package that imports pygame (DESIGN §1.1).
+
+It reads the model's state and turns the trainee's input into Actions (DESIGN §4.3); the
+model runs the same way here as in scripts, replays and batches. Entry points: :func:`play`
+(start screen → procedure → debrief) and :func:`replay` (a log played back).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")  # no banner on stdout (bench --json)
+
+
+def play(*, scenario_id: str, trainee: str = "", logs_dir: Path) -> int:
+    """Open the trainer on the start screen; returns the exit code."""
+    from simulator.ui.app import Settings, open_app
+    from simulator.ui.screens.start import StartScreen
+
+    app = open_app(Settings(logs_dir=Path(logs_dir), trainee=trainee, scenario_id=scenario_id))
+    app.show(StartScreen(app))
+    return app.run()
+
+
+def replay(log_path: Path, *, logs_dir: Path) -> int:
+    """Open the replay viewer on one attempt log; returns the exit code."""
+    from simulator.records import read_log
+    from simulator.ui.app import Settings, open_app
+    from simulator.ui.screens.replay import ReplayScreen
+
+    read_log(log_path)  # a bad log is one clear message before any window opens
+    app = open_app(Settings(logs_dir=Path(logs_dir)))
+    app.show(ReplayScreen(app, log_path))
+    return app.run()

@@ -1,0 +1,134 @@
+"""The heads-up display beside the monitors: clock, needle, radiation, cement, pressure.
+
+Only what the operator would know in a real procedure: the clock, the needle's length and the
+angles they set, the C-arm's fluoroscopy timer, shot count and dose-area product, the
+cement's product, mixing clock and consistency phase, the syringe's delivered volume and the
+pressure they feel (a gauge). Nothing about where the tip or the cement really is.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pygame
+
+from simulator.ui import render as r
+from simulator.ui.session import LiveSession
+
+
+def clock(seconds: float) -> str:
+    """``m:ss`` of a time in seconds."""
+    s = max(int(seconds), 0)
+    return f"{s // 60}:{s % 60:02d}"
+
+
+def cement_state(session: LiveSession) -> dict | None:
+    """Product name, phase, time since mixing (s), injected (ml), pressure and limit (kPa) of
+    the cement, or None before mixing."""
+    c = session.proc.cement
+    product = getattr(c, "product", None)
+    mixed = getattr(c, "mixed_at_s", None)
+    if product is None or mixed is None:
+        return None
+    since = session.proc.t_s - mixed
+    injecting = bool(getattr(c, "injecting", False))
+    return {
+        "name": product.name,
+        "phase": product.phase(since, c.temperature_c),
+        "since_mix_s": since,
+        "injected_ml": c.injected_m3 * 1e6,
+        "injecting": injecting,
+        "pressure_kpa": c.pressure_pa / 1e3 if injecting else 0.0,
+        "limit_kpa": c.limit_pa / 1e3,
+    }
+
+
+def draw_hud(surf: pygame.Surface, rect: pygame.Rect, session: LiveSession) -> None:
+    """The right-hand column: clock, needle, fluoroscopy, cement and the pressure gauge."""
+    proc = session.proc
+    x, y = rect.left, rect.top
+    limit = proc.scenario.scenario.time_limit_s
+    r.text(surf, clock(proc.t_s), (x, y), size=52, color=r.TEXT)
+    r.text(
+        surf, f"of {clock(limit)}", (rect.right, y + 30), size=20, color=r.DIM, anchor="topright"
+    )
+    y += 46
+    if session.time_scale > 1:
+        r.text(surf, f"time ×{session.time_scale:g}", (x, y), size=20, color=r.ACCENT)
+    y += 20
+
+    def section(title: str) -> None:
+        nonlocal y
+        y += 6
+        pygame.draw.line(surf, r.FRAME, (x, y), (rect.right, y))
+        r.text(surf, title, (x, y + 4), size=20, color=r.ACCENT)
+        y += 22
+
+    def line(label: str, value: str, color=r.TEXT) -> None:
+        nonlocal y
+        r.text(surf, label, (x, y), size=21, color=r.DIM)
+        r.text(surf, value, (rect.right, y), size=21, color=color, anchor="topright")
+        y += 19
+
+    section("NEEDLE" + (f"  ({session.side})" if session.side else ""))
+    line("inserted", f"{session.inserted_mm:.1f} mm")
+    line("medial", f"{session.medial_deg:+.1f}°")
+    line("caudal", f"{session.caudal_deg:+.1f}°")
+    if session.entry_mm is None:
+        line("entry", "not chosen", r.DIM)
+    elif session.aim_pending():
+        line("aim", "set on next advance", r.ACCENT)
+
+    m = proc.ledger.metrics()
+    section("FLUORO")
+    line("time", f"{m['fluoro_time_s']:.1f} s")
+    line("shots", f"{m['fluoro_shots']} (L {m['fluoro_shots_lateral']}, AP {m['fluoro_shots_ap']})")
+    line("DAP", f"{m['dose_dap_mgycm2']:.0f} mGy·cm²")
+
+    section("CEMENT")
+    c = cement_state(session)
+    if c is None:
+        r.text(surf, proc.scenario.cement.product.replace("_", " "), (x, y), size=21)
+        y += 19
+        line("phase", "not mixed", r.DIM)
+    else:
+        r.text(surf, c["name"][:24], (x, y), size=21)
+        y += 19
+        line("phase", c["phase"])
+        line("since mix", clock(c["since_mix_s"]))
+        line("injected", f"{c['injected_ml']:.2f} ml")
+    line(
+        "rate",
+        f"{session.rate_ml_min:.1f} ml/min",
+        r.GOOD if c is not None and c["injecting"] else r.TEXT,
+    )
+    limit_kpa = c["limit_kpa"] if c is not None else 100.0
+    pressure = c["pressure_kpa"] if c is not None else 0.0
+    radius = min(rect.width // 2 - 8, max(rect.bottom - y - 30, 20))
+    gauge(surf, (rect.centerx, y + radius + 12), radius, pressure, limit_kpa)
+
+
+def gauge(surf: pygame.Surface, centre, radius: int, value: float, full: float) -> None:
+    """A dial from 0 to ``full`` (kPa) over 240°, with its needle at ``value``."""
+    cx, cy = centre
+    pygame.draw.circle(surf, (16, 16, 18), centre, radius)
+    pygame.draw.circle(surf, r.FRAME, centre, radius, 2)
+    start, sweep = math.radians(210), math.radians(240)
+    for i in range(11):
+        a = start - sweep * i / 10
+        inner = radius - (10 if i % 5 == 0 else 6)
+        color = r.BAD if i >= 9 else r.DIM
+        pygame.draw.line(
+            surf,
+            color,
+            (cx + inner * math.cos(a), cy - inner * math.sin(a)),
+            (cx + (radius - 2) * math.cos(a), cy - (radius - 2) * math.sin(a)),
+            2,
+        )
+    frac = min(max(value / full, 0.0), 1.0) if full > 0 else 0.0
+    a = start - sweep * frac
+    tip = (cx + (radius - 12) * math.cos(a), cy - (radius - 12) * math.sin(a))
+    pygame.draw.line(surf, r.ACCENT, centre, tip, 3)
+    pygame.draw.circle(surf, r.ACCENT, centre, 4)
+    r.text(surf, f"{value:.0f} kPa", (cx, cy + radius * 0.45), size=20, anchor="center")
+    r.text(surf, "pressure", (cx, cy + radius * 0.45 + 15), size=16, color=r.DIM, anchor="center")

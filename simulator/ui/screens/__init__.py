@@ -1,0 +1,1 @@
+"""The trainer's screens: start, procedure (with its monitors and HUD), debrief, replay."""

@@ -1,0 +1,264 @@
+"""The debrief: score and pass, the breakdown per component, feedback, an event timeline and
+the truth (label slices with the cement, the leaks and the planned trajectory).
+
+Keys: R retry the same scenario, V replay this attempt, N next scenario, Esc back to the start
+screen. The score shown is the one written into the signed log.
+"""
+
+from __future__ import annotations
+
+import pygame
+
+from simulator.ui import render as r
+from simulator.ui.app import App, Screen
+from simulator.ui.hud import clock
+from simulator.ui.screens.truth import NEEDLE_RGB, PLAN_RGB, TruthView
+
+TIMELINE_KINDS = {
+    "aim": r.SELECT,
+    "advance": (110, 140, 200),
+    "withdraw": (110, 140, 200),
+    "fluoro": r.XRAY,
+    "mix": r.TEXT,
+    "inject": r.GOOD,
+    "stop": r.GOOD,
+    "breach": r.BAD,
+    "leak": r.BAD,
+    "refused": r.DIM,
+    "finish": r.ACCENT,
+}
+LISTED = (
+    "aim",
+    "breach",
+    "refused",
+    "mix",
+    "inject",
+    "stop",
+    "stall",
+    "leak",
+    "injection_done",
+    "cement_set",
+    "finish",
+)
+
+
+def attempt_score(proc, log_path) -> dict | None:
+    """The score in the attempt's log, else scored now from the procedure."""
+    if log_path is not None:
+        from simulator.records import read_log
+
+        score = read_log(log_path).get("score")
+        if score:
+            return score
+    from simulator.scoring import score_attempt
+
+    return score_attempt(proc.scenario, proc.metrics(), [e.as_json() for e in proc.events])
+
+
+class DebriefScreen(Screen):
+    """What happened and what it means."""
+
+    def __init__(self, app: App, proc, log_path):
+        super().__init__(app)
+        from simulator.planning import plan_trajectory
+
+        self.proc = proc
+        self.log_path = log_path
+        self.score = attempt_score(proc, log_path)
+        side = proc.needle.state.side or "left"
+        self.plan = plan_trajectory(proc.phantom, proc.scenario, side)
+        self.truth = TruthView(proc, self.plan)
+        self.buttons: dict[str, pygame.Rect] = {}
+
+    def handle(self, event: pygame.event.Event) -> None:
+        """R, V, N, Esc and button clicks."""
+        keys = {
+            pygame.K_r: "retry",
+            pygame.K_v: "replay",
+            pygame.K_n: "next",
+            pygame.K_ESCAPE: "menu",
+        }
+        if event.type == pygame.KEYDOWN and event.key in keys:
+            self.choose(keys[event.key])
+        elif event.type == pygame.MOUSEBUTTONDOWN and event.button == 1:
+            for name, rect in self.buttons.items():
+                if rect.collidepoint(event.pos):
+                    self.choose(name)
+
+    def choose(self, what: str) -> None:
+        """Go on: ``retry``, ``replay``, ``next`` or ``menu``."""
+        from simulator.ui.screens.procedure import start_attempt
+        from simulator.ui.screens.start import StartScreen, list_scenarios
+
+        sc = self.proc.scenario
+        if what == "retry":
+            start_attempt(self.app, sc.id, scenario=sc)
+        elif what == "replay" and self.log_path is not None:
+            from simulator.ui.screens.replay import ReplayScreen
+
+            self.app.show(ReplayScreen(self.app, self.log_path, back=self))
+        elif what == "next":
+            ids = [s.id for s in list_scenarios()]
+            nxt = ids[(ids.index(sc.id) + 1) % len(ids)] if sc.id in ids else ids[0]
+            self.app.settings.scenario_id = nxt
+            start_attempt(self.app, nxt)
+        elif what == "menu":
+            self.app.show(StartScreen(self.app))
+
+    def draw(self, surf: pygame.Surface) -> None:
+        """Score, components, feedback, truth slices, events, timeline, buttons."""
+        w, h = surf.get_size()
+        sc = self.proc.scenario
+        r.text(surf, f"Debrief — {sc.scenario.title}", (20, 12), size=28, color=r.DIM)
+        left = pygame.Rect(20, 48, w // 2 - 40, h - 48 - 120)
+        y = self._score(surf, left)
+        y = self._feedback(surf, pygame.Rect(left.left, y + 6, left.width, left.bottom - y - 6))
+        right = pygame.Rect(w // 2, 48, w // 2 - 20, 300)
+        self.truth.draw(surf, right)
+        self._legend(surf, right.left, right.bottom + 4)
+        self._events(
+            surf,
+            pygame.Rect(right.left, right.bottom + 30, right.width, h - 120 - right.bottom - 30),
+        )
+        self._timeline(surf, pygame.Rect(20, h - 108, w - 40, 40))
+        self.buttons = {}
+        x = 20
+        for name, label in (
+            ("retry", "Retry (R)"),
+            ("replay", "Replay (V)"),
+            ("next", "Next scenario (N)"),
+            ("menu", "Start screen (Esc)"),
+        ):
+            rect = pygame.Rect(x, h - 56, 220, 44)
+            self.buttons[name] = r.button(surf, label, rect)
+            x += 236
+        if self.log_path is not None:
+            path = r.fit(f"log: {self.log_path}", w - 640, 18, keep_end=True)
+            r.text(surf, path, (w - 20, 18), size=18, color=r.DIM, anchor="topright")
+
+    def _score(self, surf, rect) -> int:
+        s = self.score
+        if not s:
+            r.text(surf, "no score", rect.topleft, size=40)
+            return rect.top + 44
+        passed = s.get("passed")
+        r.text(surf, f"{s['total']:.0f}", rect.topleft, size=72, color=r.GOOD if passed else r.BAD)
+        r.text(
+            surf,
+            "/ 100   " + ("PASSED" if passed else "NOT PASSED"),
+            (rect.left + 90, rect.top + 26),
+            size=34,
+            color=r.GOOD if passed else r.BAD,
+        )
+        y = rect.top + 66
+        for name, comp in s.get("components", {}).items():
+            r.text(surf, name.replace("_", " "), (rect.left, y), size=24)
+            r.text(
+                surf,
+                f"{comp['points']:.1f} / {comp['max']:g}",
+                (rect.left + 230, y),
+                size=24,
+                color=r.ACCENT,
+            )
+            notes = "; ".join(comp.get("notes", []))
+            if notes:
+                line = r.wrap(notes, rect.width - 330, size=20)[0]
+                r.text(
+                    surf,
+                    line + (" …" if line != notes else ""),
+                    (rect.left + 330, y + 3),
+                    size=20,
+                    color=r.DIM,
+                )
+            y += 26
+        for crit in s.get("critical", []):
+            r.text(surf, f"critical: {crit}", (rect.left, y), size=22, color=r.BAD)
+            y += 22
+        return y
+
+    def _feedback(self, surf, rect) -> int:
+        y = rect.top
+        feedback = (self.score or {}).get("feedback", [])
+        for sentence in feedback:
+            if y >= rect.bottom - 20:
+                break
+            y = (
+                r.paragraph(
+                    surf,
+                    "• " + sentence,
+                    pygame.Rect(rect.left, y, rect.width, rect.bottom - y),
+                    size=22,
+                )
+                + 4
+            )
+        return y
+
+    def _legend(self, surf, x, y) -> None:
+        items = [
+            ("cement in the body", (255, 252, 236)),
+            ("leak", (255, 40, 30)),
+            ("planned path", PLAN_RGB),
+            ("your needle", NEEDLE_RGB),
+        ]
+        for label, colour in items:
+            pygame.draw.rect(surf, colour, (x, y + 4, 14, 14))
+            x = r.text(surf, label, (x + 20, y + 2), size=20).right + 18
+
+    def _events(self, surf, rect) -> None:
+        r.text(surf, "Events", rect.topleft, size=22, color=r.ACCENT)
+        rows = [e for e in self.proc.events if e.kind in LISTED]
+        step = 19
+        per_col = max(1, (rect.height - 24) // step)
+        col_w = rect.width // 2
+        if len(rows) > 2 * per_col:  # keep the start and the end
+            rows = rows[:per_col] + rows[-per_col:]
+        for n, e in enumerate(rows[: 2 * per_col]):
+            x = rect.left + (n // per_col) * col_w
+            y = rect.top + 24 + (n % per_col) * step
+            detail = _detail(e)
+            line = f"{clock(e.t_s)}  {e.kind.replace('_', ' ')} {detail}"
+            r.text(
+                surf,
+                line[:60],
+                (x, y),
+                size=20,
+                color=r.BAD if e.kind in ("breach", "leak") else r.TEXT,
+            )
+
+    def _timeline(self, surf, rect) -> None:
+        end = max(self.proc.t_s, 1.0)
+        pygame.draw.line(surf, r.FRAME, (rect.left, rect.centery), (rect.right, rect.centery), 2)
+        for e in self.proc.events:
+            colour = TIMELINE_KINDS.get(e.kind)
+            if colour is None:
+                continue
+            x = rect.left + rect.width * e.t_s / end
+            tall = 14 if e.kind in ("breach", "leak", "mix", "inject") else 8
+            pygame.draw.line(surf, colour, (x, rect.centery - tall), (x, rect.centery + tall), 2)
+        r.text(surf, "0:00", (rect.left, rect.bottom), size=18, color=r.DIM)
+        r.text(surf, clock(end), (rect.right, rect.bottom), size=18, color=r.DIM, anchor="topright")
+        r.text(
+            surf,
+            "timeline: fluoro (yellow), needle (blue), cement (green/white), breach/leak (red)",
+            (rect.centerx, rect.bottom),
+            size=18,
+            color=r.DIM,
+            anchor="midtop",
+        )
+
+
+def _detail(e) -> str:
+    d = e.details
+    if e.kind == "aim":
+        return f"{d['side']} medial {d['medial_deg']:.1f}° caudal {d['caudal_deg']:.1f}°"
+    if e.kind == "breach":
+        return str(d.get("kind", "")).replace("_", " ")
+    if e.kind == "leak":
+        return f"{d.get('site', '')} {d.get('ml', 0):.2f} ml"
+    if e.kind == "refused":
+        return f"{d['do']}: {d['reason']}"
+    if e.kind == "inject":
+        return f"{d.get('rate_ml_min', 0):g} ml/min"
+    if e.kind == "finish" and d.get("reason") != "finish":
+        return f"({d.get('reason', '')})"
+    return ""

@@ -1,0 +1,221 @@
+"""The procedure screen: monitors, HUD and the trainee's controls, in real time.
+
+Keys and mouse become intents (``simulator.ui.input``) carried out on a
+:class:`~simulator.ui.session.LiveSession`. Overlays: help (F1/H), pause (P/Esc; the model
+does not advance), finish confirmation (F, then Enter). When the procedure finishes (the
+trainee's ``finish`` or the time limit) the signed log is written and the debrief opens.
+Closing the window mid-attempt finishes the attempt and writes its log (nothing is lost).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pygame
+
+from simulator.procedure import Procedure
+from simulator.scenario import load_scenario
+from simulator.ui import render as r
+from simulator.ui.app import App, Screen
+from simulator.ui.coords import entry_from_ap_click
+from simulator.ui.input import KEY_HELP, key_intent
+from simulator.ui.screens.monitors import Monitors
+from simulator.ui.session import FAST_TIME_SCALE, LiveSession
+
+
+def start_attempt(app: App, scenario_ref: str, *, scenario=None) -> ProcedureScreen:
+    """Build the patient and the attempt for ``scenario_ref`` (or a loaded ``scenario``) and
+    show the procedure screen. Draws a 'preparing' frame first (the build takes ~1 s)."""
+    from simulator.records import AttemptRecorder
+    from simulator.signing import load_key
+
+    surf = app.window
+    surf.fill(r.BG)
+    r.text(surf, "Preparing the patient…", surf.get_rect().center, size=36, anchor="center")
+    pygame.display.flip()
+    scenario = scenario if scenario is not None else load_scenario(scenario_ref)
+    proc = Procedure(scenario)
+    if proc.carm is not None and app.settings.invert:
+        proc.carm.settings = replace(proc.carm.settings, invert=True)
+    recorder = AttemptRecorder(
+        proc,
+        trainee=app.settings.trainee or "anonymous",
+        logs_dir=app.settings.logs_dir,
+        key=load_key(create=True),  # every attempt's log is signed (key made on first use)
+    )
+    session = LiveSession(proc, recorder=recorder, hints=app.settings.hints)
+    screen = ProcedureScreen(app, session)
+    app.show(screen)
+    return screen
+
+
+class ProcedureScreen(Screen):
+    """One live attempt."""
+
+    def __init__(self, app: App, session: LiveSession):
+        super().__init__(app)
+        self.session = session
+        self.monitors = Monitors(session)
+        self.selected = "ap"
+        self.overlay: str | None = None  # "help", "pause", "finish"
+        sc = session.proc.scenario
+        self.title = f"{sc.scenario.title}   —   {app.settings.trainee or 'anonymous'}"
+
+    # ----- input -----------------------------------------------------------------------------
+    def handle(self, event: pygame.event.Event) -> None:
+        """Keys, key releases and mouse clicks."""
+        if self.overlay is not None and event.type == pygame.KEYDOWN:
+            self._overlay_key(event)
+            return
+        if event.type == pygame.MOUSEBUTTONDOWN and event.button == 1:
+            self._click(event.pos)
+            return
+        if event.type not in (pygame.KEYDOWN, pygame.KEYUP):
+            return
+        intent = key_intent(event)
+        if intent is not None:
+            self.do(*intent)
+
+    def do(self, name: str, value=None) -> None:
+        """Carry out one intent (see ``simulator.ui.input``)."""
+        s = self.session
+        if name == "turn":
+            s.turn(*value)
+        elif name == "advance":
+            s.advance(value)
+        elif name == "withdraw":
+            s.withdraw(value)
+        elif name == "pedal_down":
+            s.pedal_down(self.selected)
+        elif name == "pedal_up":
+            s.pedal_up()
+        elif name == "select_view":
+            if s.pedal_view is None:
+                other = "lateral" if self.selected == "ap" else "ap"
+                self.selected = value or other
+        elif name == "mix":
+            s.mix()
+        elif name == "inject_down":
+            s.inject_down()
+        elif name == "inject_up":
+            s.inject_up()
+        elif name == "rate":
+            s.change_rate(value)
+        elif name == "fast_time":
+            s.time_scale = 1.0 if s.time_scale > 1 else FAST_TIME_SCALE
+        elif name in ("pause", "help", "finish"):
+            self._release_held()
+            self.overlay = name
+        elif name == "screenshot":
+            self.app.screenshot()
+
+    def _release_held(self) -> None:
+        self.session.pedal_up()
+        self.session.inject_up()
+
+    def _overlay_key(self, event: pygame.event.Event) -> None:
+        k = event.key
+        if self.overlay == "finish":
+            if k in (pygame.K_RETURN, pygame.K_KP_ENTER):
+                self.overlay = None
+                self.session.finish()
+            elif k in (pygame.K_ESCAPE, pygame.K_f, pygame.K_n):
+                self.overlay = None
+        elif self.overlay == "pause" and k == pygame.K_f:
+            self.overlay = "finish"
+        elif k in (pygame.K_ESCAPE, pygame.K_p, pygame.K_F1, pygame.K_h, pygame.K_RETURN):
+            self.overlay = None
+
+    def _click(self, pos) -> None:
+        s = self.session
+        pm = self.monitors.panel_map("ap")
+        if self.overlay is not None or pm is None:
+            return
+        rect = pygame.Rect(pm.left, pm.top, pm.size, pm.size)
+        if not rect.collidepoint(pos):
+            return  # the whole square counts: lateral entries lie outside the round field
+        if not s.can_choose_entry:
+            s.say("the needle is in: withdraw it to the skin to choose another entry")
+            return
+        s.choose_entry(*entry_from_ap_click(pm, *pos))
+
+    # ----- time and drawing ------------------------------------------------------------------
+    def update(self, dt_s: float) -> None:
+        """Advance the attempt by the real time elapsed (not while an overlay is open)."""
+        s = self.session
+        if self.overlay is None:
+            s.update(dt_s)
+        if s.proc.finished:
+            self._to_debrief()
+
+    def _to_debrief(self) -> None:
+        from simulator.ui.screens.debrief import DebriefScreen
+
+        log_path = self.session.close()
+        self.app.show(DebriefScreen(self.app, self.session.proc, log_path))
+
+    def on_quit(self) -> None:
+        """Closing the window finishes the attempt and writes its log."""
+        s = self.session
+        if not s.proc.finished:
+            s.finish()
+            s.proc.step()
+        s.close()
+
+    def draw(self, surf: pygame.Surface) -> None:
+        """The room, then the open overlay."""
+        self.monitors.draw(surf, selected=self.selected, title=self.title)
+        if self.overlay == "help":
+            draw_help(surf, "Keys", KEY_HELP)
+        elif self.overlay == "pause":
+            draw_message(
+                surf,
+                "Paused",
+                ["The clock is stopped.", "P or Esc: resume      F: finish the attempt"],
+            )
+        elif self.overlay == "finish":
+            draw_message(
+                surf,
+                "Finish the attempt?",
+                ["Enter: finish and see your score", "Esc: go back to the procedure"],
+            )
+
+
+def draw_help(surf: pygame.Surface, title: str, rows) -> None:
+    """A dimmed overlay listing keys and what they do."""
+    r.shade(surf)
+    w, h = surf.get_size()
+    step = 30
+    box = pygame.Rect(0, 0, min(w - 40, 860), len(rows) * step + 110)
+    box.center = (w // 2, h // 2)
+    pygame.draw.rect(surf, (36, 38, 42), box, border_radius=8)
+    pygame.draw.rect(surf, r.FRAME, box, 1, border_radius=8)
+    r.text(surf, title, (box.centerx, box.top + 18), size=36, color=r.ACCENT, anchor="midtop")
+    y = box.top + 64
+    for keys, what in rows:
+        r.text(surf, keys, (box.left + 30, y), size=26, color=r.ACCENT)
+        r.text(surf, what, (box.left + 250, y), size=26)
+        y += step
+    r.text(
+        surf,
+        "any of F1, H, Esc closes this help",
+        (box.centerx, box.bottom - 14),
+        size=20,
+        color=r.DIM,
+        anchor="midbottom",
+    )
+
+
+def draw_message(surf: pygame.Surface, title: str, lines: list[str]) -> None:
+    """A dimmed overlay with a title and a few lines."""
+    r.shade(surf, 150)
+    w, h = surf.get_size()
+    box = pygame.Rect(0, 0, 620, 80 + 34 * len(lines))
+    box.center = (w // 2, h // 2)
+    pygame.draw.rect(surf, (36, 38, 42), box, border_radius=8)
+    pygame.draw.rect(surf, r.FRAME, box, 1, border_radius=8)
+    r.text(surf, title, (box.centerx, box.top + 18), size=40, color=r.ACCENT, anchor="midtop")
+    y = box.top + 66
+    for line in lines:
+        r.text(surf, line, (box.centerx, y), size=26, anchor="midtop")
+        y += 34

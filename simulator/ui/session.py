@@ -1,0 +1,261 @@
+"""A live attempt as the window drives it: user intents → Actions, real time → ticks.
+
+Real-time stepping: every frame the window passes the real seconds elapsed since the last
+frame (zero while paused). They accumulate (times ``time_scale``, 1 normally, 8 while the
+trainee fast-forwards a wait) and the procedure advances by as many whole 20 ms ticks as fit,
+at most ``max_frame_s`` of simulated time per frame; the excess is dropped, so one slow frame
+cannot make the next ones slower (no spiral). Each action is built with ``t = proc.t_s``, the
+time of the next tick, so it applies at that tick and the log's applied actions replay
+headless to the same events, metrics and score.
+
+The pedal: pressing it takes one pulse (``fluoro view``); holding it adds a ``continued``
+pulse every 1/7.5 s of simulated time (the beam's pulse rate), which counts fluoroscopy time
+and dose but not a new shot. Injection runs while its key is held (``inject`` then ``stop``).
+
+The needle's aim (entry on the skin, medial and caudal angles) is kept here until the
+trainee advances: only then is an ``aim`` action sent, so fiddling with the angles before
+inserting is not counted as a reposition. With the needle in the patient, a changed aim is a
+re-aim (the model puts the tip back on the skin, and refuses while it is engaged in bone).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+from simulator.actions import ACTIONS, make_action
+from simulator.assets import load_table
+from simulator.procedure import TICK_S, Procedure
+
+DEFAULT_MEDIAL_DEG = 20.0
+DEFAULT_CAUDAL_DEG = 0.0
+DEFAULT_RATE_ML_MIN = 2.0
+FAST_TIME_SCALE = 8.0
+HINT_KINDS = ("breach", "leak")
+"""Events only shown with training hints on (the real procedure gives no such warning)."""
+
+
+class LiveSession:
+    """One attempt driven by the window. ``recorder`` (an AttemptRecorder) journals and logs
+    every action; without one, actions go straight to the procedure (replays, benches)."""
+
+    def __init__(
+        self,
+        proc: Procedure,
+        *,
+        recorder=None,
+        hints: bool = False,
+        max_frame_s: float = 0.1,
+        follow_model: bool = False,
+    ):
+        self.proc = proc
+        self.recorder = recorder
+        self.hints = hints
+        self.max_frame_s = max_frame_s
+        self.follow_model = follow_model  # replays: show the model's aim, not a pending one
+        self.side: str | None = None
+        self.entry_mm: tuple[float, float] | None = None
+        self.medial_deg = DEFAULT_MEDIAL_DEG
+        self.caudal_deg = DEFAULT_CAUDAL_DEG
+        self.model_aim: tuple | None = None  # (side, entry, medial, caudal) last accepted
+        self.sent_aim: tuple | None = None  # the last aim sent (accepted or not yet applied)
+        self.rate_ml_min = DEFAULT_RATE_ML_MIN
+        self.time_scale = 1.0
+        self.pedal_view: str | None = None
+        self._next_pulse_s = 0.0
+        self.inject_held = False
+        self.rotating_until_s = -1.0
+        self.messages: deque[tuple[float, str]] = deque(maxlen=4)
+        self.log_path = None
+        self._acc_s = 0.0
+        self._seen = 0
+        self.pulse_period_s = 1.0 / float(load_table("fluoro")["beam"]["pulse_rate_hz"])
+        self._continued = "continued" in ACTIONS["fluoro"]
+
+    # ----- actions --------------------------------------------------------------------------
+    def act(self, do: str, **fields) -> None:
+        """Submit one action at the current tick."""
+        action = make_action(self.proc.t_s, do, **fields)
+        if self.recorder is not None:
+            self.recorder.submit(action)
+        else:
+            self.proc.submit(action)
+
+    def say(self, message: str) -> None:
+        """Show a message on the status line."""
+        self.messages.append((self.proc.t_s, message))
+
+    @property
+    def inserted_mm(self) -> float:
+        """Needle inserted length (mm), 0 before the first advance."""
+        s = self.proc.needle.state
+        return s.inserted_mm if s.placed else 0.0
+
+    @property
+    def can_choose_entry(self) -> bool:
+        """The entry can be (re)chosen while the needle is not in the patient."""
+        return self.inserted_mm < 0.01 and not self.proc.needle.state.moving
+
+    def choose_entry(self, side: str, entry_mm: tuple[float, float]) -> None:
+        """Set the skin entry (pending until the next advance)."""
+        if not self.can_choose_entry:
+            self.say("withdraw the needle to the skin before choosing another entry")
+            return
+        self.side, self.entry_mm = side, entry_mm
+
+    def turn(self, d_medial_deg: float = 0.0, d_caudal_deg: float = 0.0) -> None:
+        """Change the pending aim angles (degrees)."""
+        self.medial_deg = round(min(max(self.medial_deg + d_medial_deg, -45.0), 60.0), 2)
+        self.caudal_deg = round(min(max(self.caudal_deg + d_caudal_deg, -45.0), 45.0), 2)
+
+    def aim_pending(self) -> bool:
+        """True when the aim shown differs from the needle's."""
+        if self.entry_mm is None:
+            return False
+        return (self.side, self.entry_mm, self.medial_deg, self.caudal_deg) != self.sent_aim
+
+    def advance(self, mm: float) -> None:
+        """Push the needle ``mm`` further (sends the pending aim first)."""
+        if self.entry_mm is None:
+            self.say("click the skin entry point on the AP image first")
+            return
+        if self.aim_pending():
+            self._send_aim()
+            if self.proc.needle.engaged_in_bone():
+                return  # the model will refuse the re-aim; do not push along the old axis
+        self.act("advance", mm=mm)
+
+    def _send_aim(self) -> None:
+        self.sent_aim = (self.side, self.entry_mm, self.medial_deg, self.caudal_deg)
+        self.act(
+            "aim",
+            side=self.side,
+            entry_mm=list(self.entry_mm),
+            medial_deg=self.medial_deg,
+            caudal_deg=self.caudal_deg,
+        )
+
+    def withdraw(self, mm: float) -> None:
+        """Pull the needle back ``mm``."""
+        if self.proc.needle.state.placed:
+            self.act("withdraw", mm=mm)
+
+    def pedal_down(self, view: str) -> None:
+        """Press the fluoroscopy pedal: one pulse now, more while held."""
+        if self.pedal_view is not None:
+            return
+        self.time_scale = 1.0  # acting: back to real time
+        self.act("fluoro", view=view)
+        self.pedal_view = view
+        self._next_pulse_s = self.proc.t_s + self.pulse_period_s
+
+    def pedal_up(self) -> None:
+        """Release the pedal."""
+        self.pedal_view = None
+
+    def mix(self) -> None:
+        """Mix the scenario's cement."""
+        self.act("mix")
+
+    def inject_down(self) -> None:
+        """Start pushing the syringe at the set rate."""
+        if not self.inject_held:
+            self.time_scale = 1.0
+            self.inject_held = True
+            self.act("inject", rate_ml_min=self.rate_ml_min)
+
+    def inject_up(self) -> None:
+        """Stop pushing."""
+        if self.inject_held:
+            self.inject_held = False
+            if getattr(self.proc.cement, "injecting", False):
+                self.act("stop")
+
+    def change_rate(self, delta_ml_min: float) -> None:
+        """Change the injection rate (ml/min); applies at once while injecting."""
+        self.rate_ml_min = round(min(max(self.rate_ml_min + delta_ml_min, 0.5), 10.0), 2)
+        if self.inject_held and getattr(self.proc.cement, "injecting", False):
+            self.act("stop")
+            self.act("inject", rate_ml_min=self.rate_ml_min)
+
+    def finish(self) -> None:
+        """End the attempt (scored at the next tick)."""
+        self.pedal_view = None
+        self.act("finish")
+
+    # ----- time --------------------------------------------------------------------------------
+    @property
+    def rotating(self) -> bool:
+        """True while a single C-arm turns to the other view."""
+        return self.proc.t_s < self.rotating_until_s - 1e-9
+
+    def update(self, real_dt_s: float) -> None:
+        """Advance the model by ``real_dt_s`` real seconds (whole ticks, capped per frame)."""
+        if self.proc.finished:
+            return
+        self._acc_s += max(real_dt_s, 0.0) * self.time_scale
+        n = int(self._acc_s / TICK_S + 1e-9)
+        cap = max(1, int(self.max_frame_s * max(self.time_scale, 1.0) / TICK_S + 1e-9))
+        if n > cap:
+            n, self._acc_s = cap, 0.0
+        else:
+            self._acc_s -= n * TICK_S
+        for _ in range(n):
+            self.tick()
+            if self.proc.finished:
+                break
+
+    def tick(self) -> None:
+        """One model tick, with the held pedal's pulses."""
+        if self.pedal_view is not None and self.proc.t_s >= self._next_pulse_s - 1e-9:
+            if self.rotating:
+                self._next_pulse_s = self.rotating_until_s + self.pulse_period_s
+            else:
+                self._next_pulse_s += self.pulse_period_s
+                if self._continued:
+                    self.act("fluoro", view=self.pedal_view, continued=True)
+                else:
+                    self.act("fluoro", view=self.pedal_view)
+        self.proc.step()
+        self._read_events()
+
+    def _read_events(self) -> None:
+        events = self.proc.events
+        for e in events[self._seen :]:
+            d = e.details
+            if e.kind == "aim":
+                self.model_aim = (
+                    d["side"],
+                    tuple(d["entry_mm"]),
+                    d["medial_deg"],
+                    d["caudal_deg"],
+                )
+                if self.follow_model:
+                    self.sent_aim = self.model_aim
+                    self.side, self.entry_mm, self.medial_deg, self.caudal_deg = self.model_aim
+            elif e.kind == "inject" and self.follow_model:
+                self.rate_ml_min = float(d["rate_ml_min"])
+            elif e.kind == "refused":
+                self.say(f"{d['do']}: {d['reason']}")
+                if d["do"] == "aim" and self.model_aim is not None:
+                    self.sent_aim = self.model_aim
+                    self.side, self.entry_mm, self.medial_deg, self.caudal_deg = self.model_aim
+            elif e.kind == "carm_rotate":
+                self.rotating_until_s = float(d["ready_s"])
+            elif e.kind == "stall":
+                self.say("the syringe is hard to push: the cement does not go in at this rate")
+            elif e.kind == "injection_stopped":
+                self.say(f"injection stopped: {d.get('reason', '')}")
+            elif e.kind == "injection_done":
+                self.inject_held = False
+            elif e.kind == "finish" and d.get("reason") == "time limit":
+                self.say("time is up")
+            elif self.hints and e.kind in HINT_KINDS:
+                what = d.get("kind") or d.get("site") or ""
+                self.say(f"hint: {e.kind} {what}".strip())
+        self._seen = len(events)
+
+    def close(self):
+        """Write the signed log once the procedure has finished; returns its path."""
+        if self.log_path is None and self.recorder is not None and self.proc.finished:
+            self.log_path = self.recorder.finish()
+        return self.log_path

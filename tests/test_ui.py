@@ -1,0 +1,250 @@
+"""The trainer window, driven through its own event loop with posted pygame events and a fake
+clock (``App.run_frames``), under SDL's dummy video driver (see conftest).
+
+The acceptance check: an attempt played through the window writes a log whose metrics and
+score equal those of a headless run of the log's applied actions (DESIGN §1.3, §4.3).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pygame
+import pytest
+
+from simulator.actions import parse_script
+from simulator.procedure import Procedure
+from simulator.records import is_signed, read_log
+from simulator.scenario import load_scenario
+
+ROOT = Path(__file__).resolve().parent.parent
+SCENARIO = "first_case_l1"
+
+
+def _post(kind, **fields):
+    pygame.event.post(pygame.event.Event(kind, **fields))
+
+
+def _key(app, key, *, mod=0, n=1, frames=1, dt_s=0.1):
+    for _ in range(n):
+        _post(pygame.KEYDOWN, key=key, mod=mod)
+    app.run_frames(frames, dt_s)
+
+
+def _hold(app, key, *, frames, dt_s=0.1):
+    _post(pygame.KEYDOWN, key=key, mod=0)
+    app.run_frames(frames, dt_s)
+    _post(pygame.KEYUP, key=key, mod=0)
+    app.run_frames(1, dt_s)
+
+
+def _new_app(tmp: Path):
+    from simulator.ui.app import App, Settings
+
+    return App(Settings(logs_dir=tmp, scenario_id=SCENARIO))
+
+
+def _start(app, name="Tess"):
+    from simulator.ui.screens.procedure import ProcedureScreen
+    from simulator.ui.screens.start import StartScreen
+
+    app.show(StartScreen(app))
+    app.run_frames(1)
+    for ch in name:
+        _post(pygame.TEXTINPUT, text=ch)
+    _key(app, pygame.K_DOWN)
+    _key(app, pygame.K_UP)
+    assert app.settings.trainee == name
+    _key(app, pygame.K_RETURN)
+    assert isinstance(app.screen, ProcedureScreen)
+    return app.screen
+
+
+def _click_entry(app, screen, x_mm, z_mm):
+    pm = screen.monitors.panel_map("ap")
+    x, y = pm.mm_to_screen((x_mm, 0.0, z_mm))
+    _post(pygame.MOUSEBUTTONDOWN, button=1, pos=(round(x), round(y)))
+    app.run_frames(1)
+
+
+@pytest.fixture(scope="module")
+def attempt(tmp_path_factory):
+    """One whole attempt through the window: (app, screen, log path, logs folder)."""
+    tmp = tmp_path_factory.mktemp("ui_logs")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("VSIM_LOG_KEY", "test-key-ui")  # never the user's key file
+    yield _attempt(tmp)
+    mp.undo()
+
+
+def _attempt(tmp: Path):
+    app = _new_app(tmp)
+    screen = _start(app)
+    s = screen.session
+    _key(app, pygame.K_a)
+    _hold(app, pygame.K_SPACE, frames=1)  # one AP pulse to see the pedicles
+    _click_entry(app, screen, 43.8, 15.7)
+    assert s.side == "left" and s.entry_mm is not None
+    assert abs(s.entry_mm[0] - 43.8) <= 0.3 and abs(s.entry_mm[1] - 15.7) <= 0.3
+    _key(app, pygame.K_RIGHT, n=9)  # 20° → 24.5° medial
+    _key(app, pygame.K_DOWN, mod=pygame.KMOD_SHIFT, n=5)  # 0° → 10° caudal
+    _key(app, pygame.K_DOWN, n=2)  # → 11°
+    assert (s.medial_deg, s.caudal_deg) == (24.5, 11.0)
+    assert not s.proc.needle.state.placed  # the aim is sent with the first advance
+    for _ in range(14):
+        _key(app, pygame.K_w, mod=pygame.KMOD_SHIFT, frames=20)
+    assert s.proc.needle.state.placed and s.inserted_mm > 50.0
+    _key(app, pygame.K_l)
+    _hold(app, pygame.K_SPACE, frames=10)  # 1 s held: one shot, ~7 continued pulses
+    _key(app, pygame.K_TAB)
+    _hold(app, pygame.K_SPACE, frames=1)
+    _key(app, pygame.K_F1)
+    assert screen.overlay == "help"
+    _key(app, pygame.K_ESCAPE)
+    _key(app, pygame.K_m, frames=100)  # mix, 10 s of curing
+    _key(app, pygame.K_EQUALS, n=8)  # 2 → 6 ml/min
+    _hold(app, pygame.K_i, frames=120)  # 12 s of injection
+    _hold(app, pygame.K_SPACE, frames=1)
+    _key(app, pygame.K_p)
+    t_paused = s.proc.t_s
+    app.run_frames(10, 0.1)
+    assert s.proc.t_s == t_paused  # the clock stops while paused
+    _key(app, pygame.K_p)
+    _key(app, pygame.K_f)
+    assert screen.overlay == "finish"
+    _key(app, pygame.K_RETURN, frames=2)
+    return app, screen, s.log_path, tmp
+
+
+def test_window_attempt_log_matches_headless_run(attempt):
+    from simulator.scoring import score_attempt
+    from simulator.ui.screens.debrief import DebriefScreen
+
+    app, _, log_path, _ = attempt
+
+    assert isinstance(app.screen, DebriefScreen)
+    assert log_path is not None and Path(log_path).exists()
+    log = read_log(log_path)
+    assert is_signed(log)
+    assert not any(Path(log_path).parent.glob("*.journal*"))  # removed once the log is written
+    kinds = [a["do"] for a in log["actions"]]
+    assert kinds.count("aim") == 1 and "mix" in kinds and "inject" in kinds
+    assert kinds[-1] == "finish"
+    m = log["metrics"]
+    assert m["fluoro_shots"] == 4 and m["fluoro_time_s"] > 4 / 7.5  # held pedal: more pulses
+    assert m["injected_ml"] > 0.9
+    # the applied actions, as a script, replayed headless
+    script = {
+        "format": "vsim-script/1",
+        "actions": [{k: v for k, v in a.items() if k != "tick"} for a in log["actions"]],
+    }
+    actions = parse_script(json.dumps(script).encode(), path="from-log")
+    scenario = load_scenario(log["scenario"]["id"])
+    proc = Procedure(scenario, seed=log["seed"], render_images=False).run(actions)
+    headless = json.loads(json.dumps(proc.metrics()))
+    assert headless == m
+    score = score_attempt(scenario, headless, [e.as_json() for e in proc.events])
+    assert json.loads(json.dumps(score)) == log["score"]
+    assert app.screen.score["total"] == score["total"]
+
+
+def test_replay_seeks_changes_speed_and_reaches_the_logged_state(attempt):
+    from simulator.ui.screens.replay import ReplayScreen
+
+    app, _, log_path, _ = attempt
+    log = read_log(log_path)
+    screen = ReplayScreen(app, log_path)
+    app.show(screen)
+    app.run_frames(5, 0.1)
+    proc0 = screen.replayer.proc
+    _key(app, pygame.K_RIGHT, dt_s=0.0)  # +10 s
+    assert screen.replayer.proc.t_s >= 10.0
+    _key(app, pygame.K_RIGHT, n=2, dt_s=0.0)
+    t = screen.replayer.proc.t_s
+    _key(app, pygame.K_LEFT, dt_s=0.0)  # back: rebuilt and run ahead
+    assert screen.replayer.proc is not proc0
+    assert abs(screen.replayer.proc.t_s - (t - 10.0)) < 0.05
+    _key(app, pygame.K_8)
+    assert screen.speed == 8.0
+    app.run_frames(400, 0.1)
+    assert screen.replayer.proc.finished
+    assert json.loads(json.dumps(screen.replayer.proc.metrics())) == log["metrics"]
+
+
+def test_every_screen_draws(attempt, tmp_path):
+    from simulator.ui.screens.procedure import start_attempt
+    from simulator.ui.screens.replay import ReplayScreen
+    from simulator.ui.screens.start import StartScreen
+
+    app, _, log_path, _ = attempt
+    for screen in (StartScreen(app), ReplayScreen(app, log_path)):
+        app.show(screen)
+        app.run_frames(2)
+    _key(app, pygame.K_F1)  # replay help
+    # single C-arm: one monitor; a shot in the other view turns the arm first
+    base = load_scenario(SCENARIO)
+    single = dataclasses.replace(
+        base, equipment=dataclasses.replace(base.equipment, c_arm="single")
+    )
+    screen = start_attempt(app, SCENARIO, scenario=single)
+    assert set(screen.monitors.layout["panels"]) == {"single"}
+    _key(app, pygame.K_SPACE)
+    _post(pygame.KEYUP, key=pygame.K_SPACE, mod=0)
+    _key(app, pygame.K_l)
+    _key(app, pygame.K_SPACE, dt_s=0.02)
+    _post(pygame.KEYUP, key=pygame.K_SPACE, mod=0)
+    app.run_frames(2, 0.02)
+    assert any(e.kind == "carm_rotate" for e in screen.session.proc.events)
+    assert screen.session.rotating
+    app.run_frames(90, 0.1)  # the arm arrives (8 s); the shot is taken in the new view
+    assert not screen.session.rotating and screen.monitors.shown_view("single") == "lateral"
+    for overlay_key in (pygame.K_p, pygame.K_h):
+        _key(app, overlay_key)
+        _key(app, pygame.K_ESCAPE)
+    app.screenshot(tmp_path / "shot.png")
+    assert (tmp_path / "shot.png").stat().st_size > 1000
+    screen.on_quit()  # closing the window mid-attempt finishes it and writes its log
+    assert screen.session.proc.finished and screen.session.log_path.exists()
+
+
+def test_click_maps_to_the_skin_entry_and_back():
+    from simulator.fluoro import make_imager
+    from simulator.ui.coords import PanelMap, entry_from_ap_click
+    from tests.conftest import scenario_and_phantom
+
+    scenario, phantom = scenario_and_phantom(SCENARIO)
+    view = make_imager(scenario, phantom).views["ap"]
+    pm = PanelMap(view=view, left=100, top=50, size=552)  # 3 screen px per detector px
+    for x_mm, z_mm in ((30.0, 10.0), (-25.5, -4.0)):
+        sx, sy = pm.mm_to_screen((x_mm, 0.0, z_mm))
+        side, (ex, ez) = entry_from_ap_click(pm, sx, sy)
+        assert side == ("left" if x_mm > 0 else "right")  # screen right = patient's left
+        assert abs(ex - x_mm) <= 0.05 and abs(ez - z_mm) <= 0.05
+    # the pixel centre of detector (0, 0) is half a pixel in from the rect's corner
+    assert pm.detector_to_screen(0, 0) == (101.5, 51.5)
+
+
+def test_no_display_gives_one_message_and_exit_2(tmp_path):
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DISPLAY", "WAYLAND_DISPLAY", "SDL_VIDEODRIVER")
+    }
+    env["VSIM_LOGS_DIR"] = str(tmp_path)
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "run_sim.py")],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr and proc.stdout == ""
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "run_sim.py run" in lines[0] and "display" in lines[0]
