@@ -313,9 +313,23 @@ def _cmd_bench(args) -> int:
 
 
 def _logs_dir(args) -> Path:
+    """The logs folder, checked before any window opens: it must be (or become) a folder
+    this user can write to."""
+    import os
+
     from simulator.records import default_logs_dir
 
-    return Path(args.logs) if args.logs else default_logs_dir()
+    folder = Path(args.logs) if args.logs else default_logs_dir()
+    where = "--logs" if args.logs else "logs folder (VSIM_LOGS_DIR or the default)"
+    if folder.exists() and not folder.is_dir():
+        raise UserError(f"{folder}: {where}: is a file, not a folder; name a folder for the logs")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"{folder}: {where}: cannot be created ({exc.strerror})") from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise UserError(f"{folder}: {where}: not writable; name a folder you can write to")
+    return folder
 
 
 def _cmd_play(args) -> int:

@@ -148,7 +148,10 @@ def injection_phase(scenario, metrics: Mapping) -> str | None:
     start = metrics["injection_start_after_mix_s"]
     if start is None or metrics["cement_product"] is None:
         return None
-    product = CementProduct.load(metrics["cement_product"])
+    try:
+        product = CementProduct.load(metrics["cement_product"])
+    except KeyError:  # a product this version does not know (an edited or foreign log)
+        return None
     return product.phase(start, scenario.cement.room_temperature_c)
 
 
@@ -159,7 +162,7 @@ def cement_sentences(scenario, metrics: Mapping) -> list[str]:
     out = []
     start = metrics["injection_start_after_mix_s"]
     phase = injection_phase(scenario, metrics)
-    if start is not None:
+    if start is not None and phase is not None:
         advice = {
             "liquid": "while it was still liquid; liquid cement runs into veins and cracks",
             "paste": "in its doughy phase, the safe time to inject",
@@ -213,10 +216,20 @@ def feedback_sentences(
     if critical:
         names = ", ".join(c.replace("_", " ") for c in critical)
         out.append(f"The attempt fails on a critical error: {names}.")
+    if scenario.targets.approach == "bipedicular":
+        out.append(
+            "This case calls for a bipedicular approach; the simulator has one needle, so the "
+            "side you chose is scored as the whole procedure."
+        )
     out += breach_sentences(metrics, events)
     out += leak_sentences(metrics, events)
     out.append(placement_sentence(metrics))
     out += cement_sentences(scenario, metrics)
+    if metrics["needle_tip_mm"] is None or metrics["in_body_ml"] <= 0.0:
+        out.append(
+            "No cement reached the body, so radiation and time were not scored: they count "
+            "only for a completed procedure."
+        )
     out.append(radiation_sentence(metrics, scenario.expert))
     out.append(
         f"The procedure took {clock(metrics['procedure_time_s'])}; an expert takes about "

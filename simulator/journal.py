@@ -17,16 +17,18 @@ from __future__ import annotations
 import json
 import os
 import re
+from datetime import datetime
 from pathlib import Path
 
-from simulator.actions import SCRIPT_FORMAT, Action, parse_script
+from simulator.actions import SCRIPT_FORMAT, Action, make_action, parse_script
 from simulator.errors import UserError
 from simulator.procedure import Procedure
-from simulator.records import attempt_log, now_iso, write_json_atomic
+from simulator.records import attempt_log, now_iso, rebuild, write_json_atomic
 from simulator.signing import load_key, sign
 
 JOURNAL_FORMAT = "vsim-journal/1"
 JOURNAL_SUFFIX = ".journal.jsonl"
+HEARTBEAT_S = 1.0
 
 
 def _slug(text: str) -> str:
@@ -60,9 +62,20 @@ class AttemptRecorder:
         while (folder / f"{stem}.json").exists() or (folder / f"{stem}{JOURNAL_SUFFIX}").exists():
             n += 1
             stem = f"{stamp}_{_slug(trainee)}_{proc.scenario.id}_{n}"
-        self.log_path = folder / f"{stem}.json"
-        self.journal_path = folder / f"{stem}{JOURNAL_SUFFIX}"
-        self._fh = open(self.journal_path, "x", encoding="utf-8")  # noqa: SIM115 (kept open)
+        while True:
+            self.log_path = folder / f"{stem}.json"
+            self.journal_path = folder / f"{stem}{JOURNAL_SUFFIX}"
+            try:  # "x": never two attempts in one journal, even from two processes
+                self._fh = open(self.journal_path, "x", encoding="utf-8")  # noqa: SIM115
+                break
+            except FileExistsError:
+                n += 1
+                stem = f"{stamp}_{_slug(trainee)}_{proc.scenario.id}_{n}"
+            except OSError as exc:
+                raise UserError(
+                    f"{folder}: logs folder: cannot write the journal ({exc.strerror})"
+                ) from None
+        self._last_beat_s = 0.0
         header = {
             "format": JOURNAL_FORMAT,
             "scenario": {"id": proc.scenario.id, "sha256": proc.scenario.sha256},
@@ -71,6 +84,8 @@ class AttemptRecorder:
             "trainee": trainee,
             "started_at": self.started_at,
         }
+        if proc.carm is not None and proc.carm.settings.invert:
+            header["display"] = {"invert": True}
         self._write(header)
         os.fsync(self._fh.fileno())
 
@@ -82,6 +97,14 @@ class AttemptRecorder:
         """Submit ``action`` to the procedure and append it to the journal."""
         self.proc.submit(action)
         self._write(action.as_json())
+
+    def heartbeat(self) -> None:
+        """Note the simulated time in the journal, at most once a simulated second, so that a
+        recovered attempt ends where the crash was (not at its last action)."""
+        t = self.proc.t_s
+        if t >= self._last_beat_s + HEARTBEAT_S and not self._fh.closed:
+            self._last_beat_s = t
+            self._write({"t_s": round(t, 6)})
 
     def finish(self) -> Path:
         """Write the signed log of the finished procedure and remove the journal."""
@@ -99,8 +122,34 @@ class AttemptRecorder:
             self._fh.close()
 
 
-def read_journal(path: str | Path) -> tuple[dict, list[Action]]:
-    """The header and the actions of a journal; raises :class:`UserError` naming the line."""
+def _check_header(header, path) -> dict:
+    def bad(field: str, what: str):
+        raise UserError(f"{path}: header.{field}: {what}")
+
+    if not isinstance(header, dict) or header.get("format") != JOURNAL_FORMAT:
+        raise UserError(f"{path}: line 1: not a {JOURNAL_FORMAT} journal header")
+    sc = header.get("scenario")
+    if not (
+        isinstance(sc, dict)
+        and isinstance(sc.get("id"), str)
+        and re.fullmatch(r"[a-z0-9_]{1,64}", sc["id"])
+        and re.fullmatch(r"[0-9a-f]{64}", str(sc.get("sha256")))
+    ):
+        bad("scenario", "must be {id: a scenario id, sha256: 64 hex digits}")
+    if not isinstance(header.get("seed"), int) or isinstance(header.get("seed"), bool):
+        bad("seed", f"must be a whole number, got {header.get('seed')!r}")
+    if not isinstance(header.get("trainee"), str):
+        bad("trainee", "must be text")
+    try:
+        datetime.fromisoformat(str(header.get("started_at")))
+    except ValueError:
+        bad("started_at", f"not an ISO 8601 time: {header.get('started_at')!r}")
+    return header
+
+
+def read_journal(path: str | Path) -> tuple[dict, list[Action], float]:
+    """The header, the actions and the last simulated time noted (s) of a journal; raises
+    :class:`UserError` naming the line or header field."""
     p = Path(path)
     try:
         lines = p.read_text(encoding="utf-8").split("\n")
@@ -110,40 +159,52 @@ def read_journal(path: str | Path) -> tuple[dict, list[Action]]:
         header = json.loads(lines[0])
     except json.JSONDecodeError:
         header = None
-    if not isinstance(header, dict) or header.get("format") != JOURNAL_FORMAT:
-        raise UserError(f"{path}: line 1: not a {JOURNAL_FORMAT} journal header")
-    items = []
+    header = _check_header(header, path)
+    items, last_s = [], 0.0
     body = [ln for ln in lines[1:] if ln.strip()]
     for i, line in enumerate(body):
         try:
-            items.append(json.loads(line))
+            item = json.loads(line)
         except json.JSONDecodeError:
             if i == len(body) - 1:
                 break  # torn last line: the program died while writing it
             raise UserError(f"{path}: line {i + 2}: not JSON; the journal is damaged") from None
+        if isinstance(item, dict) and set(item) == {"t_s"}:
+            if isinstance(item["t_s"], int | float):
+                last_s = max(last_s, float(item["t_s"]))
+            continue
+        items.append(item)
     raw = json.dumps({"format": SCRIPT_FORMAT, "actions": items}).encode()
-    return header, parse_script(raw, path=str(path))
+    actions = parse_script(raw, path=str(path))
+    if actions:
+        last_s = max(last_s, actions[-1].t)
+    return header, actions, last_s
 
 
 def recover_journal(path: str | Path, *, key: bytes | None = None) -> dict:
-    """The signed (with ``key``) log of the attempt a journal records, finished at the end
-    of its actions."""
+    """The signed (with ``key``) log of the attempt a journal records. Unless the journal ends
+    with ``finish``, the attempt is finished at the last simulated time the journal noted
+    (the last heartbeat or action): what was done before the crash, nothing after."""
     from simulator.scenario import load_scenario
 
-    header, actions = read_journal(path)
-    ref = header.get("scenario_path") or header["scenario"]["id"]
-    if not Path(str(ref)).exists():
-        ref = header["scenario"]["id"]
-    scenario = load_scenario(ref)
+    header, actions, last_s = read_journal(path)
+    scenario = load_scenario(header["scenario"]["id"])
     if scenario.sha256 != header["scenario"]["sha256"]:
         raise UserError(
             f"{path}: scenario: the file {scenario.path} changed since the attempt "
             "(its sha256 differs); the attempt cannot be rebuilt exactly"
         )
-    proc = Procedure(scenario, seed=header["seed"]).run(actions)
-    log = attempt_log(proc, trainee=header["trainee"], started_at=header["started_at"])
-    log["recovered"] = True
-    return sign(log, key)
+    if not actions or actions[-1].do != "finish":
+        actions.append(make_action(last_s, "finish"))
+    log = {
+        "seed": header["seed"],
+        "display": header.get("display", {}),
+        "actions": [a.as_json() | {"tick": 0} for a in actions],
+    }
+    proc = rebuild(log, scenario)
+    out = attempt_log(proc, trainee=header["trainee"], started_at=header["started_at"])
+    out["recovered"] = True
+    return sign(out, key)
 
 
 def recover_to_file(path: str | Path) -> Path:

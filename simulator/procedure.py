@@ -255,6 +255,10 @@ class Procedure:
 
     def _finish(self, reason: str) -> None:
         if not self.finished:
+            if reason == "time limit":
+                # the clock ended the attempt: recorded as a finish action at the limit, so a
+                # log's actions alone replay to the same end
+                self.applied.append({"tick": self.tick, "t": self.t_s, "do": "finish"})
             self._event("finish", {"reason": reason})
             self.finished = True
 

@@ -29,11 +29,14 @@ import numpy as np
 from simulator import __version__
 from simulator.actions import SCRIPT_FORMAT, parse_script
 from simulator.errors import UserError
+from simulator.fluoro import DisplaySettings
 from simulator.procedure import Procedure
+from simulator.scenario.values import ID_RE
 from simulator.scoring import score_attempt
 from simulator.signing import sign, signature_of
 
 LOG_FORMAT = "vsim-attempt/1"
+LEAK_SITES = ("canal", "disc", "vein", "paravertebral", "needle_tract")
 METRIC_NAMES = (
     "procedure_time_s",
     "fluoro_time_s",
@@ -117,6 +120,8 @@ def attempt_log(
         "score": score_attempt(proc.scenario, metrics, events),
         "images": final_images(proc),
     }
+    if proc.carm is not None and proc.carm.settings != DisplaySettings():
+        log["display"] = {"invert": proc.carm.settings.invert}  # what the images show
     # one JSON round trip so that the signed form is exactly what a reader will see
     log = json.loads(json.dumps(log, allow_nan=False))
     return sign(log, key)
@@ -214,10 +219,15 @@ def check_log(data, *, path: str) -> None:
         if not isinstance(data[key], kind) or isinstance(data[key], bool):
             _fail(path, key, f"must be a {kind.__name__}, got {type(data[key]).__name__}")
     sc = data["scenario"]
-    if not isinstance(sc.get("id"), str) or not re.fullmatch(
-        r"[0-9a-f]{64}", str(sc.get("sha256"))
+    if (
+        not isinstance(sc.get("id"), str)
+        or len(sc["id"]) > 64
+        or not ID_RE.match(sc["id"])
+        or not re.fullmatch(r"[0-9a-f]{64}", str(sc.get("sha256")))
     ):
-        _fail(path, "scenario", "must be {id: text, sha256: 64 hex digits}")
+        _fail(
+            path, "scenario", "must be {id: a scenario id (a-z, 0-9, _ -), sha256: 64 hex digits}"
+        )
     try:
         datetime.fromisoformat(data["started_at"])
     except ValueError:
@@ -240,6 +250,7 @@ def check_log(data, *, path: str) -> None:
     missing = [k for k in METRIC_NAMES if k not in data["metrics"]]
     if missing:
         _fail(path, "metrics", f"missing {', '.join(missing)}")
+    _check_metric_types(data["metrics"], path)
     score = data.get("score")
     if score is not None:
         if not isinstance(score, dict) or not _is_num(score.get("total")):
@@ -257,12 +268,74 @@ def check_log(data, *, path: str) -> None:
         _fail(path, "signature.algorithm", "must be 'HMAC-SHA256' or 'none'")
 
 
+_NUMBER_METRICS = (
+    "procedure_time_s",
+    "fluoro_time_s",
+    "fluoro_shots",
+    "fluoro_shots_lateral",
+    "fluoro_shots_ap",
+    "dose_dap_mgycm2",
+    "needle_repositions",
+    "injected_ml",
+    "in_body_ml",
+    "fill_fraction",
+    "max_injection_pressure_kpa",
+)
+_OPTIONAL_NUMBER_METRICS = ("tip_to_target_mm", "injection_start_after_mix_s")
+
+
+def _check_metric_types(m: dict, path: str) -> None:
+    for k in _NUMBER_METRICS:
+        if not _is_num(m[k]) or m[k] < 0:
+            _fail(path, f"metrics.{k}", f"must be a number ≥ 0, got {m[k]!r}")
+    for k in _OPTIONAL_NUMBER_METRICS:
+        if m[k] is not None and not _is_num(m[k]):
+            _fail(path, f"metrics.{k}", f"must be a number or null, got {m[k]!r}")
+    tip = m["needle_tip_mm"]
+    if tip is not None and not (isinstance(tip, list) and len(tip) == 3 and all(map(_is_num, tip))):
+        _fail(path, "metrics.needle_tip_mm", "must be [x, y, z] in mm or null")
+    if not isinstance(m["tip_zone"], str):
+        _fail(path, "metrics.tip_zone", "must be text")
+    if m["cement_product"] is not None and not isinstance(m["cement_product"], str):
+        _fail(path, "metrics.cement_product", "must be a product id or null")
+    if not isinstance(m["crosses_midline"], bool):
+        _fail(path, "metrics.crosses_midline", "must be true or false")
+    leak = m["leak_ml"]
+    if not isinstance(leak, dict) or not all(_is_num(leak.get(s)) for s in LEAK_SITES):
+        _fail(path, "metrics.leak_ml", f"must give a number for each of {', '.join(LEAK_SITES)}")
+    ends = m["endplate_contact"]
+    if not isinstance(ends, dict) or not all(
+        isinstance(ends.get(k), bool) for k in ("superior", "inferior")
+    ):
+        _fail(path, "metrics.endplate_contact", "must be {superior: bool, inferior: bool}")
+    breaches = m["breaches"]
+    if not isinstance(breaches, list) or not all(
+        isinstance(b, dict)
+        and isinstance(b.get("kind"), str)
+        and _is_num(b.get("depth_mm"))
+        and _is_num(b.get("t_s"))
+        for b in breaches
+    ):
+        _fail(path, "metrics.breaches", "must be a list of {kind, depth_mm, t_s}")
+
+
 def script_actions(log: dict) -> list:
     """The log's applied actions as :class:`~simulator.actions.Action` objects (their ``t`` is
     the time they were submitted; they replay at the same ticks)."""
     items = [{k: v for k, v in a.items() if k != "tick"} for a in log["actions"]]
     raw = json.dumps({"format": SCRIPT_FORMAT, "actions": items}).encode()
     return parse_script(raw, path="log")
+
+
+def rebuild(log: dict, scenario, *, run: bool = True) -> Procedure:
+    """The procedure of a log: its scenario (already loaded and checked by the caller), seed
+    and display settings, with its actions submitted and, if ``run``, played to the end."""
+    proc = Procedure(scenario, seed=log["seed"])
+    if proc.carm is not None and "display" in log:
+        proc.carm.settings = DisplaySettings(invert=bool(log["display"].get("invert", False)))
+    if run:
+        proc.run(script_actions(log))
+    return proc
 
 
 def is_signed(log: dict) -> bool:

@@ -30,6 +30,54 @@ class Rubric:
         return self.values[key]
 
 
+SHARES = {
+    "placement": ("target_share", "zone_share", "breach_share"),
+    "cement": ("volume_share", "distribution_share", "leak_share", "timing_share"),
+}
+"""The shares of each component that must add up to 1."""
+
+
+def rubric_problems(overrides: Mapping[str, float]) -> list[tuple[str, str]]:
+    """Problems of a scenario's ``[scoring]`` overrides taken with the rubric's defaults, as
+    ``(field, message)`` pairs (the scenario loader reports them)."""
+    table = load_table("rubric")
+    v = {k: float(x) for k, x in table.items() if k != "rubric_version"}
+    v.update(overrides)
+
+    def field(key: str) -> str:
+        return f"scoring.{key}"
+
+    out = []
+    for key in ("radiation_zero_ratio", "efficiency_zero_ratio"):
+        if v[key] <= 1.0:
+            out.append(
+                (field(key), f"must be above 1 (a multiple of the expert's), got {v[key]:g}")
+            )
+    if v["target_zero_mm"] <= v["target_full_mm"]:
+        out.append(
+            (
+                field("target_zero_mm"),
+                f"must be greater than target_full_mm ({v['target_full_mm']:g}), "
+                f"got {v['target_zero_mm']:g}",
+            )
+        )
+    for key in (*SHARES["placement"], *SHARES["cement"], "breach_penalty_share"):
+        if not 0.0 <= v[key] <= 1.0:
+            out.append((field(key), f"a share is a number from 0 to 1, got {v[key]:g}"))
+    if out:
+        return out
+    for comp, keys in SHARES.items():
+        total = sum(v[k] for k in keys)
+        if abs(total - 1.0) > 1e-6:
+            names = " + ".join(keys)
+            out.append(
+                (field(keys[0]), f"the {comp} shares ({names}) must add up to 1, got {total:g}")
+            )
+    if v["pass_mark"] > 100.0 or v["critical_cap"] > 100.0:
+        out.append((field("pass_mark"), "pass_mark and critical_cap are totals from 0 to 100"))
+    return out
+
+
 def rubric_for(scenario) -> Rubric:
     """``assets/rubric.toml`` with the scenario's ``[scoring]`` overrides applied."""
     table = load_table("rubric")
@@ -67,13 +115,14 @@ def critical_errors(m: Mapping, r: Rubric) -> list[str]:
     ``anterior_cortex_perforation`` (deeper than ``anterior_cortex_limit_mm``), ``venous_leak``
     (more than ``venous_leak_limit_ml``)."""
     out = []
-    kinds = {b["kind"]: b for b in m["breaches"]}
-    if "canal" in kinds or m["tip_zone"] == "canal":
+    deepest: dict[str, float] = {}
+    for b in m["breaches"]:  # a kind may recur (withdrawn behind the wall, then again)
+        deepest[b["kind"]] = max(deepest.get(b["kind"], 0.0), b["depth_mm"])
+    if "canal" in deepest or m["tip_zone"] == "canal":
         out.append("needle_in_canal")
     if m["leak_ml"]["canal"] > r["canal_leak_limit_ml"]:
         out.append("cement_in_canal")
-    front = kinds.get("anterior_cortex")
-    if front and front["depth_mm"] > r["anterior_cortex_limit_mm"]:
+    if deepest.get("anterior_cortex", 0.0) > r["anterior_cortex_limit_mm"]:
         out.append("anterior_cortex_perforation")
     if m["leak_ml"]["vein"] > r["venous_leak_limit_ml"]:
         out.append("venous_leak")
@@ -147,15 +196,31 @@ def cement(m: Mapping, r: Rubric, scenario) -> Component:
     for plate, touched in m["endplate_contact"].items():
         spread.append(f"{'reaches' if touched else 'misses'} the {plate} endplate")
     c.notes.append(", ".join(spread))
-    leaks = [f"{s.replace('_', ' ')} {v:.2f} ml" for s, v in m["leak_ml"].items() if v >= 0.02]
+    visible = r["leak_visible_ml"]
+    leaks = [f"{s.replace('_', ' ')} {v:.2f} ml" for s, v in m["leak_ml"].items() if v >= visible]
     c.notes.append("leaks: " + ", ".join(leaks) if leaks else "no visible leak")
-    c.notes.append(f"injection began in the {phase} phase")
+    if phase is not None:
+        c.notes.append(f"injection began in the {phase} phase")
     return c
 
 
+NOT_COMPLETED = "not scored: no cement reached the body"
+
+
+def completed(m: Mapping) -> bool:
+    """Whether the procedure was carried through: cement delivered into the body. Radiation
+    and time are only scored for a completed procedure (otherwise doing nothing would earn
+    them)."""
+    return m["needle_tip_mm"] is not None and m["in_body_ml"] > 0.0
+
+
 def radiation(m: Mapping, r: Rubric, expert) -> Component:
-    """Shots and fluoroscopy time, each half the points, against the expert's."""
+    """Shots and fluoroscopy time, each half the points, against the expert's (only for a
+    completed procedure)."""
     c = Component(name="radiation", max=r["radiation_points"])
+    if not completed(m):
+        c.notes.append(NOT_COMPLETED)
+        return c
     z = r["radiation_zero_ratio"]
     f_shots = ramp(m["fluoro_shots"], expert.fluoro_shots, z * expert.fluoro_shots)
     f_time = ramp(m["fluoro_time_s"], expert.fluoro_time_s, z * expert.fluoro_time_s)
@@ -166,8 +231,11 @@ def radiation(m: Mapping, r: Rubric, expert) -> Component:
 
 
 def efficiency(m: Mapping, r: Rubric, expert) -> Component:
-    """Procedure time against the expert's."""
+    """Procedure time against the expert's (only for a completed procedure)."""
     c = Component(name="efficiency", max=r["efficiency_points"])
+    if not completed(m):
+        c.notes.append(NOT_COMPLETED)
+        return c
     ref = expert.procedure_time_s
     c.points = c.max * ramp(m["procedure_time_s"], ref, r["efficiency_zero_ratio"] * ref)
     c.notes.append(f"{clock(m['procedure_time_s'])} (expert {clock(ref)})")
@@ -195,7 +263,7 @@ def score_attempt(scenario, metrics: Mapping, events: Sequence[Mapping]) -> dict
     critical = critical_errors(metrics, r)
     if critical:
         total = min(total, r["critical_cap"])
-    total = round(total, 2)
+    total = round(min(100.0, max(0.0, total)), 2)
     return {
         "total": total,
         "passed": not critical and total >= r["pass_mark"],

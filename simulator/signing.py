@@ -43,18 +43,23 @@ def load_key(*, create: bool = False) -> bytes | None:
     try:
         text = path.read_text(encoding="utf-8").strip()
     except FileNotFoundError:
-        text = ""
-    except OSError as exc:
-        raise UserError(f"{path}: key file: cannot be read ({exc.strerror})") from None
+        text = None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"{path}: key file: cannot be read ({exc})") from None
     if text:
         return text.encode("utf-8")
+    if text is not None:
+        raise UserError(f"{path}: key file: is empty; put a key in it or delete it")
     if not create:
         return None
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(secrets.token_hex(32) + "\n")
-    return path.read_text(encoding="utf-8").strip().encode("utf-8")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(secrets.token_hex(32) + "\n")
+        return path.read_text(encoding="utf-8").strip().encode("utf-8")
+    except OSError as exc:
+        raise UserError(f"{path}: key file: cannot be created ({exc.strerror})") from None
 
 
 def key_id(key: bytes) -> str:

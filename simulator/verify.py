@@ -15,8 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from simulator.errors import UserError
-from simulator.procedure import Procedure
-from simulator.records import attempt_log, decode_png, read_log, script_actions
+from simulator.records import attempt_log, decode_png, read_log, rebuild
 from simulator.signing import check_signature, load_key
 
 MAX_LISTED = 8
@@ -79,15 +78,18 @@ def verify_log(path: str | Path, *, key: bytes | None) -> list[str]:
     sid = log["scenario"]["id"]
     try:
         scenario = load_scenario(sid)
-    except UserError as err:
-        return [*problems, f"scenario: {sid!r} cannot be loaded: {err}"]
+    except UserError as err:  # cannot verify at all: like an unreadable log (exit 2)
+        first = str(err).splitlines()[0]
+        raise UserError(
+            f"{path}: scenario: {sid!r} cannot be loaded ({first}); if it is an educator's "
+            "case, set VSIM_SCENARIOS to its folder"
+        ) from None
     if scenario.sha256 != log["scenario"]["sha256"]:
         problems.append(
             f"scenario: the file {scenario.path} differs from the one of the attempt "
             f"(sha256 {scenario.sha256[:12]}…, log {log['scenario']['sha256'][:12]}…)"
         )
-    actions = script_actions(log)
-    proc = Procedure(scenario, seed=log["seed"]).run(actions)
+    proc = rebuild(log, scenario)
     replay = attempt_log(proc, trainee=log["trainee"], started_at=log["started_at"])
     replay_actions = [dict(a) for a in proc.applied]
     found = differences(log["actions"], replay_actions, "actions")
@@ -127,7 +129,7 @@ def run_verify(paths: list[str], *, out, err) -> int:
         try:
             problems = verify_log(path, key=key)
         except UserError as exc:
-            print(f"{exc}", file=err)
+            print(f"error: {exc}", file=err)
             worst = 2
             continue
         if problems:

@@ -44,7 +44,9 @@ def test_expert_reaches_the_anterior_third_without_a_breach():
     assert m["tip_zone"] == "anterior_third"
     assert m["tip_to_target_mm"] < 5.0
     assert m["needle_repositions"] == 0
-    assert (m["fluoro_shots_lateral"], m["fluoro_shots_ap"]) == (8, 8)  # alternating views
+    # alternating views while placing (8 + 8), then the injection screened on the lateral
+    # (six bursts and a check) and a last AP
+    assert (m["fluoro_shots_lateral"], m["fluoro_shots_ap"]) == (8 + 7, 8 + 1)
 
 
 def test_medial_novice_breaches_the_medial_wall_then_the_canal():
@@ -99,11 +101,12 @@ def test_cli_run_writes_a_log_and_the_same_actions_give_the_same_log(tmp_path, c
     a, b = logs
     for log in logs:
         log.pop("started_at")
+        log.pop("signature")  # covers the start time
     assert a == b
     assert a["format"] == "vsim-attempt/1"
     assert a["scenario"]["id"] == "first_case_l1" and len(a["scenario"]["sha256"]) == 64
-    assert "score" not in a  # scoring is not built yet; nothing is faked
-    assert a["metrics"]["cement_product"] is None  # no cement in this script
+    assert a["score"]["critical"] == ["needle_in_canal"] and not a["score"]["passed"]
+    assert a["metrics"]["cement_product"] == "pmma_medium"
     for key in (
         "procedure_time_s",
         "fluoro_time_s",

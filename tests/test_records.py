@@ -13,7 +13,7 @@ import textwrap
 
 import pytest
 
-from simulator.actions import load_script
+from simulator.actions import load_script, make_action
 from simulator.errors import UserError
 from simulator.journal import AttemptRecorder, read_journal, recover_journal
 from simulator.procedure import Procedure
@@ -159,7 +159,7 @@ def test_a_log_with_a_bad_action_names_it(tmp_path):
 KILLER = textwrap.dedent(
     """
     import os, signal, sys
-    from simulator.actions import load_script
+    from simulator.actions import load_script, make_action
     from simulator.journal import AttemptRecorder
     from simulator.procedure import Procedure
     from simulator.scenario import load_scenario
@@ -170,8 +170,12 @@ KILLER = textwrap.dedent(
     for i, action in enumerate(load_script(script)):
         while proc.t_s < action.t:  # live: the clock runs up to each action
             proc.step()
+            rec.heartbeat()
         rec.submit(action)
         if i == stop_after:
+            for _ in range(150):  # 3 s more of the injection, then the crash
+                proc.step()
+                rec.heartbeat()
             os.kill(os.getpid(), signal.SIGKILL)  # no clean-up, no atexit, no flush by Python
     """
 )
@@ -191,15 +195,17 @@ def test_a_killed_attempt_is_recovered_from_its_journal(tmp_path):
     assert r.returncode == -signal.SIGKILL, r.stderr
     journals = list(tmp_path.glob("*.journal.jsonl"))
     assert len(journals) == 1 and not list(tmp_path.glob("*.json"))
-    header, journaled = read_journal(journals[0])
+    header, journaled, last_s = read_journal(journals[0])
     assert header["trainee"] == "crash test"
     assert journaled == actions[: stop_after + 1]  # nothing lost
+    assert last_s >= actions[stop_after].t + 2.0  # the heartbeats carry the clock on
 
     log = recover_journal(journals[0], key=TEST_KEY)
     assert log["recovered"] is True and check_signature(log, TEST_KEY) is None
-    assert script_actions(log) == actions[: stop_after + 1]
+    done = [*actions[: stop_after + 1], make_action(last_s, "finish")]
+    assert script_actions(log) == done
     scenario = load_scenario("first_case_l1")
-    headless = Procedure(scenario).run(actions[: stop_after + 1])
+    headless = Procedure(scenario).run(done)
     expected = attempt_log(headless, trainee="crash test", started_at=header["started_at"])
     assert log["metrics"] == expected["metrics"] and log["events"] == expected["events"]
     assert log["metrics"]["injected_ml"] > 0
@@ -237,8 +243,19 @@ def test_a_finished_attempt_leaves_a_signed_log_and_no_journal(tmp_path):
 
 def test_a_damaged_journal_is_refused_by_line(tmp_path):
     bad = tmp_path / "x.journal.jsonl"
-    bad.write_text('{"format": "vsim-journal/1", "scenario": {}}\nnot json\n{"t": 0}\n')
+    header = (
+        '{"format": "vsim-journal/1", "scenario": {"id": "first_case_l1", "sha256": "'
+        + "0" * 64
+        + '"}, "seed": 1, "trainee": "x", "started_at": "2026-01-01T00:00:00+00:00"}'
+    )
+    bad.write_text(header + '\nnot json\n{"t": 0}\n')
     with pytest.raises(UserError, match="line 2"):
+        read_journal(bad)
+    bad.write_text(header.replace('"seed": 1', '"seed": "abc"') + "\n")
+    with pytest.raises(UserError, match=r"header\.seed"):
+        read_journal(bad)
+    bad.write_text('{"format": "vsim-journal/1"}\n')
+    with pytest.raises(UserError, match=r"header\.scenario"):
         read_journal(bad)
 
 
@@ -253,3 +270,17 @@ def test_run_writes_a_scored_signed_log(tmp_path):
     assert check_signature(read_log(out), TEST_KEY) is None
     shutil.copy(out, tmp_path / "b.json")
     assert cli("verify", str(out), str(tmp_path / "b.json")).returncode == 0
+
+
+def test_an_attempt_ended_by_the_clock_verifies(tmp_path):
+    # the window's attempts have no finish action when time runs out: the log must still
+    # replay to the same end
+    from simulator.verify import verify_log
+
+    scenario = load_scenario("first_case_l1")
+    actions = [*load_script(DATA / "personas" / "expert.json")[:3], make_action(1900.0, "mix")]
+    proc = Procedure(scenario).run(actions)
+    assert proc.events[-1].details["reason"] == "time limit"
+    out = tmp_path / "clock.json"
+    out.write_text(json.dumps(attempt_log(proc, trainee="t", key=TEST_KEY)))
+    assert verify_log(out, key=TEST_KEY) == []

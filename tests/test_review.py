@@ -291,3 +291,10 @@ def test_trend_reads_the_fitted_line():
     assert trend([1, 2], [5.0, 5.1]).word == "→ steady"
     assert trend([1, 2], [5.0, 9.0]).word == "↑ worse"
     assert trend([3], [1.0]) is None
+
+
+def test_csv_cells_never_start_a_formula():
+    from simulator.review.export_csv import cell
+
+    assert cell('=HYPERLINK("http://x")') == '\'=HYPERLINK("http://x")'
+    assert cell("@SUM(A1)").startswith("'") and cell("Ann") == "Ann" and cell(-1.5) == "-1.5"

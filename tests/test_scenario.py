@@ -54,6 +54,8 @@ EXPECTED_FIELD = {
     "defect_reaches_endplate": "defects[0].position_mm",
     "cleft_too_big": "defects[0].position_mm",
     "no_path": "pedicles",
+    "scoring_ramp_backwards": "scoring.radiation_zero_ratio",
+    "scoring_shares_over_one": "scoring.target_share",
 }
 
 

@@ -125,3 +125,31 @@ def test_stored_logs_match_the_scripts(logs):
     for name, log in logs.items():
         script = load_script(DATA / "personas" / f"{name}.json")
         assert script_actions(log) == script, name
+
+
+def test_radiation_and_time_count_only_for_a_completed_procedure(scenario, logs):
+    # placing the needle well and stopping there must not pass (nor must doing nothing)
+    m = json.loads(json.dumps(logs["expert"]["metrics"]))
+    m.update(injected_ml=0.0, in_body_ml=0.0, cement_product=None)
+    m["injection_start_after_mix_s"] = None
+    s = score_attempt(scenario, m, [])
+    assert s["components"]["radiation"]["points"] == 0
+    assert s["components"]["efficiency"]["points"] == 0
+    assert not s["passed"] and s["total"] == pytest.approx(25.0)
+    m.update(needle_tip_mm=None, tip_to_target_mm=None, tip_zone="not_placed", breaches=[])
+    assert score_attempt(scenario, m, [])["total"] == 0
+
+
+def test_a_repeated_breach_counts_at_its_deepest(scenario, logs):
+    r = rubric_for(scenario)
+    m = json.loads(json.dumps(logs["expert"]["metrics"]))
+    m["breaches"] = [
+        {"kind": "anterior_cortex", "depth_mm": 4.0, "t_s": 80.0},
+        {"kind": "anterior_cortex", "depth_mm": 0.5, "t_s": 95.0},
+    ]
+    assert critical_errors(m, r) == ["anterior_cortex_perforation"]
+
+
+def test_bipedicular_cases_say_only_one_side_is_scored(logs):
+    s = score_attempt(load_scenario("endplate_crack_t12"), logs["expert"]["metrics"], [])
+    assert any("bipedicular" in f for f in s["feedback"])

@@ -71,7 +71,7 @@ COLUMNS: tuple[str, ...] = IDENTITY_COLUMNS + METRIC_COLUMNS + SCORE_COLUMNS
 
 def cell(value) -> str:
     """A value as CSV text: ``true``/``false``, shortest float repr, ``;``-joined lists,
-    empty for ``None``."""
+    empty for ``None``, text that a spreadsheet would run as a formula quoted with ``'``."""
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -80,6 +80,9 @@ def cell(value) -> str:
         return repr(value)
     if isinstance(value, list | tuple):
         return ";".join(cell(v) for v in value)
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        # text from a log (a trainee's name) must not become a spreadsheet formula
+        return "'" + value
     return str(value)
 
 

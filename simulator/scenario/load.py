@@ -243,6 +243,7 @@ def _validate_scoring(raw: Any, problems: _Problems) -> dict[str, float]:
     rubric = load_table("rubric")
     allowed = [k for k, v in rubric.items() if is_number(v) and k != "rubric_version"]
     out = {}
+    before = len(problems.items)
     for name, value in raw.items():
         field = f"scoring.{name}"
         if name not in allowed:
@@ -254,6 +255,11 @@ def _validate_scoring(raw: Any, problems: _Problems) -> dict[str, float]:
             problems.add(field, f"expected a number from 0 to 1000, got {describe(value)}")
         else:
             out[name] = float(value)
+    if len(problems.items) == before:  # each key fine: now the keys together
+        from simulator.scoring import rubric_problems
+
+        for field, message in rubric_problems(out):
+            problems.add(field, message)
     return out
 
 

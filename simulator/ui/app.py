@@ -108,7 +108,10 @@ class App:
                 self.quit()
                 return
             if event.type == pygame.KEYDOWN and event.key == pygame.K_F12:
-                self.screenshot()
+                try:
+                    self.screenshot()
+                except (OSError, pygame.error) as exc:
+                    print(f"screenshot not saved: {exc}", file=sys.stderr)
                 continue
             self.screen.handle(event)
             if not self.running:
@@ -122,9 +125,14 @@ class App:
         """The interactive loop at up to 60 frames per second; returns the exit code."""
         clock = pygame.time.Clock()
         clock.tick()
-        while self.running:
-            dt_s = clock.tick(FPS) / 1000.0
-            self.frame(dt_s)
+        try:
+            while self.running:
+                dt_s = clock.tick(FPS) / 1000.0
+                self.frame(dt_s)
+        except KeyboardInterrupt:  # Ctrl+C in the terminal: save like closing the window
+            self.screen.on_quit()
+            pygame.quit()
+            return 130
         pygame.quit()
         return 0
 

@@ -66,6 +66,7 @@ class LiveSession:
         self.rotating_until_s = -1.0
         self.messages: deque[tuple[float, str]] = deque(maxlen=4)
         self.log_path = None
+        self.log_error: str | None = None
         self._acc_s = 0.0
         self._seen = 0
         self.pulse_period_s = 1.0 / float(load_table("fluoro")["beam"]["pulse_rate_hz"])
@@ -167,13 +168,13 @@ class LiveSession:
         """Stop pushing."""
         if self.inject_held:
             self.inject_held = False
-            if getattr(self.proc.cement, "injecting", False):
-                self.act("stop")
+            # always: the inject may still be queued for the next tick (a quick tap)
+            self.act("stop")
 
     def change_rate(self, delta_ml_min: float) -> None:
         """Change the injection rate (ml/min); applies at once while injecting."""
         self.rate_ml_min = round(min(max(self.rate_ml_min + delta_ml_min, 0.5), 10.0), 2)
-        if self.inject_held and getattr(self.proc.cement, "injecting", False):
+        if self.inject_held:
             self.act("stop")
             self.act("inject", rate_ml_min=self.rate_ml_min)
 
@@ -216,6 +217,8 @@ class LiveSession:
                 else:
                     self.act("fluoro", view=self.pedal_view)
         self.proc.step()
+        if self.recorder is not None:
+            self.recorder.heartbeat()
         self._read_events()
 
     def _read_events(self) -> None:
@@ -255,7 +258,15 @@ class LiveSession:
         self._seen = len(events)
 
     def close(self):
-        """Write the signed log once the procedure has finished; returns its path."""
+        """Write the signed log once the procedure has finished; returns its path (None, with
+        ``log_error`` saying why, when it cannot be written: the journal is then kept)."""
         if self.log_path is None and self.recorder is not None and self.proc.finished:
-            self.log_path = self.recorder.finish()
+            try:
+                self.log_path = self.recorder.finish()
+            except OSError as exc:
+                self.recorder.close()
+                self.log_error = (
+                    f"log not written ({exc.strerror}); the journal is kept at "
+                    f"{self.recorder.journal_path} (python run_sim.py recover …)"
+                )
         return self.log_path

@@ -64,6 +64,7 @@ class DebriefScreen(Screen):
 
         self.proc = proc
         self.log_path = log_path
+        self.log_error: str | None = None
         self.score = attempt_score(proc, log_path)
         side = proc.needle.state.side or "left"
         self.plan = plan_trajectory(proc.phantom, proc.scenario, side)
@@ -135,6 +136,9 @@ class DebriefScreen(Screen):
         if self.log_path is not None:
             path = r.fit(f"log: {self.log_path}", w - 640, 18, keep_end=True)
             r.text(surf, path, (w - 20, 18), size=18, color=r.DIM, anchor="topright")
+        elif self.log_error:
+            note = r.fit(self.log_error, w - 640, 18, keep_end=True)
+            r.text(surf, note, (w - 20, 18), size=18, color=r.BAD, anchor="topright")
 
     def _score(self, surf, rect) -> int:
         s = self.score

@@ -152,7 +152,9 @@ class ProcedureScreen(Screen):
         from simulator.ui.screens.debrief import DebriefScreen
 
         log_path = self.session.close()
-        self.app.show(DebriefScreen(self.app, self.session.proc, log_path))
+        debrief = DebriefScreen(self.app, self.session.proc, log_path)
+        debrief.log_error = self.session.log_error
+        self.app.show(debrief)
 
     def on_quit(self) -> None:
         """Closing the window finishes the attempt and writes its log."""
