@@ -248,3 +248,44 @@ def test_no_display_gives_one_message_and_exit_2(tmp_path):
     assert "Traceback" not in proc.stderr and proc.stdout == ""
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "run_sim.py run" in lines[0] and "display" in lines[0]
+
+
+def test_a_quick_tap_on_inject_stops_the_injection():
+    # key down and up within one frame: the inject is still queued when the key is released
+    from simulator.personas import build, placement
+    from simulator.ui.session import LiveSession
+
+    scenario = load_scenario(SCENARIO)
+    proc = Procedure(scenario, render_images=False)
+    acts = placement(build(SCENARIO)["expert"]["actions"])
+    actions = parse_script(
+        json.dumps({"format": "vsim-script/1", "actions": acts}).encode(), path="x"
+    )
+    for a in actions:
+        proc.submit(a)
+    while proc.t_s < actions[-1].t + 20.0:
+        proc.step()
+    s = LiveSession(proc, max_frame_s=100.0)
+    s.mix()
+    s.update(200.0)
+    s.inject_down()
+    s.inject_up()
+    s.update(20.0)
+    assert not proc.cement.injecting
+    assert [a["do"] for a in proc.applied][-2:] == ["inject", "stop"]
+
+
+def test_an_inverted_display_is_logged_and_verifies(tmp_path, monkeypatch):
+    from simulator.ui.screens.procedure import start_attempt
+    from simulator.verify import verify_log
+
+    monkeypatch.setenv("VSIM_LOG_KEY", "test-key-ui")
+    app = _new_app(tmp_path)
+    app.settings.invert = True
+    screen = start_attempt(app, SCENARIO)
+    _key(app, pygame.K_a)
+    _hold(app, pygame.K_SPACE, frames=1)
+    screen.on_quit()
+    log = read_log(screen.session.log_path)
+    assert log["display"] == {"invert": True}
+    assert verify_log(screen.session.log_path, key=b"test-key-ui") == []
