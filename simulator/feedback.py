@@ -201,7 +201,8 @@ def cement_sentences(scenario, metrics: Mapping) -> list[str]:
 def radiation_sentence(metrics: Mapping, expert) -> str:
     """Shots and fluoroscopy time against the expert's."""
     s = (
-        f"You took {metrics['fluoro_shots']} shots ({metrics['fluoro_shots_lateral']} lateral, "
+        f"You took {metrics['fluoro_shots']} shot{'' if metrics['fluoro_shots'] == 1 else 's'} "
+        f"({metrics['fluoro_shots_lateral']} lateral, "
         f"{metrics['fluoro_shots_ap']} AP) and {metrics['fluoro_time_s']:.1f} s of fluoroscopy; "
         f"an expert needs about {expert.fluoro_shots} shots and {expert.fluoro_time_s:g} s."
     )

@@ -163,7 +163,8 @@ class ImagePanel:
             text(
                 surf, "LIH", (rect.right - 10, rect.top + 8), size=26, color=GOOD, anchor="topright"
             )
-        if note:
-            text(
-                surf, note, (rect.centerx, rect.bottom - 12), size=24, color=DIM, anchor="midbottom"
-            )
+        if note:  # on a dark plate: readable over a bright image
+            img = font(24).render(note, True, ACCENT)
+            box = img.get_rect(midbottom=(rect.centerx, rect.bottom - 12)).inflate(16, 8)
+            pygame.draw.rect(surf, BG, box, border_radius=4)
+            surf.blit(img, img.get_rect(center=box.center))
