@@ -12,8 +12,6 @@ from collections.abc import Mapping, Sequence
 
 from simulator.rheology import CementProduct
 
-LEAK_SITES = ("canal", "disc", "vein", "paravertebral", "needle_tract")
-
 BREACH_WORDS = {
     "medial_pedicle_wall": ("the medial pedicle wall", "AP"),
     "lateral_pedicle_wall": ("the lateral pedicle wall", "AP"),

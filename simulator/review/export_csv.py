@@ -12,9 +12,9 @@ from __future__ import annotations
 import csv
 import io
 
+from simulator.records import LEAK_SITES
 from simulator.review.collect import Attempt
 
-LEAK_SITES = ("canal", "disc", "vein", "paravertebral", "needle_tract")
 COMPONENTS = ("placement", "cement", "radiation", "efficiency")
 
 IDENTITY_COLUMNS = (
