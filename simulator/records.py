@@ -327,14 +327,19 @@ def script_actions(log: dict) -> list:
     return parse_script(raw, path="log")
 
 
-def rebuild(log: dict, scenario, *, run: bool = True) -> Procedure:
+def rebuild(log: dict, scenario, *, run: bool = True, phantom=None) -> Procedure:
     """The procedure of a log: its scenario (already loaded and checked by the caller), seed
-    and display settings, with its actions submitted and, if ``run``, played to the end."""
-    proc = Procedure(scenario, seed=log["seed"])
+    and display settings (``phantom``: the scenario's, if already built), with its actions
+    submitted and, if ``run``, played to the end."""
+    proc = Procedure(scenario, seed=log["seed"], phantom=phantom)
     if proc.carm is not None and "display" in log:
         proc.carm.settings = DisplaySettings(invert=bool(log["display"].get("invert", False)))
+    actions = script_actions(log)
     if run:
-        proc.run(script_actions(log))
+        proc.run(actions)
+    else:
+        for a in actions:
+            proc.submit(a)
     return proc
 
 

@@ -289,3 +289,17 @@ def test_an_inverted_display_is_logged_and_verifies(tmp_path, monkeypatch):
     log = read_log(screen.session.log_path)
     assert log["display"] == {"invert": True}
     assert verify_log(screen.session.log_path, key=b"test-key-ui") == []
+
+
+def test_replay_refuses_a_changed_scenario_file(tmp_path, monkeypatch):
+    from simulator.errors import UserError
+    from simulator.ui.screens.replay import Replayer
+    from tests.make_personas import LOGS
+
+    folder = tmp_path / "scenarios"
+    folder.mkdir()
+    src = (ROOT / "scenarios" / f"{SCENARIO}.toml").read_text()
+    (folder / f"{SCENARIO}.toml").write_text(src + "\n# edited\n")
+    monkeypatch.setenv("VSIM_SCENARIOS", str(folder))
+    with pytest.raises(UserError, match="sha256 differs"):
+        Replayer(read_log(LOGS / "expert.json"), "expert.json")

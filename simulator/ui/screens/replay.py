@@ -13,8 +13,9 @@ import math
 
 import pygame
 
-from simulator.actions import make_action
+from simulator.errors import UserError
 from simulator.procedure import TICK_S, Procedure
+from simulator.records import rebuild
 from simulator.scenario import load_scenario
 from simulator.ui import render as r
 from simulator.ui.app import App, Screen
@@ -31,16 +32,15 @@ SEEK_S = 10.0
 class Replayer:
     """The model side of a replay (no pygame): rebuild, play, seek."""
 
-    def __init__(self, log: dict):
+    def __init__(self, log: dict, log_path: str = "log"):
         self.log = log
         self.scenario = load_scenario(log["scenario"]["id"])
-        self.seed = int(log["seed"])
-        self.actions = [
-            make_action(
-                a["t"], a["do"], **{k: v for k, v in a.items() if k not in ("t", "do", "tick")}
+        if self.scenario.sha256 != log["scenario"]["sha256"]:
+            raise UserError(
+                f"{log_path}: scenario: the file {self.scenario.path} is not the one of this "
+                "attempt (its sha256 differs), so the replay would not be the attempt"
             )
-            for a in log["actions"]
-        ]
+        self.seed = int(log["seed"])
         self.ticks = sorted(int(a["tick"]) for a in log["actions"])
         self.end_s = float(log["metrics"]["procedure_time_s"])
         self.phantom = None
@@ -49,10 +49,8 @@ class Replayer:
 
     def rebuild(self) -> None:
         """A fresh procedure at t = 0 with every action queued."""
-        proc = Procedure(self.scenario, seed=self.seed, phantom=self.phantom)
+        proc = rebuild(self.log, self.scenario, run=False, phantom=self.phantom)
         self.phantom = proc.phantom
-        for a in self.actions:
-            proc.submit(a)
         self.session = LiveSession(proc, follow_model=True, max_frame_s=0.1)
 
     @property
@@ -91,7 +89,7 @@ class ReplayScreen(Screen):
 
         self.log_path = log_path
         self.back = back
-        self.replayer = Replayer(read_log(log_path))
+        self.replayer = Replayer(read_log(log_path), str(log_path))
         self._new_monitors()
         self.playing = True
         self.speed = 1.0
