@@ -56,6 +56,9 @@ class CementModel(Protocol):
     def field(self) -> CementField | None:
         """The cement volume fraction for the image, or None when there is none."""
 
+    def display_state(self, t_s: float) -> dict | None:
+        """What the trainee's gauges show, or None before mixing."""
+
     def metrics(self) -> dict:
         """The cement metrics of DESIGN §4.4 (empty when no cement model runs)."""
 
@@ -344,6 +347,23 @@ class CementInjection:
             fill *= want / have
         frac = np.clip(fill * pores, 0.0, 1.0).astype(np.float32)
         return CementField(slices=g.slices, fraction=frac, mu_per_mm=self._mu_per_mm)
+
+    def display_state(self, t_s: float) -> dict | None:
+        """What the trainee's gauges show at ``t_s``, or None before mixing: product name,
+        phase, time since mixing (s), injected (ml), injecting, pressure and the syringe's
+        limit (kPa)."""
+        if self.product is None or self.mixed_at_s is None:
+            return None
+        since = t_s - self.mixed_at_s
+        return {
+            "name": self.product.name,
+            "phase": self.product.phase(since, self.temperature_c),
+            "since_mix_s": since,
+            "injected_ml": self.injected_m3 * 1e6,
+            "injecting": bool(self.injecting),
+            "pressure_kpa": self.pressure_pa / 1e3 if self.injecting else 0.0,
+            "limit_kpa": self.limit_pa / 1e3,
+        }
 
     def metrics(self) -> dict:
         """The cement metrics of DESIGN §4.4."""

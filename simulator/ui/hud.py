@@ -23,24 +23,8 @@ def clock(seconds: float) -> str:
 
 
 def cement_state(session: LiveSession) -> dict | None:
-    """Product name, phase, time since mixing (s), injected (ml), pressure and limit (kPa) of
-    the cement, or None before mixing."""
-    c = session.proc.cement
-    product = getattr(c, "product", None)
-    mixed = getattr(c, "mixed_at_s", None)
-    if product is None or mixed is None:
-        return None
-    since = session.proc.t_s - mixed
-    injecting = bool(getattr(c, "injecting", False))
-    return {
-        "name": product.name,
-        "phase": product.phase(since, c.temperature_c),
-        "since_mix_s": since,
-        "injected_ml": c.injected_m3 * 1e6,
-        "injecting": injecting,
-        "pressure_kpa": c.pressure_pa / 1e3 if injecting else 0.0,
-        "limit_kpa": c.limit_pa / 1e3,
-    }
+    """The cement's gauges (``CementInjection.display_state``), or None before mixing."""
+    return session.proc.cement.display_state(session.proc.t_s)
 
 
 def draw_hud(surf: pygame.Surface, rect: pygame.Rect, session: LiveSession) -> None:
