@@ -23,7 +23,7 @@ from pathlib import Path
 from simulator.actions import SCRIPT_FORMAT, Action, make_action, parse_script
 from simulator.errors import UserError
 from simulator.procedure import Procedure
-from simulator.records import attempt_log, now_iso, rebuild, write_json_atomic
+from simulator.records import attempt_log, now_iso, procedure_for, write_json_atomic
 from simulator.signing import load_key, sign
 
 JOURNAL_FORMAT = "vsim-journal/1"
@@ -196,12 +196,9 @@ def recover_journal(path: str | Path, *, key: bytes | None = None) -> dict:
         )
     if not actions or actions[-1].do != "finish":
         actions.append(make_action(last_s, "finish"))
-    log = {
-        "seed": header["seed"],
-        "display": header.get("display", {}),
-        "actions": [a.as_json() | {"tick": 0} for a in actions],
-    }
-    proc = rebuild(log, scenario)
+    proc = procedure_for(
+        scenario, seed=header["seed"], display=header.get("display", {}), actions=actions
+    )
     out = attempt_log(proc, trainee=header["trainee"], started_at=header["started_at"])
     out["recovered"] = True
     return sign(out, key)

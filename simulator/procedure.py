@@ -132,24 +132,44 @@ class Procedure:
         for action in actions:
             self.submit(action)
         while not self.finished:
-            idle = (
-                not self.needle.state.moving
-                and not self.cement.active
-                and self._pending_shot is None
-            )
-            if idle and not self._queue:
+            if self.idle and not self._queue:
                 self._finish("end of script")
-            elif idle:
-                due = max(self.tick, math.ceil(self._queue[0].t / TICK_S - 1e-9))
-                limit = math.ceil(self.scenario.scenario.time_limit_s / TICK_S - 1e-9)
-                self.tick = min(due, limit)
-                if self.tick >= limit:
-                    self._finish("time limit")
-                else:
-                    self.step()
-            else:
-                self.step()
+            else:  # through the tick of the next action (or one tick while moving)
+                due = self._tick_of(self._queue[0].t) if self._queue else self.tick
+                self._advance_to_tick(max(due, self.tick) + 1)
         return self
+
+    @property
+    def idle(self) -> bool:
+        """True when nothing changes with time until the next queued action."""
+        return (
+            not self.needle.state.moving and not self.cement.active and self._pending_shot is None
+        )
+
+    @staticmethod
+    def _tick_of(t_s: float) -> int:
+        """The first tick at or after ``t_s``."""
+        return math.ceil(t_s / TICK_S - 1e-9)
+
+    def advance_to(self, t_s: float) -> None:
+        """Step until the first tick at or after ``t_s`` (or the end); idle ticks are jumped
+        over in one go, with the same result as stepping through them."""
+        self._advance_to_tick(self._tick_of(t_s))
+
+    def _advance_to_tick(self, target: int) -> None:
+        limit = self._tick_of(self.scenario.scenario.time_limit_s)
+        while not self.finished and self.tick < target:
+            if self.idle:
+                due = self._tick_of(self._queue[0].t) if self._queue else target
+                jump = min(max(due, self.tick), target)
+                if jump >= limit:
+                    self.tick = limit
+                    self._finish("time limit")
+                    return
+                if jump > self.tick:
+                    self.tick = jump
+                    continue
+            self.step()
 
     # ----- actions ------------------------------------------------------------------------------
     def _apply(self, action: Action) -> None:

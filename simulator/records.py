@@ -37,29 +37,31 @@ from simulator.signing import sign, signature_of
 
 LOG_FORMAT = "vsim-attempt/1"
 LEAK_SITES = ("canal", "disc", "vein", "paravertebral", "needle_tract")
-METRIC_NAMES = (
-    "procedure_time_s",
-    "fluoro_time_s",
-    "fluoro_shots",
-    "fluoro_shots_lateral",
-    "fluoro_shots_ap",
-    "dose_dap_mgycm2",
-    "needle_tip_mm",
-    "tip_zone",
-    "tip_to_target_mm",
-    "needle_repositions",
-    "breaches",
-    "cement_product",
-    "injection_start_after_mix_s",
-    "injected_ml",
-    "in_body_ml",
-    "fill_fraction",
-    "leak_ml",
-    "max_injection_pressure_kpa",
-    "crosses_midline",
-    "endplate_contact",
-)
-"""The metric names of DESIGN §4.4 every log must have (more may be present)."""
+METRIC_KINDS = {
+    "procedure_time_s": "number",
+    "fluoro_time_s": "number",
+    "fluoro_shots": "number",
+    "fluoro_shots_lateral": "number",
+    "fluoro_shots_ap": "number",
+    "dose_dap_mgycm2": "number",
+    "needle_tip_mm": "point",
+    "tip_zone": "text",
+    "tip_to_target_mm": "number or null",
+    "needle_repositions": "number",
+    "breaches": "breaches",
+    "cement_product": "text or null",
+    "injection_start_after_mix_s": "number or null",
+    "injected_ml": "number",
+    "in_body_ml": "number",
+    "fill_fraction": "number",
+    "leak_ml": "leaks",
+    "max_injection_pressure_kpa": "number",
+    "crosses_midline": "bool",
+    "endplate_contact": "endplates",
+}
+"""The metrics of DESIGN §4.4 every log must have (more may be present) and their kinds."""
+METRIC_NAMES = tuple(METRIC_KINDS)
+
 
 MAX_LOG_BYTES = 64 * 1024 * 1024
 
@@ -268,55 +270,50 @@ def check_log(data, *, path: str) -> None:
         _fail(path, "signature.algorithm", "must be 'HMAC-SHA256' or 'none'")
 
 
-_NUMBER_METRICS = (
-    "procedure_time_s",
-    "fluoro_time_s",
-    "fluoro_shots",
-    "fluoro_shots_lateral",
-    "fluoro_shots_ap",
-    "dose_dap_mgycm2",
-    "needle_repositions",
-    "injected_ml",
-    "in_body_ml",
-    "fill_fraction",
-    "max_injection_pressure_kpa",
-)
-_OPTIONAL_NUMBER_METRICS = ("tip_to_target_mm", "injection_start_after_mix_s")
-
-
-def _check_metric_types(m: dict, path: str) -> None:
-    for k in _NUMBER_METRICS:
-        if not _is_num(m[k]) or m[k] < 0:
-            _fail(path, f"metrics.{k}", f"must be a number ≥ 0, got {m[k]!r}")
-    for k in _OPTIONAL_NUMBER_METRICS:
-        if m[k] is not None and not _is_num(m[k]):
-            _fail(path, f"metrics.{k}", f"must be a number or null, got {m[k]!r}")
-    tip = m["needle_tip_mm"]
-    if tip is not None and not (isinstance(tip, list) and len(tip) == 3 and all(map(_is_num, tip))):
-        _fail(path, "metrics.needle_tip_mm", "must be [x, y, z] in mm or null")
-    if not isinstance(m["tip_zone"], str):
-        _fail(path, "metrics.tip_zone", "must be text")
-    if m["cement_product"] is not None and not isinstance(m["cement_product"], str):
-        _fail(path, "metrics.cement_product", "must be a product id or null")
-    if not isinstance(m["crosses_midline"], bool):
-        _fail(path, "metrics.crosses_midline", "must be true or false")
-    leak = m["leak_ml"]
-    if not isinstance(leak, dict) or not all(_is_num(leak.get(s)) for s in LEAK_SITES):
-        _fail(path, "metrics.leak_ml", f"must give a number for each of {', '.join(LEAK_SITES)}")
-    ends = m["endplate_contact"]
-    if not isinstance(ends, dict) or not all(
-        isinstance(ends.get(k), bool) for k in ("superior", "inferior")
-    ):
-        _fail(path, "metrics.endplate_contact", "must be {superior: bool, inferior: bool}")
-    breaches = m["breaches"]
-    if not isinstance(breaches, list) or not all(
+def _metric_ok(kind: str, v) -> bool:
+    if kind.endswith(" or null") and v is None:
+        return True
+    kind = kind.removesuffix(" or null")
+    if kind == "number":
+        return _is_num(v) and v >= 0
+    if kind == "text":
+        return isinstance(v, str)
+    if kind == "bool":
+        return isinstance(v, bool)
+    if kind == "point":
+        return v is None or (isinstance(v, list) and len(v) == 3 and all(map(_is_num, v)))
+    if kind == "leaks":
+        return isinstance(v, dict) and all(_is_num(v.get(s)) for s in LEAK_SITES)
+    if kind == "endplates":
+        return isinstance(v, dict) and all(
+            isinstance(v.get(k), bool) for k in ("superior", "inferior")
+        )
+    return isinstance(v, list) and all(  # breaches
         isinstance(b, dict)
         and isinstance(b.get("kind"), str)
         and _is_num(b.get("depth_mm"))
         and _is_num(b.get("t_s"))
-        for b in breaches
-    ):
-        _fail(path, "metrics.breaches", "must be a list of {kind, depth_mm, t_s}")
+        for b in v
+    )
+
+
+_METRIC_ALLOWED = {
+    "number": "a number ≥ 0",
+    "number or null": "a number or null",
+    "text": "text",
+    "text or null": "text or null",
+    "bool": "true or false",
+    "point": "[x, y, z] in mm or null",
+    "leaks": f"a number for each of {', '.join(LEAK_SITES)}",
+    "endplates": "{superior: bool, inferior: bool}",
+    "breaches": "a list of {kind, depth_mm, t_s}",
+}
+
+
+def _check_metric_types(m: dict, path: str) -> None:
+    for name, kind in METRIC_KINDS.items():
+        if not _metric_ok(kind, m[name]):
+            _fail(path, f"metrics.{name}", f"must be {_METRIC_ALLOWED[kind]}, got {m[name]!r}")
 
 
 def script_actions(log: dict) -> list:
@@ -327,20 +324,33 @@ def script_actions(log: dict) -> list:
     return parse_script(raw, path="log")
 
 
-def rebuild(log: dict, scenario, *, run: bool = True, phantom=None) -> Procedure:
-    """The procedure of a log: its scenario (already loaded and checked by the caller), seed
-    and display settings (``phantom``: the scenario's, if already built), with its actions
-    submitted and, if ``run``, played to the end."""
-    proc = Procedure(scenario, seed=log["seed"], phantom=phantom)
-    if proc.carm is not None and "display" in log:
-        proc.carm.settings = DisplaySettings(invert=bool(log["display"].get("invert", False)))
-    actions = script_actions(log)
+def procedure_for(
+    scenario, *, seed: int, display: dict, actions: list, run: bool = True, phantom=None
+) -> Procedure:
+    """A procedure of ``scenario`` with ``seed`` and the ``display`` settings of a log
+    ({"invert": bool}), ``actions`` submitted and, if ``run``, played to the end (``phantom``:
+    the scenario's, if already built)."""
+    proc = Procedure(scenario, seed=seed, phantom=phantom)
+    if proc.carm is not None and display:
+        proc.carm.settings = DisplaySettings(invert=bool(display.get("invert", False)))
     if run:
         proc.run(actions)
     else:
         for a in actions:
             proc.submit(a)
     return proc
+
+
+def rebuild(log: dict, scenario, *, run: bool = True, phantom=None) -> Procedure:
+    """The procedure of a log (its scenario already loaded and checked by the caller)."""
+    return procedure_for(
+        scenario,
+        seed=log["seed"],
+        display=log.get("display", {}),
+        actions=script_actions(log),
+        run=run,
+        phantom=phantom,
+    )
 
 
 def is_signed(log: dict) -> bool:

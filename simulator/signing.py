@@ -54,10 +54,11 @@ def load_key(*, create: bool = False) -> bytes | None:
         return None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_hex(32)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(secrets.token_hex(32) + "\n")
-        return path.read_text(encoding="utf-8").strip().encode("utf-8")
+            fh.write(key + "\n")
+        return key.encode("utf-8")
     except OSError as exc:
         raise UserError(f"{path}: key file: cannot be created ({exc.strerror})") from None
 

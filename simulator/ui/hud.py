@@ -22,11 +22,6 @@ def clock(seconds: float) -> str:
     return f"{s // 60}:{s % 60:02d}"
 
 
-def cement_state(session: LiveSession) -> dict | None:
-    """The cement's gauges (``CementInjection.display_state``), or None before mixing."""
-    return session.proc.cement.display_state(session.proc.t_s)
-
-
 def draw_hud(surf: pygame.Surface, rect: pygame.Rect, session: LiveSession) -> None:
     """The right-hand column: clock, needle, fluoroscopy, cement and the pressure gauge."""
     proc = session.proc
@@ -70,7 +65,7 @@ def draw_hud(surf: pygame.Surface, rect: pygame.Rect, session: LiveSession) -> N
     line("DAP", f"{m['dose_dap_mgycm2']:.0f} mGy·cm²")
 
     section("CEMENT")
-    c = cement_state(session)
+    c = proc.cement.display_state(proc.t_s)
     if c is None:
         r.text(surf, proc.scenario.cement.product.replace("_", " "), (x, y), size=21)
         y += 19

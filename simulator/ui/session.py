@@ -219,9 +219,10 @@ class LiveSession:
         self.proc.step()
         if self.recorder is not None:
             self.recorder.heartbeat()
-        self._read_events()
+        self.read_events()
 
-    def _read_events(self) -> None:
+    def read_events(self) -> None:
+        """Take in the procedure's new events (aim, refusals, C-arm turns, messages)."""
         events = self.proc.events
         for e in events[self._seen :]:
             d = e.details

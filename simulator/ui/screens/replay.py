@@ -3,18 +3,16 @@
 The log's scenario and seed rebuild the procedure; its applied actions are submitted at their
 times and the model runs again (DESIGN §1.3: the same actions give the same attempt), in real
 time × the speed (1×, 2×, 4×, 8×). Seeking forward runs the model ahead; seeking backward
-rebuilds it (the phantom is kept) and runs ahead to the new time. Ticks in which nothing can
-change are jumped over while seeking, exactly as :meth:`Procedure.run` does.
+rebuilds it (the phantom is kept) and runs ahead to the new time with
+:meth:`Procedure.advance_to`, which jumps over ticks in which nothing can change.
 """
 
 from __future__ import annotations
 
-import math
-
 import pygame
 
 from simulator.errors import UserError
-from simulator.procedure import TICK_S, Procedure
+from simulator.procedure import Procedure
 from simulator.records import rebuild
 from simulator.scenario import load_scenario
 from simulator.ui import render as r
@@ -41,7 +39,6 @@ class Replayer:
                 "attempt (its sha256 differs), so the replay would not be the attempt"
             )
         self.seed = int(log["seed"])
-        self.ticks = sorted(int(a["tick"]) for a in log["actions"])
         self.end_s = float(log["metrics"]["procedure_time_s"])
         self.phantom = None
         self.session: LiveSession | None = None
@@ -67,17 +64,8 @@ class Replayer:
 
     def run_to(self, t_s: float) -> None:
         """Run the model ahead to ``t_s`` (idle ticks jumped over)."""
-        proc, s = self.proc, self.session
-        target = math.ceil(t_s / TICK_S - 1e-9)
-        limit = math.ceil(proc.scenario.scenario.time_limit_s / TICK_S - 1e-9)
-        while not proc.finished and proc.tick < target:
-            idle = not proc.needle.state.moving and not proc.cement.active and not s.rotating
-            due = next((k for k in self.ticks if k >= proc.tick), target)
-            jump = min(due, target)
-            if idle and proc.tick < jump < limit:
-                proc.tick = jump  # nothing changes in between (as Procedure.run does)
-            else:
-                s.tick()
+        self.proc.advance_to(t_s)
+        self.session.read_events()
 
 
 class ReplayScreen(Screen):
