@@ -81,7 +81,7 @@ def _bench_imaging(scenario, phantom) -> dict:
     cement = CementField(
         slices=box.slices,
         fraction=(r2 <= 49.0).astype(np.float32) * 0.9,
-        mu_per_mm=imager.cement_mu_per_mm,
+        barium_mass_fraction=0.3,
     )
     times = []
     for i in range(55):

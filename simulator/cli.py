@@ -239,9 +239,9 @@ def _cmd_preview(args) -> int:
 def _cmd_run(args) -> int:
     from simulator.actions import load_script
     from simulator.procedure import Procedure
-    from simulator.records import attempt_log, write_json_atomic
+    from simulator.records.log import attempt_log, write_json_atomic
+    from simulator.records.signing import load_key
     from simulator.scenario import load_scenario
-    from simulator.signing import load_key
 
     scenario = load_scenario(args.scenario)
     actions = load_script(args.script)  # everything is checked before anything runs
@@ -278,7 +278,7 @@ def _cmd_run(args) -> int:
 
 
 def _cmd_verify(args) -> int:
-    from simulator.verify import run_verify
+    from simulator.records.verify import run_verify
 
     return run_verify(args.logs, out=sys.stdout, err=sys.stderr)
 
@@ -290,7 +290,7 @@ def _cmd_review(args) -> int:
 
 
 def _cmd_recover(args) -> int:
-    from simulator.journal import recover_to_file
+    from simulator.records.journal import recover_to_file
 
     for journal in args.journals:
         out = recover_to_file(journal)
@@ -317,7 +317,7 @@ def _logs_dir(args) -> Path:
     this user can write to."""
     import os
 
-    from simulator.records import default_logs_dir
+    from simulator.records.log import default_logs_dir
 
     folder = Path(args.logs) if args.logs else default_logs_dir()
     where = "--logs" if args.logs else "logs folder (VSIM_LOGS_DIR or the default)"

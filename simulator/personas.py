@@ -17,9 +17,9 @@ from __future__ import annotations
 import numpy as np
 
 from simulator.anatomy.build import build_phantom
+from simulator.cement.rheology import CementProduct
 from simulator.materials import tissues
 from simulator.planning import _skin_point, path_points, plan_trajectory
-from simulator.rheology import CementProduct
 from simulator.scenario import load_scenario
 from simulator.units import direction_from_angles
 

@@ -25,8 +25,8 @@ from simulator.actions import Action
 from simulator.anatomy.build import build_phantom
 from simulator.anatomy.phantom import Phantom
 from simulator.assets import load_table
-from simulator.cement import CementInjection, CementModel
-from simulator.fluoro import BeamModel, CArm, DoseLedger, NeedleRender, make_imager
+from simulator.cement.injection import CementInjection, CementModel
+from simulator.fluoro import BeamModel, CArm, DisplaySettings, DoseLedger, NeedleRender, make_imager
 from simulator.materials import tissues
 from simulator.needle import BODY, NeedleModel
 
@@ -339,3 +339,20 @@ class Procedure:
             "air": "outside",
         }
         return groups.get(name, name)
+
+
+def procedure_for(
+    scenario, *, seed: int, display: dict, actions: list, run: bool = True, phantom=None
+) -> Procedure:
+    """A procedure of ``scenario`` with ``seed`` and the ``display`` settings of a log
+    ({"invert": bool}), ``actions`` submitted and, if ``run``, played to the end (``phantom``:
+    the scenario's, if already built)."""
+    proc = Procedure(scenario, seed=seed, phantom=phantom)
+    if proc.carm is not None and display:
+        proc.carm.settings = DisplaySettings(invert=bool(display.get("invert", False)))
+    if run:
+        proc.run(actions)
+    else:
+        for a in actions:
+            proc.submit(a)
+    return proc

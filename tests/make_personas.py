@@ -13,7 +13,7 @@ from pathlib import Path
 from simulator.actions import parse_script
 from simulator.personas import SCENARIO, build
 from simulator.procedure import Procedure
-from simulator.records import attempt_log, write_json_atomic
+from simulator.records.log import attempt_log, write_json_atomic
 from simulator.scenario import load_scenario
 
 OUT = Path(__file__).parent / "data" / "personas"

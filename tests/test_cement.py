@@ -13,7 +13,7 @@ import pytest
 
 from simulator.actions import make_action
 from simulator.anatomy.grid import Grid
-from simulator.cement_flow import MARROW_VISCOSITY_PA_S, SITES, FlowSolver, build_grid
+from simulator.cement.flow import MARROW_VISCOSITY_PA_S, SITES, FlowSolver, build_grid
 from simulator.materials import tissues
 from simulator.personas import build as personas
 from simulator.personas import placement

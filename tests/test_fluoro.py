@@ -40,7 +40,9 @@ def bolus(im: Imager, centre, radius_mm: float = 7.0, fraction: float = 0.9) -> 
     box = g.box(c - radius_mm - 1, c + radius_mm + 1)
     inside = (box.X - c[0]) ** 2 + (box.Y - c[1]) ** 2 + (box.Z - c[2]) ** 2 <= radius_mm**2
     frac = (inside * fraction).astype(np.float32)
-    return CementField(slices=box.slices, fraction=frac, mu_per_mm=im.cement_mu_per_mm)
+    return CementField(
+        slices=box.slices, fraction=frac, barium_mass_fraction=im.cement_barium_fraction
+    )
 
 
 @pytest.mark.parametrize("view", ["lateral", "ap"])

@@ -13,7 +13,7 @@ from simulator import personas
 from simulator.actions import load_script, make_action
 from simulator.cli import main
 from simulator.procedure import TICK_S, Procedure
-from simulator.records import attempt_log
+from simulator.records.log import attempt_log
 from tests.conftest import DATA, scenario_and_phantom
 
 PERSONAS = DATA / "personas"

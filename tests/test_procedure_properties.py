@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from simulator.actions import make_action
 from simulator.procedure import Procedure
-from simulator.records import attempt_log
+from simulator.records.log import attempt_log
 from tests.conftest import scenario_and_phantom
 
 SCENARIO = "first_case_l1"

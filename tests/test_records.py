@@ -15,11 +15,11 @@ import pytest
 
 from simulator.actions import load_script, make_action
 from simulator.errors import UserError
-from simulator.journal import AttemptRecorder, read_journal, recover_journal
 from simulator.procedure import Procedure
-from simulator.records import LogError, attempt_log, read_log, script_actions
+from simulator.records.journal import AttemptRecorder, read_journal, recover_journal
+from simulator.records.log import LogError, attempt_log, read_log, script_actions
+from simulator.records.signing import canonical, check_signature, sign
 from simulator.scenario import load_scenario
-from simulator.signing import canonical, check_signature, sign
 from tests.conftest import DATA
 from tests.make_personas import LOGS, TEST_KEY
 
@@ -160,7 +160,7 @@ KILLER = textwrap.dedent(
     """
     import os, signal, sys
     from simulator.actions import load_script, make_action
-    from simulator.journal import AttemptRecorder
+    from simulator.records.journal import AttemptRecorder
     from simulator.procedure import Procedure
     from simulator.scenario import load_scenario
 
@@ -275,7 +275,7 @@ def test_run_writes_a_scored_signed_log(tmp_path):
 def test_an_attempt_ended_by_the_clock_verifies(tmp_path):
     # the window's attempts have no finish action when time runs out: the log must still
     # replay to the same end
-    from simulator.verify import verify_log
+    from simulator.records.verify import verify_log
 
     scenario = load_scenario("first_case_l1")
     actions = [*load_script(DATA / "personas" / "expert.json")[:3], make_action(1900.0, "mix")]

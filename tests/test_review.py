@@ -22,7 +22,7 @@ import pytest
 from simulator.actions import load_script
 from simulator.errors import UserError
 from simulator.procedure import Procedure
-from simulator.records import attempt_log
+from simulator.records.log import attempt_log
 from simulator.review import COLUMNS, run_review
 from simulator.review.export_csv import METRIC_COLUMNS, flat_metrics
 from simulator.review.summary import trend

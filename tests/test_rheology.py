@@ -8,7 +8,7 @@ import math
 import pytest
 
 from simulator.assets import load_table
-from simulator.rheology import CementProduct, cannula_pressure_pa, cannula_rate_m3_s
+from simulator.cement.rheology import CementProduct, cannula_pressure_pa, cannula_rate_m3_s
 
 PRODUCTS = list(load_table("cements")["products"])
 ML_MIN = 1e-6 / 60.0  # m³/s per ml/min

@@ -11,7 +11,7 @@ import pytest
 from simulator.cli import main
 from simulator.errors import ScenarioError
 from simulator.scenario import load_scenario, parse_scenario, schema_markdown
-from simulator.scenario.schema import SECTIONS
+from simulator.scenario.keys import SECTIONS
 from tests.conftest import DATA, SHIPPED
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -14,9 +14,9 @@ from types import MappingProxyType
 import pytest
 
 from simulator.actions import load_script
-from simulator.records import read_log, script_actions
+from simulator.records.log import read_log, script_actions
 from simulator.scenario import load_scenario
-from simulator.scoring import critical_errors, ramp, rubric_for, score_attempt
+from simulator.scoring.rules import critical_errors, ramp, rubric_for, score_attempt
 from tests.conftest import DATA
 from tests.make_personas import LOGS, TABLE, lookup
 

@@ -19,7 +19,7 @@ import pytest
 
 from simulator.actions import parse_script
 from simulator.procedure import Procedure
-from simulator.records import is_signed, read_log
+from simulator.records.log import is_signed, read_log
 from simulator.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -122,7 +122,7 @@ def _attempt(tmp: Path):
 
 
 def test_window_attempt_log_matches_headless_run(attempt):
-    from simulator.scoring import score_attempt
+    from simulator.scoring.rules import score_attempt
     from simulator.ui.screens.debrief import DebriefScreen
 
     app, _, log_path, _ = attempt
@@ -276,8 +276,8 @@ def test_a_quick_tap_on_inject_stops_the_injection():
 
 
 def test_an_inverted_display_is_logged_and_verifies(tmp_path, monkeypatch):
+    from simulator.records.verify import verify_log
     from simulator.ui.screens.procedure import start_attempt
-    from simulator.verify import verify_log
 
     monkeypatch.setenv("VSIM_LOG_KEY", "test-key-ui")
     app = _new_app(tmp_path)

@@ -78,6 +78,7 @@ class Imager:
             field_diameter_mm=det["field_diameter_mm"],
             pixel_mm=det["pixel_mm"],
         )
+        self.cement_barium_fraction = float(cement_barium_fraction)
         self.cement_mu_per_mm = cement_mu_per_mm(cement_barium_fraction, table["attenuation"])
         self._anatomy = {
             n: anatomy_integral(phantom, v, torso=table["torso"]) for n, v in self.views.items()
@@ -112,9 +113,7 @@ class Imager:
         line = self._anatomy[view].copy()
         att = self.table["attenuation"]
         if cement is not None:
-            patch = cement_integral(
-                cement, v, marrow_per_mm=att["marrow_per_mm"], voxel_mm=self.phantom.grid.voxel_mm
-            )
+            patch = cement_integral(cement, v, att=att, voxel_mm=self.phantom.grid.voxel_mm)
             if patch is not None:
                 line[patch[0], patch[1]] += patch[2]
         if needle is not None:

@@ -40,12 +40,14 @@ class CementField:
     """Cement volume fraction (0–1) on a sub-box of the phantom grid.
 
     ``slices`` select the sub-box of the phantom's ``[x, y, z]`` volume; ``fraction`` has its
-    shape. ``mu_per_mm`` is the cement's linear attenuation (barium-loaded PMMA).
+    shape. ``barium_mass_fraction`` is the product's radio-opacifier (0–1); the fluoroscopy turns
+    it into an attenuation (:func:`cement_mu_per_mm`). The cement model hands over any object
+    with these three attributes (``simulator.cement.injection.CementFill``).
     """
 
     slices: tuple[slice, slice, slice]
     fraction: np.ndarray
-    mu_per_mm: float
+    barium_mass_fraction: float
 
 
 def anatomy_integral(phantom: Phantom, view: View, *, torso: dict) -> np.ndarray:
@@ -120,9 +122,11 @@ def needle_integral(needle: NeedleRender, view: View, *, steel_per_mm: float) ->
     return slice(rlo, rhi), slice(clo, chi), (steel_per_mm * path).astype(np.float32)
 
 
-def cement_integral(cement: CementField, view: View, *, marrow_per_mm: float, voxel_mm: float):
-    """(row slice, col slice, ∫Δμ dl patch) of the cement, or None when off the field."""
-    delta = float(cement.mu_per_mm - marrow_per_mm)
+def cement_integral(cement: CementField, view: View, *, att: dict, voxel_mm: float):
+    """(row slice, col slice, ∫Δμ dl patch) of the cement, or None when off the field
+    (``att``: the ``[attenuation]`` table of ``assets/fluoro.toml``)."""
+    mu = cement_mu_per_mm(cement.barium_mass_fraction, att)
+    delta = float(mu - att["marrow_per_mm"])
     line = cement.fraction.sum(axis=view.beam_axis, dtype=np.float64) * delta * voxel_mm
     col_sl, z_sl = (s for i, s in enumerate(cement.slices) if i != view.beam_axis)
     cols = np.arange(col_sl.start, col_sl.stop) - view.col0_index

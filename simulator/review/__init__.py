@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TextIO
 
 from simulator.errors import UserError
-from simulator.records import write_text_atomic
+from simulator.records.log import write_text_atomic
 from simulator.review.collect import Attempt, Skipped, find_log_files, load_attempts
 from simulator.review.export_csv import COLUMNS, csv_text
 from simulator.review.summary import text_report

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TextIO
 
 from simulator.errors import UserError
-from simulator.records import LogError, is_signed, read_log
+from simulator.records.log import LogError, is_signed, read_log
 
 JOURNAL_SUFFIX = ".journal.jsonl"
 

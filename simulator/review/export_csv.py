@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 import io
 
-from simulator.records import LEAK_SITES
+from simulator.records.log import LEAK_SITES
 from simulator.review.collect import Attempt
 
 COMPONENTS = ("placement", "cement", "radiation", "efficiency")

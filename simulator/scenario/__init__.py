@@ -1,5 +1,6 @@
 """Scenario files: declarations (``schema``), loading and validation (``load``), dataclasses."""
 
+from simulator.scenario.docs import schema_markdown
 from simulator.scenario.load import load_scenario, parse_scenario, resolve_scenario_path
 from simulator.scenario.model import (
     Canal,
@@ -14,7 +15,7 @@ from simulator.scenario.model import (
     Vein,
     Vertebra,
 )
-from simulator.scenario.schema import SCHEMA_VERSION, schema_markdown
+from simulator.scenario.schema import SCHEMA_VERSION
 
 __all__ = [
     "SCHEMA_VERSION",

@@ -418,3 +418,6 @@ SECTIONS: tuple[Section, ...] = (
         ),
     ),
 )
+
+SECTION_BY_NAME = {s.name: s for s in SECTIONS}
+TOP_LEVEL_NAMES = ("schema_version", *(s.name for s in SECTIONS), "scoring")

@@ -15,17 +15,11 @@ from typing import Any
 
 from simulator.assets import load_table, scenarios_dir
 from simulator.errors import ScenarioError, UserError
+from simulator.rubric import rubric_problems
 from simulator.scenario import model
+from simulator.scenario.keys import SECTION_BY_NAME, SECTIONS, TOP_LEVEL_NAMES
 from simulator.scenario.placement import check_placements
-from simulator.scenario.schema import (
-    FROM_LEVEL,
-    REQUIRED,
-    SCHEMA_VERSION,
-    SECTION_BY_NAME,
-    SECTIONS,
-    TOP_LEVEL_NAMES,
-    Section,
-)
+from simulator.scenario.schema import FROM_LEVEL, REQUIRED, SCHEMA_VERSION, Section
 from simulator.scenario.values import check_value, describe, did_you_mean, is_number
 
 MAX_FILE_BYTES = 256_000
@@ -256,8 +250,6 @@ def _validate_scoring(raw: Any, problems: _Problems) -> dict[str, float]:
         else:
             out[name] = float(value)
     if len(problems.items) == before:  # each key fine: now the keys together
-        from simulator.scoring import rubric_problems
-
         for field, message in rubric_problems(out):
             problems.add(field, message)
     return out

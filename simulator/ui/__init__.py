@@ -25,7 +25,7 @@ def play(*, scenario_id: str, trainee: str = "", logs_dir: Path) -> int:
 
 def replay(log_path: Path, *, logs_dir: Path) -> int:
     """Open the replay viewer on one attempt log; returns the exit code."""
-    from simulator.records import read_log
+    from simulator.records.log import read_log
     from simulator.ui.app import Settings, open_app
     from simulator.ui.screens.replay import ReplayScreen
 

@@ -45,12 +45,12 @@ LISTED = (
 def attempt_score(proc, log_path) -> dict | None:
     """The score in the attempt's log, else scored now from the procedure."""
     if log_path is not None:
-        from simulator.records import read_log
+        from simulator.records.log import read_log
 
         score = read_log(log_path).get("score")
         if score:
             return score
-    from simulator.scoring import score_attempt
+    from simulator.scoring.rules import score_attempt
 
     return score_attempt(proc.scenario, proc.metrics(), [e.as_json() for e in proc.events])
 

@@ -26,8 +26,8 @@ from simulator.ui.session import FAST_TIME_SCALE, LiveSession
 def start_attempt(app: App, scenario_ref: str, *, scenario=None) -> ProcedureScreen:
     """Build the patient and the attempt for ``scenario_ref`` (or a loaded ``scenario``) and
     show the procedure screen. Draws a 'preparing' frame first (the build takes ~1 s)."""
-    from simulator.records import AttemptRecorder
-    from simulator.signing import load_key
+    from simulator.records.journal import AttemptRecorder
+    from simulator.records.signing import load_key
 
     surf = app.window
     surf.fill(r.BG)

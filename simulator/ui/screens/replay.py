@@ -13,7 +13,7 @@ import pygame
 
 from simulator.errors import UserError
 from simulator.procedure import Procedure
-from simulator.records import rebuild
+from simulator.records.log import rebuild
 from simulator.scenario import load_scenario
 from simulator.ui import render as r
 from simulator.ui.app import App, Screen
@@ -73,7 +73,7 @@ class ReplayScreen(Screen):
 
     def __init__(self, app: App, log_path, *, back: Screen | None = None):
         super().__init__(app)
-        from simulator.records import read_log
+        from simulator.records.log import read_log
 
         self.log_path = log_path
         self.back = back

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from simulator.rheology import CementProduct
+from simulator.cement.rheology import CementProduct
 
 BREACH_WORDS = {
     "medial_pedicle_wall": ("the medial pedicle wall", "AP"),

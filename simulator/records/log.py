@@ -4,12 +4,12 @@ A log holds the scenario's id and file hash, the seed, the trainee, the wall-clo
 actions as applied (with their tick), the events, the metrics, the score, the last image of
 each view (PNG, base64) and a signature: HMAC-SHA256 over the canonical JSON of everything else
 (keys sorted, no spaces, UTF-8). The key comes from the ``VSIM_LOG_KEY`` environment variable
-or a key file (``simulator.signing``); a log written without a key says so in its
+or a key file (``simulator.records.signing``); a log written without a key says so in its
 ``signature``.
 
 :func:`read_log` checks a file completely and raises one :class:`LogError` naming the file and
 the field; the rest of the code then trusts the dict. Journals and recovery live in
-``simulator.journal``; verification by replay in ``simulator.verify``.
+``simulator.records.journal``; verification by replay in ``simulator.records.verify``.
 """
 
 from __future__ import annotations
@@ -30,10 +30,10 @@ from simulator import __version__
 from simulator.actions import SCRIPT_FORMAT, parse_script
 from simulator.errors import UserError
 from simulator.fluoro import DisplaySettings
-from simulator.procedure import Procedure
+from simulator.procedure import Procedure, procedure_for
+from simulator.records.signing import sign, signature_of
 from simulator.scenario.values import ID_RE
-from simulator.scoring import score_attempt
-from simulator.signing import sign, signature_of
+from simulator.scoring.rules import score_attempt
 
 LOG_FORMAT = "vsim-attempt/1"
 LEAK_SITES = ("canal", "disc", "vein", "paravertebral", "needle_tract")
@@ -324,23 +324,6 @@ def script_actions(log: dict) -> list:
     return parse_script(raw, path="log")
 
 
-def procedure_for(
-    scenario, *, seed: int, display: dict, actions: list, run: bool = True, phantom=None
-) -> Procedure:
-    """A procedure of ``scenario`` with ``seed`` and the ``display`` settings of a log
-    ({"invert": bool}), ``actions`` submitted and, if ``run``, played to the end (``phantom``:
-    the scenario's, if already built)."""
-    proc = Procedure(scenario, seed=seed, phantom=phantom)
-    if proc.carm is not None and display:
-        proc.carm.settings = DisplaySettings(invert=bool(display.get("invert", False)))
-    if run:
-        proc.run(actions)
-    else:
-        for a in actions:
-            proc.submit(a)
-    return proc
-
-
 def rebuild(log: dict, scenario, *, run: bool = True, phantom=None) -> Procedure:
     """The procedure of a log (its scenario already loaded and checked by the caller)."""
     return procedure_for(
@@ -359,7 +342,7 @@ def is_signed(log: dict) -> bool:
 
 
 def __getattr__(name: str):
-    # the recorder lives in simulator.journal (it needs this module); offered here too
+    # the recorder lives in simulator.records.journal (it needs this module); offered here too
     if name in ("AttemptRecorder", "recover_journal"):
         from simulator import journal
 

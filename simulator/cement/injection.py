@@ -12,6 +12,7 @@ and the syringe's limit, Darcy flow in the phantom (``cement_flow.py``) and leak
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
@@ -19,7 +20,7 @@ from scipy import ndimage
 
 from simulator.anatomy.phantom import Phantom
 from simulator.assets import load_table
-from simulator.cement_flow import (
+from simulator.cement.flow import (
     CELL,
     MARROW_VISCOSITY_PA_S,
     SITES,
@@ -27,9 +28,18 @@ from simulator.cement_flow import (
     FlowSolver,
     build_grid,
 )
-from simulator.fluoro.projection import CementField, cement_mu_per_mm
+from simulator.cement.rheology import CementProduct, cannula_pressure_pa
 from simulator.needle import NeedleState
-from simulator.rheology import CementProduct, cannula_pressure_pa
+
+
+@dataclass(frozen=True, kw_only=True)
+class CementFill:
+    """Cement volume fraction (0–1) per voxel on a sub-box (``slices``) of the phantom grid, and
+    the product's barium sulphate mass fraction; the fluoroscopy computes the attenuation."""
+
+    slices: tuple[slice, slice, slice]
+    fraction: np.ndarray
+    barium_mass_fraction: float
 
 
 class CementModel(Protocol):
@@ -53,7 +63,7 @@ class CementModel(Protocol):
     def step(self, dt_s: float, t_s: float, needle: NeedleState) -> list[tuple[str, dict]]:
         """Advance ``dt_s`` seconds; returns events ``(kind, details)``."""
 
-    def field(self) -> CementField | None:
+    def field(self) -> CementFill | None:
         """The cement volume fraction for the image, or None when there is none."""
 
     def display_state(self, t_s: float) -> dict | None:
@@ -86,7 +96,6 @@ class CementInjection:
         # the flow grid is built at mixing: attempts without cement do not pay for it
         self.grid: FlowGrid | None = None
         self.flow: FlowSolver | None = None
-        self._mu_per_mm = 0.0
         eq = scenario.equipment
         gauge = load_table("equipment")["gauges"][str(eq.needle_gauge)]
         self.radius_m = gauge["inner_diameter_mm"] / 2000.0
@@ -130,9 +139,6 @@ class CementInjection:
         self.mixed_at_s = t_s
         self.grid = build_grid(self.phantom)
         self.flow = FlowSolver(self.grid)
-        self._mu_per_mm = cement_mu_per_mm(
-            self.product.barium_sulfate_mass_fraction, load_table("fluoro")["attenuation"]
-        )
         return None
 
     def inject(self, t_s, rate_ml_min, ml, needle) -> str | None:
@@ -330,7 +336,7 @@ class CementInjection:
         """Cement inside the treated body (ml)."""
         return float(self.flow.volume_by_site_m3()[SITES.index("none")]) * 1e6
 
-    def field(self) -> CementField | None:
+    def field(self) -> CementFill | None:
         """Cement volume fraction per voxel over the grid's sub-box."""
         if self.flow is None or not self.flow.fill.any():
             return None
@@ -346,7 +352,11 @@ class CementInjection:
         if have > 0:
             fill *= want / have
         frac = np.clip(fill * pores, 0.0, 1.0).astype(np.float32)
-        return CementField(slices=g.slices, fraction=frac, mu_per_mm=self._mu_per_mm)
+        return CementFill(
+            slices=g.slices,
+            fraction=frac,
+            barium_mass_fraction=self.product.barium_sulfate_mass_fraction,
+        )
 
     def display_state(self, t_s: float) -> dict | None:
         """What the trainee's gauges show at ``t_s``, or None before mixing: product name,

@@ -22,9 +22,9 @@ from pathlib import Path
 
 from simulator.actions import SCRIPT_FORMAT, Action, make_action, parse_script
 from simulator.errors import UserError
-from simulator.procedure import Procedure
-from simulator.records import attempt_log, now_iso, procedure_for, write_json_atomic
-from simulator.signing import load_key, sign
+from simulator.procedure import Procedure, procedure_for
+from simulator.records.log import attempt_log, now_iso, write_json_atomic
+from simulator.records.signing import load_key, sign
 
 JOURNAL_FORMAT = "vsim-journal/1"
 JOURNAL_SUFFIX = ".journal.jsonl"

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from simulator.errors import UserError
-from simulator.records import attempt_log, decode_png, read_log, rebuild
-from simulator.signing import check_signature, load_key
+from simulator.records.log import attempt_log, decode_png, read_log, rebuild
+from simulator.records.signing import check_signature, load_key
 
 MAX_LISTED = 8
 
