@@ -28,6 +28,7 @@ from simulator.assets import load_table
 from simulator.cement.injection import CementInjection, CementModel
 from simulator.fluoro import BeamModel, CArm, DisplaySettings, DoseLedger, NeedleRender, make_imager
 from simulator.materials import tissues
+from simulator.metrics import check_metrics
 from simulator.needle import NeedleModel
 
 TICK_S = 0.02
@@ -313,7 +314,10 @@ class Procedure:
             out["tip_to_target_mm"] = round(float(np.linalg.norm(tip - target)), 3)
         out["needle_repositions"] = s.repositions
         out["breaches"] = [b.as_metric() for b in s.breaches]
-        out.update(self.cement.metrics())
+        check_metrics(out, "procedure")  # exactly the names of assets/metrics.toml
+        cement = self.cement.metrics()
+        check_metrics(cement, "cement")
+        out.update(cement)
         return out
 
     def tip_zone(self) -> str:
