@@ -32,26 +32,11 @@ import numpy as np
 
 from simulator.anatomy.phantom import Phantom
 from simulator.assets import load_table
-from simulator.materials import BODY_TISSUES, tissues
+from simulator.materials import tissues
 from simulator.units import direction_from_angles
 
-BONE = (
-    "cancellous",
-    "cortical",
-    "endplate",
-    "pedicle_cancellous",
-    "pedicle_cortex",
-    "posterior_bone",
-    "adjacent_cancellous",
-    "adjacent_cortical",
-    "cleft",
-    "cortical_defect",
-    "endplate_crack",
-    "basivertebral_vein",
-)
-BODY = BODY_TISSUES
-PEDICLE = ("pedicle_cancellous", "pedicle_cortex")
-CANAL = ("epidural_fat", "thecal_sac", "epidural_vein")
+GROUPS = {"bone": "needle_bone", "body": "body", "pedicle": "pedicle", "canal": "canal"}
+"""The needle's tissue sets → their group in ``assets/materials.toml``."""
 
 
 @dataclass
@@ -118,15 +103,7 @@ class NeedleModel:
             [speeds.get(name, speeds["default"]) for name in t.names], dtype=float
         )
         self.withdraw_speed = float(speeds["withdraw"])
-        self.ids = {
-            name: set(t.ids(*names))
-            for name, names in (
-                ("bone", BONE),
-                ("body", BODY),
-                ("pedicle", PEDICLE),
-                ("canal", CANAL),
-            )
-        }
+        self.ids = {name: set(t.group_ids(group)) for name, group in GROUPS.items()}
         self.state = NeedleState(
             length_mm=length_mm,
             outer_radius_mm=g["outer_diameter_mm"] / 2,

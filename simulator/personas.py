@@ -126,7 +126,7 @@ def build(scenario_ref: str = SCENARIO) -> dict[str, dict]:
 
     # medial novice: enters the pedicle where the expert does, but 15° too medial
     pts = path_points(skin, plan.target_mm, 0.25)
-    bone = np.isin(phantom.label_at(pts), tissues().ids("posterior_bone", "pedicle_cancellous"))
+    bone = np.isin(phantom.label_at(pts), tissues().group_ids("entry_bone"))
     pivot = pts[int(np.argmax(bone))]
     d_med = direction_from_angles("left", plan.medial_deg + 15.0, plan.caudal_deg)
     skin_med = _skin_point(phantom, pivot, d_med)

@@ -26,25 +26,11 @@ from simulator.units import angles_from_direction, side_sign
 STEP_MM = 0.25
 RING_DIRECTIONS = 12
 
-CENTRELINE_FORBIDDEN = (
-    "pedicle_cortex",
-    "cortical",
-    "endplate",
-    "epidural_fat",
-    "thecal_sac",
-    "epidural_vein",
-    "nerve_root",
-    "disc",
-    "great_vessel",
-    "segmental_vein",
-    "adjacent_cortical",
-    "adjacent_cancellous",
-    "air",
-)
-"""Tissues the planned centreline may not touch (the small intraosseous veins it may cross,
-but the tip itself must end in cancellous bone)."""
-WALL_TISSUES = ("pedicle_cortex", "epidural_fat", "thecal_sac", "epidural_vein", "nerve_root")
-"""Tissues whose distance from the needle's surface is the plan's clearance."""
+CENTRELINE_FORBIDDEN = "plan_forbidden"
+"""Group (``assets/materials.toml``) of the tissues the planned centreline may not touch (the
+small intraosseous veins it may cross, but the tip itself must end in cancellous bone)."""
+WALL_TISSUES = "plan_wall"
+"""Group of the tissues whose distance from the needle's surface is the plan's clearance."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -160,14 +146,14 @@ def _clearance(phantom: Phantom, via, target, radius: float, axis) -> float:
     d = (target - via) / np.linalg.norm(target - via)
     skin = _skin_point(phantom, via, d)
     pts = path_points(skin, target)
-    if np.isin(phantom.label_at(pts), tt.ids(*CENTRELINE_FORBIDDEN)).any():
+    if np.isin(phantom.label_at(pts), tt.group_ids(CENTRELINE_FORBIDDEN)).any():
         return -1.0
     # the needle enters the pedicle through its posterior cortex (the entry point); walls
     # count from 3 mm past that cap onward
     ped = phantom.geometry.pedicles[axis.side]
     u = (pts - np.asarray(axis.isthmus_mm)) @ np.asarray(axis.direction)
     pts = pts[u >= -ped.behind_mm + 3.0]
-    walls = tt.ids(*WALL_TISSUES)
+    walls = tt.group_ids(WALL_TISSUES)
     u = np.cross(d, [0.0, 0.0, 1.0])
     u /= np.linalg.norm(u)
     v = np.cross(d, u)

@@ -28,7 +28,8 @@ from simulator.assets import load_table
 from simulator.cement.injection import CementInjection, CementModel
 from simulator.fluoro import BeamModel, CArm, DisplaySettings, DoseLedger, NeedleRender, make_imager
 from simulator.materials import tissues
-from simulator.needle import BODY, NeedleModel
+from simulator.metrics import check_metrics
+from simulator.needle import NeedleModel
 
 TICK_S = 0.02
 """The fixed step (s)."""
@@ -313,7 +314,10 @@ class Procedure:
             out["tip_to_target_mm"] = round(float(np.linalg.norm(tip - target)), 3)
         out["needle_repositions"] = s.repositions
         out["breaches"] = [b.as_metric() for b in s.breaches]
-        out.update(self.cement.metrics())
+        check_metrics(out, "procedure")  # exactly the names of assets/metrics.toml
+        cement = self.cement.metrics()
+        check_metrics(cement, "cement")
+        out.update(cement)
         return out
 
     def tip_zone(self) -> str:
@@ -324,21 +328,16 @@ class Procedure:
             return "not_placed"
         t = tissues()
         name = t.names[self.needle.label_at_tip()]
-        if name in BODY:
+        if name in t.group("body"):
             body = self.phantom.geometry.body
             frac = (s.tip_mm[1] - body.anterior_y_mm) / (body.wall_y_mm - body.anterior_y_mm)
             return ("anterior_third", "middle_third", "posterior_third")[
                 min(2, max(0, int(frac * 3)))
             ]
-        groups = {
-            "pedicle_cancellous": "pedicle",
-            "pedicle_cortex": "pedicle",
-            "epidural_fat": "canal",
-            "thecal_sac": "canal",
-            "epidural_vein": "canal",
-            "air": "outside",
-        }
-        return groups.get(name, name)
+        for group in ("pedicle", "canal"):
+            if name in t.group(group):
+                return group
+        return "outside" if name == "air" else name
 
 
 def procedure_for(

@@ -1,12 +1,18 @@
 """The rubric's tables: ``assets/rubric.toml`` with a scenario's ``[scoring]`` overrides, and the
 checks of those overrides. Both the scenario loader (which reports bad overrides) and the scorer
 (:mod:`simulator.scoring.rules`) read it; it imports neither.
+
+The rubric has two kinds of entries: numbers (points, shares, limits; a scenario may override
+each) and tables (zone scores, distribution and radiation weights, leak scales per site, good
+timing phases; fixed with the rubric version, never overridden: the scenario loader allows only
+the numeric keys, and :func:`rubric_for` takes only numbers from the file into ``values``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 
 from simulator.assets import load_table
 
@@ -17,9 +23,26 @@ class Rubric:
 
     version: int
     values: Mapping[str, float]
+    tables: Mapping[str, Mapping]
+    """The rubric's tables (``[zone_scores]`` …), not overridable."""
 
     def __getitem__(self, key: str) -> float:
         return self.values[key]
+
+    def table(self, name: str) -> Mapping:
+        """The rubric table ``name`` (e.g. ``"zone_scores"``: tip zone → share)."""
+        if name not in self.tables:
+            raise KeyError(f"assets/rubric.toml: no table [{name}]")
+        return self.tables[name]
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool)
+
+
+def numeric_defaults(table: Mapping) -> dict[str, float]:
+    """The rubric's numeric keys (the overridable ones) with their default values."""
+    return {k: float(v) for k, v in table.items() if k != "rubric_version" and _is_number(v)}
 
 
 SHARES = {
@@ -32,8 +55,7 @@ SHARES = {
 def rubric_problems(overrides: Mapping[str, float]) -> list[tuple[str, str]]:
     """Problems of a scenario's ``[scoring]`` overrides taken with the rubric's defaults, as
     ``(field, message)`` pairs (the scenario loader reports them)."""
-    table = load_table("rubric")
-    v = {k: float(x) for k, x in table.items() if k != "rubric_version"}
+    v = numeric_defaults(load_table("rubric"))
     v.update(overrides)
 
     def field(key: str) -> str:
@@ -73,6 +95,9 @@ def rubric_problems(overrides: Mapping[str, float]) -> list[tuple[str, str]]:
 def rubric_for(scenario) -> Rubric:
     """``assets/rubric.toml`` with the scenario's ``[scoring]`` overrides applied."""
     table = load_table("rubric")
-    values = {k: float(v) for k, v in table.items() if k != "rubric_version"}
+    values = numeric_defaults(table)
     values.update(scenario.scoring)
-    return Rubric(version=int(table["rubric_version"]), values=values)
+    tables = {k: MappingProxyType(v) for k, v in table.items() if isinstance(v, dict)}
+    return Rubric(
+        version=int(table["rubric_version"]), values=values, tables=MappingProxyType(tables)
+    )

@@ -84,9 +84,7 @@ def make_landmarks(
     """Landmarks of a built label volume."""
     geom = scenario.geometry
     vox_ml = grid.voxel_mm**3 / 1000.0
-    body_ids = T.ids(
-        "cancellous", "cortical", "endplate", "cleft", "cortical_defect", "endplate_crack"
-    )
+    body_ids = T.group_ids("body_volume")
     axes = {
         side: PedicleAxis(
             side=side,

@@ -45,12 +45,11 @@ import scipy.sparse as sp
 
 from simulator.anatomy.phantom import Phantom
 from simulator.assets import load_table
-from simulator.materials import BODY_TISSUES, tissues
+from simulator.materials import site_names, tissues
 
 CELL = 4  # voxels per cell edge
 MARROW_VISCOSITY_PA_S = 0.04  # REFERENCE: ≈ 0.04 Pa·s at body temperature (materials.toml)
-SITES = ("none", "canal", "disc", "vein", "paravertebral", "needle_tract")
-_TRACT_TISSUES = ("pedicle_cancellous", "pedicle_cortex", "posterior_bone")
+SITES = site_names()  # assets/materials.toml [[leak_sites]]: "none" first, then log order
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -120,7 +119,7 @@ def build_grid(
     t = tissues()
     g = phantom.grid
     vox = g.voxel_mm
-    body = np.isin(phantom.labels, t.ids(*BODY_TISSUES))
+    body = np.isin(phantom.labels, t.group_ids("body"))
     lo, hi = [], []
     for axis in range(3):
         idx = np.nonzero(body.any(axis=tuple(a for a in range(3) if a != axis)))[0]
@@ -143,7 +142,7 @@ def build_grid(
     pore = np.maximum(pore, 0.01 * (CELL * vox_m) ** 3)
     # leak site by majority of voxels; pedicle and posterior-element cells are the tract
     site_of_label = np.array([SITES.index(s) for s in t.leak_site], dtype=np.int8)
-    for name in _TRACT_TISSUES:
+    for name in t.group("needle_tract"):
         site_of_label[t.id(name)] = SITES.index("needle_tract")
     votes = blocks(site_of_label[labels]).reshape(*shape, -1)
     pores = blocks(phantom.porosity[sl]).reshape(*shape, -1)

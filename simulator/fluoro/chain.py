@@ -84,7 +84,7 @@ class Imager:
             n: anatomy_integral(phantom, v, torso=table["torso"]) for n, v in self.views.items()
         }
         t = tissues()
-        body_mask = np.isin(phantom.labels, t.ids("cancellous", "cortical", "endplate"))
+        body_mask = np.isin(phantom.labels, t.group_ids("image_bone"))
         self._ref = {}
         self._window = {}
         self._circle = {}

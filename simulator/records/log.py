@@ -30,36 +30,18 @@ from simulator import __version__
 from simulator.actions import SCRIPT_FORMAT, parse_script
 from simulator.errors import UserError
 from simulator.fluoro import DisplaySettings
+from simulator.materials import outside_sites
+from simulator.metrics import metric_table
 from simulator.procedure import Procedure, procedure_for
 from simulator.records.signing import sign, signature_of
 from simulator.scenario.values import ID_RE
 from simulator.scoring.rules import score_attempt
 
 LOG_FORMAT = "vsim-attempt/1"
-LEAK_SITES = ("canal", "disc", "vein", "paravertebral", "needle_tract")
-METRIC_KINDS = {
-    "procedure_time_s": "number",
-    "fluoro_time_s": "number",
-    "fluoro_shots": "number",
-    "fluoro_shots_lateral": "number",
-    "fluoro_shots_ap": "number",
-    "dose_dap_mgycm2": "number",
-    "needle_tip_mm": "point",
-    "tip_zone": "text",
-    "tip_to_target_mm": "number or null",
-    "needle_repositions": "number",
-    "breaches": "breaches",
-    "cement_product": "text or null",
-    "injection_start_after_mix_s": "number or null",
-    "injected_ml": "number",
-    "in_body_ml": "number",
-    "fill_fraction": "number",
-    "leak_ml": "leaks",
-    "max_injection_pressure_kpa": "number",
-    "crosses_midline": "bool",
-    "endplate_contact": "endplates",
-}
-"""The metrics of DESIGN §4.4 every log must have (more may be present) and their kinds."""
+LEAK_SITES = outside_sites()  # assets/materials.toml [[leak_sites]], in log order
+METRIC_KINDS = {m.name: m.kind for m in metric_table() if m.required}
+"""The metrics of DESIGN §4.4 every log must have (more may be present) and their kinds
+(``assets/metrics.toml``)."""
 METRIC_NAMES = tuple(METRIC_KINDS)
 
 

@@ -3,8 +3,8 @@
 The columns are the declared list :data:`COLUMNS` (never derived from whichever log came
 first), so files from different reviews line up. Nested metrics are flattened
 (``leak_ml_canal``, ``endplate_contact_superior``, ``needle_tip_mm_x``); lists are joined
-with ``;``; booleans are ``true``/``false``; a missing value is an empty cell. A metric added
-to the log later needs a line here (a test fails until it has one).
+with ``;``; booleans are ``true``/``false``; a missing value is an empty cell. The metric columns
+follow ``assets/metrics.toml``; a metric of a new kind needs its columns in ``_columns_of``.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 
+from simulator.metrics import metric_table
 from simulator.records.log import LEAK_SITES
 from simulator.review.collect import Attempt
 
@@ -27,36 +28,25 @@ IDENTITY_COLUMNS = (
     "signed",
     "file",
 )
-# Metric columns in DESIGN §4.4 order; the log key each one comes from is in _metric_value.
-METRIC_COLUMNS = (
-    "procedure_time_s",
-    "fluoro_time_s",
-    "fluoro_shots",
-    "fluoro_shots_lateral",
-    "fluoro_shots_ap",
-    "dose_dap_mgycm2",
-    "needle_side",
-    "needle_tip_mm_x",
-    "needle_tip_mm_y",
-    "needle_tip_mm_z",
-    "tip_zone",
-    "tip_to_target_mm",
-    "needle_repositions",
-    "breaches_count",
-    "breach_kinds",
-    "breach_max_depth_mm",
-    "cement_product",
-    "injection_start_after_mix_s",
-    "injected_ml",
-    "in_body_ml",
-    "in_cannula_ml",
-    "fill_fraction",
-    *(f"leak_ml_{site}" for site in LEAK_SITES),
-    "leak_ml_total",
-    "max_injection_pressure_kpa",
-    "crosses_midline",
-    "endplate_contact_superior",
-    "endplate_contact_inferior",
+
+
+def _columns_of(name: str, kind: str) -> tuple[str, ...]:
+    """The CSV columns of one declared metric (nested kinds are flattened)."""
+    if kind == "point":
+        return tuple(f"{name}_{axis}" for axis in "xyz")
+    if kind == "breaches":
+        return ("breaches_count", "breach_kinds", "breach_max_depth_mm")
+    if kind == "leaks":
+        return (*(f"{name}_{site}" for site in LEAK_SITES), f"{name}_total")
+    if kind == "endplates":
+        return tuple(f"{name}_{side}" for side in ("superior", "inferior"))
+    return (name,)
+
+
+# Metric columns in the order of assets/metrics.toml (DESIGN §4.4 order); the log key each one
+# comes from is in flat_metrics.
+METRIC_COLUMNS: tuple[str, ...] = tuple(
+    col for m in metric_table() for col in _columns_of(m.name, m.kind.removesuffix(" or null"))
 )
 SCORE_COLUMNS = (
     "score_total",

@@ -13,18 +13,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from simulator.materials import leak_sites
 from simulator.review.collect import Attempt
 from simulator.review.export_csv import LEAK_SITES
 
 TABLE_WIDTH = 100
 LEAK_MIN_ML = 0.02  # a site counts as leaked from the model's leak-event volume (cement.py)
-SITE_LABELS = {
-    "canal": "canal",
-    "disc": "disc",
-    "vein": "vein",
-    "paravertebral": "para",
-    "needle_tract": "tract",
-}
+SITE_LABELS = {s.site: s.short for s in leak_sites() if s.site != "none"}
+"""Leak site → short column header (``assets/materials.toml [[leak_sites]]``)."""
 
 
 @dataclass(frozen=True)

@@ -74,7 +74,7 @@ def placement(m: Mapping, r: Rubric) -> Component:
     d = m["tip_to_target_mm"]
     f_target = ramp(d, r["target_full_mm"], r["target_zero_mm"])
     zone = m["tip_zone"]
-    f_zone = {"anterior_third": 1.0, "middle_third": 0.5}.get(zone, 0.0)
+    f_zone = r.table("zone_scores").get(zone, 0.0)
     n_breach = len(m["breaches"])
     f_clean = max(0.0, 1.0 - n_breach * r["breach_penalty_share"])
     c.points = c.max * (
@@ -101,23 +101,18 @@ def cement(m: Mapping, r: Rubric, scenario) -> Component:
         f_vol = body / fill_ml_min
     else:
         f_vol = ramp(body, fill_ml_max, fill_ml_max + r["overfill_zero_ml"])
-    f_dist = 0.5 * bool(m["crosses_midline"]) + 0.25 * sum(
+    w = r.table("distribution_weights")
+    f_dist = w["crosses_midline"] * bool(m["crosses_midline"]) + w["per_endplate"] * sum(
         bool(v) for v in m["endplate_contact"].values()
     )
     used = 0.0
-    for site, scale_key in (
-        ("disc", "disc_leak_scale_ml"),
-        ("vein", "venous_leak_limit_ml"),
-        ("paravertebral", "paravertebral_leak_scale_ml"),
-        ("needle_tract", "needle_tract_leak_scale_ml"),
-        ("canal", "canal_leak_limit_ml"),
-    ):
+    for site, scale_key in r.table("leak_scales").items():
         ml = m["leak_ml"][site]
         if ml >= r["leak_visible_ml"]:
             used += ml / max(r[scale_key], 1e-9)
     f_leak = max(0.0, 1.0 - used)
     phase = injection_phase(scenario, m)
-    f_timing = 1.0 if phase in ("paste", "working") else 0.0
+    f_timing = 1.0 if phase in r.table("timing")["good_phases"] else 0.0
     c.points = c.max * (
         r["volume_share"] * f_vol
         + r["distribution_share"] * f_dist
@@ -157,7 +152,8 @@ def radiation(m: Mapping, r: Rubric, expert) -> Component:
     z = r["radiation_zero_ratio"]
     f_shots = ramp(m["fluoro_shots"], expert.fluoro_shots, z * expert.fluoro_shots)
     f_time = ramp(m["fluoro_time_s"], expert.fluoro_time_s, z * expert.fluoro_time_s)
-    c.points = c.max * 0.5 * (f_shots + f_time)
+    w = r.table("radiation_weights")
+    c.points = c.max * (w["shots"] * f_shots + w["time"] * f_time)
     c.notes.append(f"{m['fluoro_shots']} shots (expert {expert.fluoro_shots})")
     c.notes.append(f"{m['fluoro_time_s']:.1f} s fluoroscopy (expert {expert.fluoro_time_s:g} s)")
     return c

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pygame
 
-from simulator.materials import BODY_TISSUES, tissues
+from simulator.materials import tissues
 from simulator.ui import render as r
 
 LABEL_RGB = {
@@ -57,7 +57,7 @@ def slice_images(proc, centre_mm) -> dict[str, np.ndarray]:
     g = ph.grid
     i, _, k = (int(v) for v in np.clip(g.index_of(centre_mm), 0, np.asarray(g.shape) - 1))
     lut = _lut()
-    body = np.isin(np.arange(len(lut)), tissues().ids(*BODY_TISSUES))
+    body = np.isin(np.arange(len(lut)), tissues().group_ids("body"))
     field = proc.cement.field()
     out = {}
     cuts = {"axial": (slice(None), slice(None), k), "sagittal": (i, slice(None), slice(None))}
