@@ -11,6 +11,7 @@ import pygame
 
 from simulator.ui import render as r
 from simulator.ui.app import App, Screen
+from simulator.ui.catalog import list_scenarios
 from simulator.ui.hud import clock
 from simulator.ui.screens.truth import NEEDLE_RGB, PLAN_RGB, TruthView
 
@@ -58,13 +59,13 @@ def attempt_score(proc, log_path) -> dict | None:
 class DebriefScreen(Screen):
     """What happened and what it means."""
 
-    def __init__(self, app: App, proc, log_path):
+    def __init__(self, app: App, proc, log_path, *, log_error: str | None = None):
         super().__init__(app)
         from simulator.planning import plan_trajectory
 
         self.proc = proc
         self.log_path = log_path
-        self.log_error: str | None = None
+        self.log_error = log_error
         self.score = attempt_score(proc, log_path)
         side = proc.needle.state.side or "left"
         self.plan = plan_trajectory(proc.phantom, proc.scenario, side)
@@ -87,24 +88,19 @@ class DebriefScreen(Screen):
                     self.choose(name)
 
     def choose(self, what: str) -> None:
-        """Go on: ``retry``, ``replay``, ``next`` or ``menu``."""
-        from simulator.ui.screens.procedure import start_attempt
-        from simulator.ui.screens.start import StartScreen, list_scenarios
-
+        """Go on: ``retry``, ``replay``, ``next`` or ``menu`` (screens opened by name)."""
         sc = self.proc.scenario
         if what == "retry":
-            start_attempt(self.app, sc.id, scenario=sc)
+            self.app.show("procedure", scenario_ref=sc.id, scenario=sc)
         elif what == "replay" and self.log_path is not None:
-            from simulator.ui.screens.replay import ReplayScreen
-
-            self.app.show(ReplayScreen(self.app, self.log_path, back=self))
+            self.app.show("replay", log_path=self.log_path, back=self)
         elif what == "next":
             ids = [s.id for s in list_scenarios()]
             nxt = ids[(ids.index(sc.id) + 1) % len(ids)] if sc.id in ids else ids[0]
             self.app.settings.scenario_id = nxt
-            start_attempt(self.app, nxt)
+            self.app.show("procedure", scenario_ref=nxt)
         elif what == "menu":
-            self.app.show(StartScreen(self.app))
+            self.app.show("start")
 
     def draw(self, surf: pygame.Surface) -> None:
         """Score, components, feedback, truth slices, events, timeline, buttons."""
