@@ -89,7 +89,7 @@ class ReplayScreen(Screen):
         )
 
     def _new_monitors(self) -> None:
-        self.monitors = Monitors(self.replayer.session)
+        self.monitors = Monitors(self.replayer.session, live=False)
 
     def handle(self, event: pygame.event.Event) -> None:
         """Space, ←/→, 1/2/4/8, Home, F1/H, Esc."""
