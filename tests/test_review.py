@@ -298,3 +298,31 @@ def test_csv_cells_never_start_a_formula():
 
     assert cell('=HYPERLINK("http://x")') == '\'=HYPERLINK("http://x")'
     assert cell("@SUM(A1)").startswith("'") and cell("Ann") == "Ann" and cell(-1.5) == "-1.5"
+
+
+def test_learning_curve_ticks_are_whole_attempts():
+    """Attempt numbers are integers: no tick at 1.5 or 2.5 on a short learning curve."""
+    from simulator.review.collect import Attempt
+    from simulator.review.plots import learning_curves_figure
+
+    def attempt(no: int, total: float) -> Attempt:
+        return Attempt(
+            file=f"a{no}.json",
+            trainee="Tess",
+            scenario_id="first_case_l1",
+            scenario_sha256="0" * 64,
+            started_at="",
+            seed=1,
+            simulator_version="0",
+            signed=True,
+            metrics={},
+            score={"total": total, "passed": total >= 70},
+            attempt_no=no,
+        )
+
+    fig = learning_curves_figure([attempt(1, 40.0), attempt(2, 55.0), attempt(3, 71.0)])
+    ticks = fig.axes[0].get_xticks()
+    lo, hi = fig.axes[0].get_xlim()
+    shown = [t for t in ticks if lo <= t <= hi]
+    assert len(shown) >= 2
+    assert all(float(t).is_integer() for t in shown), shown

@@ -14,6 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pygame
 import pytest
 
@@ -303,3 +304,142 @@ def test_replay_refuses_a_changed_scenario_file(tmp_path, monkeypatch):
     monkeypatch.setenv("VSIM_SCENARIOS", str(folder))
     with pytest.raises(UserError, match="sha256 differs"):
         Replayer(read_log(LOGS / "expert.json"), "expert.json")
+
+
+def _drawn_text(monkeypatch, draw) -> list[tuple[str, pygame.Rect]]:
+    """Every line of text ``draw()`` puts on the screen, with its rect."""
+    from simulator.ui import render
+
+    drawn: list[tuple[str, pygame.Rect]] = []
+    real = render.text
+
+    def spy(surf, s, pos, **kw):
+        rect = real(surf, s, pos, **kw)
+        drawn.append((s, rect))
+        return rect
+
+    monkeypatch.setattr(render, "text", spy)
+    draw()
+    return drawn
+
+
+def _flat(s: str) -> str:
+    return " ".join(s.split())
+
+
+def test_debrief_shows_whole_notes_and_feedback(attempt, monkeypatch):
+    app, screen, log_path, _ = attempt
+    debrief = app.show("debrief", proc=screen.session.proc, log_path=log_path)
+    long_note = "tip 9.3 mm from the target (anterior third, too close to the anterior cortex)"
+    debrief.score = {
+        "total": 41.0,
+        "passed": False,
+        "critical": ["needle_in_canal"],
+        "components": {
+            name: {"points": 1.0, "max": 25, "notes": [long_note, "2 breaches, one medial"]}
+            for name in ("placement", "cement", "radiation", "efficiency")
+        },
+        "feedback": [f"Sentence {i}: " + "words that make a long line " * 4 for i in range(8)],
+    }
+    w, h = app.window.get_size()
+    drawn = _drawn_text(monkeypatch, lambda: debrief.draw(app.window))
+    screen_text = _flat(" ".join(s for s, _ in drawn))
+    assert _flat(f"{long_note}; 2 breaches, one medial") in screen_text
+    assert "…" not in screen_text
+    for sentence in debrief.score["feedback"]:
+        assert _flat("• " + sentence) in screen_text
+    timeline_top = h - 108
+    for s, rect in drawn:
+        if "words that make" in s or long_note[:20] in s:
+            assert rect.bottom <= timeline_top and rect.right <= w, s
+
+
+def test_truth_slices_keep_red_for_leaks(attempt):
+    from simulator.ui.screens.truth import GREAT_VESSEL_RGB, LABEL_RGB, LEAK_RGB
+
+    app, screen, log_path, _ = attempt
+    for name, rgb in LABEL_RGB.items():
+        assert np.linalg.norm(np.subtract(rgb, LEAK_RGB)) > 100, name  # no tissue looks leaked
+    debrief = app.show("debrief", proc=screen.session.proc, log_path=log_path)
+    assert debrief.truth.vessels_shown  # the aorta is in the axial slice of this attempt
+    assert ("great vessels", GREAT_VESSEL_RGB) in debrief.legend_items()
+
+
+def test_screens_open_by_name(tmp_path):
+    from simulator.ui.screens.start import StartScreen
+
+    app = _new_app(tmp_path)
+    assert isinstance(app.show("start"), StartScreen) and isinstance(app.screen, StartScreen)
+    with pytest.raises(KeyError, match="no screen named"):
+        app.show("nowhere")
+
+
+def test_replay_shows_only_replay_controls(monkeypatch, tmp_path):
+    from tests.make_personas import LOGS
+
+    app = _new_app(tmp_path)
+    replay = app.show("replay", log_path=LOGS / "expert.json")
+    replay.set_speed(8.0)
+    for t_s in (0.0, 60.0):
+        replay.seek(t_s)
+        drawn = " | ".join(s for s, _ in _drawn_text(monkeypatch, lambda: app.run_frames(1)))
+        assert "click the skin entry point" not in drawn
+        assert "time ×8" not in drawn and "T time x8" not in drawn
+        assert "8× " in drawn and "1 2 4 8 speed" in drawn  # its own speed and keys
+
+
+def test_a_reaim_in_soft_tissue_is_shown_and_the_hud_reads_the_model(tmp_path, monkeypatch):
+    from simulator.ui.hud import needle_rows
+    from simulator.ui.screens.procedure import start_attempt
+
+    monkeypatch.setenv("VSIM_LOG_KEY", "test-key-ui")
+    app = _new_app(tmp_path)
+    screen = start_attempt(app, SCENARIO)
+    s = screen.session
+    needle = s.proc.needle
+    _click_entry(app, screen, 43.8, 15.7)
+    _key(app, pygame.K_w, mod=pygame.KMOD_SHIFT, frames=20)  # 5 mm: skin and muscle
+    assert needle.state.inserted_mm > 4.0 and not needle.engaged_in_bone()
+
+    def hud_inserted():
+        return dict((label, value) for label, value, _ in needle_rows(s))["inserted"]
+
+    assert hud_inserted() == f"{needle.state.inserted_mm:.1f} mm"
+    _key(app, pygame.K_RIGHT, mod=pygame.KMOD_SHIFT, dt_s=0.0)  # a new angle, not yet sent
+    assert ("new aim", "restarts at skin") in [(a, b) for a, b, _ in needle_rows(s)]
+    _key(app, pygame.K_w, frames=1, dt_s=0.02)  # one tick: the re-aim applies, back at the skin
+    assert needle.state.inserted_mm < 1.0  # the model's rule: a re-aim starts at the skin
+    assert hud_inserted() == f"{needle.state.inserted_mm:.1f} mm"
+    said = [m for _, m in s.messages]
+    assert any(m.startswith("needle withdrawn to the skin (from 5.0 mm)") for m in said), said
+    band = " | ".join(t for t, _ in _drawn_text(monkeypatch, lambda: app.run_frames(1)))
+    assert "needle withdrawn to the skin" in band
+    screen.on_quit()
+
+
+def test_a_reaim_in_bone_is_refused_and_says_so(tmp_path, monkeypatch):
+    from simulator.ui.hud import needle_rows
+    from simulator.ui.screens.procedure import start_attempt
+
+    monkeypatch.setenv("VSIM_LOG_KEY", "test-key-ui")
+    app = _new_app(tmp_path)
+    screen = start_attempt(app, SCENARIO)
+    s = screen.session
+    needle = s.proc.needle
+    _click_entry(app, screen, 43.8, 15.7)
+    s.medial_deg, s.caudal_deg = 24.5, 11.0
+    for _ in range(20):
+        _key(app, pygame.K_w, mod=pygame.KMOD_SHIFT, frames=20)
+        if needle.engaged_in_bone():
+            break
+    assert needle.engaged_in_bone()
+    depth = needle.state.inserted_mm
+    _key(app, pygame.K_RIGHT, mod=pygame.KMOD_SHIFT, dt_s=0.0)
+    assert ("new aim", "in bone: refused") in [(a, b) for a, b, _ in needle_rows(s)]
+    _key(app, pygame.K_w, frames=2, dt_s=0.02)
+    assert needle.state.aims == 1 and needle.state.inserted_mm >= depth  # refused: not pulled
+    said = [m for _, m in s.messages]
+    assert any("engaged in bone" in m for m in said), said
+    assert not any("withdrawn to the skin" in m for m in said)
+    assert s.medial_deg == 24.5  # the shown aim goes back to the needle's
+    screen.on_quit()

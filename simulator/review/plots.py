@@ -13,6 +13,7 @@ from collections import defaultdict
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from simulator.review.collect import Attempt
 from simulator.review.export_csv import LEAK_SITES
@@ -57,6 +58,11 @@ def _horizontal() -> dict:
 def learning_curves(attempts: list[Attempt]) -> bytes:
     """Score (0–100) against the trainee's attempt number: faint points for each attempt, a
     line for the trailing mean of up to ``ROLLING`` attempts, one colour per trainee."""
+    return _png(learning_curves_figure(attempts))
+
+
+def learning_curves_figure(attempts: list[Attempt]) -> Figure:
+    """The figure of :func:`learning_curves`; attempt numbers are whole, so are its x ticks."""
     by: dict[str, list[tuple[int, float]]] = defaultdict(list)
     for a in attempts:
         if a.total is not None:
@@ -72,10 +78,11 @@ def learning_curves(attempts: list[Attempt]) -> bytes:
         ax.plot(x, smooth, "-", lw=1.6, color=color, label=label(name))
     ax.set(xlabel="attempt number (per trainee)", ylabel="score (0–100)", ylim=(-2, 102))
     ax.set_title(f"Learning curves (line: mean of the last {ROLLING} attempts)", fontsize=11)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
     ax.grid(alpha=0.3)
     if by:
         ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8, frameon=False)
-    return _png(fig)
+    return fig
 
 
 def score_by_scenario(attempts: list[Attempt]) -> bytes:

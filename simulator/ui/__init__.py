@@ -15,21 +15,21 @@ os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")  # no banner on stdout 
 
 def play(*, scenario_id: str, trainee: str = "", logs_dir: Path) -> int:
     """Open the trainer on the start screen; returns the exit code."""
+    from simulator.ui import screens  # noqa: F401  (registers the screens by name)
     from simulator.ui.app import Settings, open_app
-    from simulator.ui.screens.start import StartScreen
 
     app = open_app(Settings(logs_dir=Path(logs_dir), trainee=trainee, scenario_id=scenario_id))
-    app.show(StartScreen(app))
+    app.show("start")
     return app.run()
 
 
 def replay(log_path: Path, *, logs_dir: Path) -> int:
     """Open the replay viewer on one attempt log; returns the exit code."""
     from simulator.records.log import read_log
+    from simulator.ui import screens  # noqa: F401  (registers the screens by name)
     from simulator.ui.app import Settings, open_app
-    from simulator.ui.screens.replay import ReplayScreen
 
     read_log(log_path)  # a bad log is one clear message before any window opens
     app = open_app(Settings(logs_dir=Path(logs_dir)))
-    app.show(ReplayScreen(app, log_path))
+    app.show("replay", log_path=log_path)
     return app.run()

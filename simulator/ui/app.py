@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,6 +75,17 @@ class Screen:
         """The window is closing (save what must be saved)."""
 
 
+SCREENS: dict[str, Callable[..., Screen]] = {}
+"""Screen name → factory ``(app, **kwargs) -> Screen``, filled by ``simulator.ui.screens``
+(which imports every screen once): screens switch with :meth:`App.show` by name and never
+import each other."""
+
+
+def register_screen(name: str, factory: Callable[..., Screen]) -> None:
+    """Make ``factory(app, **kwargs)`` the screen :meth:`App.show` opens for ``name``."""
+    SCREENS[name] = factory
+
+
 class App:
     """The trainer window. ``size`` in pixels; the window is resizable."""
 
@@ -92,9 +104,17 @@ class App:
         self.running = True
         self.frame_ms: list[float] = []
 
-    def show(self, screen: Screen) -> None:
-        """Make ``screen`` the current screen."""
+    def show(self, screen: Screen | str, **kwargs) -> Screen:
+        """Make ``screen`` the current screen; a name builds it first with the registered
+        factory and ``kwargs`` (see :data:`SCREENS`). Returns the screen shown."""
+        if isinstance(screen, str):
+            factory = SCREENS.get(screen)
+            if factory is None:
+                known = ", ".join(sorted(SCREENS)) or "none: import simulator.ui.screens"
+                raise KeyError(f"no screen named {screen!r} (registered: {known})")
+            screen = factory(self, **kwargs)
         self.screen = screen
+        return screen
 
     def quit(self) -> None:
         """Leave the frame loop."""

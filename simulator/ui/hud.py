@@ -22,8 +22,37 @@ def clock(seconds: float) -> str:
     return f"{s // 60}:{s % 60:02d}"
 
 
-def draw_hud(surf: pygame.Surface, rect: pygame.Rect, session: LiveSession) -> None:
-    """The right-hand column: clock, needle, fluoroscopy, cement and the pressure gauge."""
+def needle_rows(session: LiveSession, *, live: bool = True) -> list[tuple[str, str, tuple]]:
+    """The NEEDLE section as (label, value, colour) rows. The inserted length is read from the
+    model's needle every frame (a re-aim puts it back on the skin: 0 mm). ``live``: add the
+    trainee's pending aim (none in a replay), saying what the next advance will do with it."""
+    needle = session.proc.needle
+    state = needle.state
+    inserted = state.inserted_mm if state.placed else 0.0
+    rows = [
+        ("inserted", f"{inserted:.1f} mm", r.TEXT),
+        ("medial", f"{session.medial_deg:+.1f}°", r.TEXT),
+        ("caudal", f"{session.caudal_deg:+.1f}°", r.TEXT),
+    ]
+    if not live:
+        return rows
+    if session.entry_mm is None:
+        rows.append(("entry", "not chosen", r.DIM))
+    elif session.aim_pending():
+        if inserted < 0.01 and not state.moving:
+            rows.append(("new aim", "on next advance", r.ACCENT))
+        elif needle.engaged_in_bone():
+            rows.append(("new aim", "in bone: refused", r.BAD))
+        else:
+            rows.append(("new aim", "restarts at skin", r.ACCENT))
+    return rows
+
+
+def draw_hud(
+    surf: pygame.Surface, rect: pygame.Rect, session: LiveSession, *, live: bool = True
+) -> None:
+    """The right-hand column: clock, needle, fluoroscopy, cement and the pressure gauge
+    (``live`` False in a replay: no time ×8 sign, no pending aim)."""
     proc = session.proc
     x, y = rect.left, rect.top
     limit = proc.scenario.scenario.time_limit_s
@@ -32,7 +61,7 @@ def draw_hud(surf: pygame.Surface, rect: pygame.Rect, session: LiveSession) -> N
         surf, f"of {clock(limit)}", (rect.right, y + 30), size=20, color=r.DIM, anchor="topright"
     )
     y += 46
-    if session.time_scale > 1:
+    if live and session.time_scale > 1:
         r.text(surf, f"time ×{session.time_scale:g}", (x, y), size=20, color=r.ACCENT)
     y += 20
 
@@ -50,13 +79,8 @@ def draw_hud(surf: pygame.Surface, rect: pygame.Rect, session: LiveSession) -> N
         y += 19
 
     section("NEEDLE" + (f"  ({session.side})" if session.side else ""))
-    line("inserted", f"{session.inserted_mm:.1f} mm")
-    line("medial", f"{session.medial_deg:+.1f}°")
-    line("caudal", f"{session.caudal_deg:+.1f}°")
-    if session.entry_mm is None:
-        line("entry", "not chosen", r.DIM)
-    elif session.aim_pending():
-        line("aim", "set on next advance", r.ACCENT)
+    for label, value, color in needle_rows(session, live=live):
+        line(label, value, color)
 
     m = proc.ledger.metrics()
     section("FLUORO")

@@ -15,7 +15,8 @@ and dose but not a new shot. Injection runs while its key is held (``inject`` th
 The needle's aim (entry on the skin, medial and caudal angles) is kept here until the
 trainee advances: only then is an ``aim`` action sent, so fiddling with the angles before
 inserting is not counted as a reposition. With the needle in the patient, a changed aim is a
-re-aim (the model puts the tip back on the skin, and refuses while it is engaged in bone).
+re-aim (the model puts the tip back on the skin, and refuses while it is engaged in bone); the
+window says so (:data:`REAIM_MESSAGE`, or the refusal) and the HUD warns before the advance.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ DEFAULT_MEDIAL_DEG = 20.0
 DEFAULT_CAUDAL_DEG = 0.0
 DEFAULT_RATE_ML_MIN = 2.0
 FAST_TIME_SCALE = 8.0
+REAIM_MESSAGE = "needle withdrawn to the skin (from {mm:.1f} mm) to change its angle"
+"""Said when an accepted re-aim puts an inserted needle back on the skin (the model's rule)."""
 HINT_KINDS = ("breach", "leak")
 """Events only shown with training hints on (the real procedure gives no such warning)."""
 
@@ -216,17 +219,22 @@ class LiveSession:
                     self.act("fluoro", view=self.pedal_view, continued=True)
                 else:
                     self.act("fluoro", view=self.pedal_view)
+        depth_mm = self.inserted_mm  # actions apply first in a tick: the depth at an aim
         self.proc.step()
         if self.recorder is not None:
             self.recorder.heartbeat()
-        self.read_events()
+        self.read_events(depth_before_mm=depth_mm)
 
-    def read_events(self) -> None:
-        """Take in the procedure's new events (aim, refusals, C-arm turns, messages)."""
+    def read_events(self, *, depth_before_mm: float | None = None) -> None:
+        """Take in the procedure's new events (aim, refusals, C-arm turns, messages);
+        ``depth_before_mm``, the needle's depth before the tick that made them, lets a re-aim
+        that pulled the needle back to the skin say so."""
         events = self.proc.events
         for e in events[self._seen :]:
             d = e.details
             if e.kind == "aim":
+                if self.model_aim is not None and (depth_before_mm or 0.0) > 0.01:
+                    self.say(REAIM_MESSAGE.format(mm=depth_before_mm))
                 self.model_aim = (
                     d["side"],
                     tuple(d["entry_mm"]),

@@ -11,8 +11,17 @@ import pygame
 
 from simulator.ui import render as r
 from simulator.ui.app import App, Screen
+from simulator.ui.catalog import list_scenarios
 from simulator.ui.hud import clock
-from simulator.ui.screens.truth import NEEDLE_RGB, PLAN_RGB, TruthView
+from simulator.ui.screens.truth import (
+    CEMENT_RGB,
+    GREAT_VESSEL_RGB,
+    LEAK_RGB,
+    NEEDLE_RGB,
+    PLAN_RGB,
+    TruthView,
+)
+from simulator.ui.widgets import wrapped
 
 TIMELINE_KINDS = {
     "aim": r.SELECT,
@@ -27,6 +36,8 @@ TIMELINE_KINDS = {
     "refused": r.DIM,
     "finish": r.ACCENT,
 }
+FEEDBACK_SIZE = 22
+FEEDBACK_STEP = 18
 LISTED = (
     "aim",
     "breach",
@@ -58,13 +69,13 @@ def attempt_score(proc, log_path) -> dict | None:
 class DebriefScreen(Screen):
     """What happened and what it means."""
 
-    def __init__(self, app: App, proc, log_path):
+    def __init__(self, app: App, proc, log_path, *, log_error: str | None = None):
         super().__init__(app)
         from simulator.planning import plan_trajectory
 
         self.proc = proc
         self.log_path = log_path
-        self.log_error: str | None = None
+        self.log_error = log_error
         self.score = attempt_score(proc, log_path)
         side = proc.needle.state.side or "left"
         self.plan = plan_trajectory(proc.phantom, proc.scenario, side)
@@ -87,24 +98,19 @@ class DebriefScreen(Screen):
                     self.choose(name)
 
     def choose(self, what: str) -> None:
-        """Go on: ``retry``, ``replay``, ``next`` or ``menu``."""
-        from simulator.ui.screens.procedure import start_attempt
-        from simulator.ui.screens.start import StartScreen, list_scenarios
-
+        """Go on: ``retry``, ``replay``, ``next`` or ``menu`` (screens opened by name)."""
         sc = self.proc.scenario
         if what == "retry":
-            start_attempt(self.app, sc.id, scenario=sc)
+            self.app.show("procedure", scenario_ref=sc.id, scenario=sc)
         elif what == "replay" and self.log_path is not None:
-            from simulator.ui.screens.replay import ReplayScreen
-
-            self.app.show(ReplayScreen(self.app, self.log_path, back=self))
+            self.app.show("replay", log_path=self.log_path, back=self)
         elif what == "next":
             ids = [s.id for s in list_scenarios()]
             nxt = ids[(ids.index(sc.id) + 1) % len(ids)] if sc.id in ids else ids[0]
             self.app.settings.scenario_id = nxt
-            start_attempt(self.app, nxt)
+            self.app.show("procedure", scenario_ref=nxt)
         elif what == "menu":
-            self.app.show(StartScreen(self.app))
+            self.app.show("start")
 
     def draw(self, surf: pygame.Surface) -> None:
         """Score, components, feedback, truth slices, events, timeline, buttons."""
@@ -113,14 +119,20 @@ class DebriefScreen(Screen):
         r.text(surf, f"Debrief — {sc.scenario.title}", (20, 12), size=28, color=r.DIM)
         left = pygame.Rect(20, 48, w // 2 - 40, h - 48 - 120)
         y = self._score(surf, left)
-        y = self._feedback(surf, pygame.Rect(left.left, y + 6, left.width, left.bottom - y - 6))
-        right = pygame.Rect(w // 2, 48, w // 2 - 20, 300)
-        self.truth.draw(surf, right)
-        self._legend(surf, right.left, right.bottom + 4)
-        self._events(
-            surf,
-            pygame.Rect(right.left, right.bottom + 30, right.width, h - 120 - right.bottom - 30),
+        feedback = list((self.score or {}).get("feedback", []))
+        rest = self._feedback(
+            surf, pygame.Rect(left.left, y + 6, left.width, left.bottom - y - 6), feedback
         )
+        right = pygame.Rect(w // 2, 48, w // 2 - 20, 270)
+        self.truth.draw(surf, right)
+        y = self._legend(surf, pygame.Rect(right.left, right.bottom + 4, right.width, 0)) + 8
+        y = self._events(
+            surf, pygame.Rect(right.left, y, right.width, h - 120 - y), short=bool(rest)
+        )
+        rest = self._feedback(surf, pygame.Rect(right.left, y + 8, right.width, h - 148 - y), rest)
+        if rest:
+            more = f"… {len(rest)} more in the log's feedback"
+            r.text(surf, more, (right.left, h - 138), size=20, color=r.DIM)
         self._timeline(surf, pygame.Rect(20, h - 108, w - 40, 40))
         self.buttons = {}
         x = 20
@@ -164,55 +176,67 @@ class DebriefScreen(Screen):
                 size=24,
                 color=r.ACCENT,
             )
+            y += 24
             notes = "; ".join(comp.get("notes", []))
-            if notes:
-                line = r.wrap(notes, rect.width - 330, size=20)[0]
-                r.text(
-                    surf,
-                    line + (" …" if line != notes else ""),
-                    (rect.left + 330, y + 3),
-                    size=20,
-                    color=r.DIM,
+            if notes:  # the whole note, wrapped under its component
+                y = wrapped(
+                    surf, notes, (rect.left + 16, y), rect.width - 16, size=20, color=r.DIM, step=18
                 )
-            y += 26
+            y += 4
         for crit in s.get("critical", []):
-            r.text(surf, f"critical: {crit}", (rect.left, y), size=22, color=r.BAD)
+            r.text(
+                surf, f"critical: {crit.replace('_', ' ')}", (rect.left, y), size=22, color=r.BAD
+            )
             y += 22
         return y
 
-    def _feedback(self, surf, rect) -> int:
-        y = rect.top
-        feedback = (self.score or {}).get("feedback", [])
-        for sentence in feedback:
-            if y >= rect.bottom - 20:
-                break
+    def _feedback(self, surf, rect, sentences: list[str]) -> list[str]:
+        """Draw whole sentences in ``rect`` while they fit; returns those left over."""
+        y, step = rect.top, FEEDBACK_STEP
+        for i, sentence in enumerate(sentences):
+            lines = r.wrap("• " + sentence, rect.width, size=FEEDBACK_SIZE)
+            if y + len(lines) * step > rect.bottom:
+                return sentences[i:]
             y = (
-                r.paragraph(
-                    surf,
-                    "• " + sentence,
-                    pygame.Rect(rect.left, y, rect.width, rect.bottom - y),
-                    size=22,
+                wrapped(
+                    surf, "• " + sentence, (rect.left, y), rect.width, size=FEEDBACK_SIZE, step=step
                 )
                 + 4
             )
-        return y
+        return []
 
-    def _legend(self, surf, x, y) -> None:
+    def legend_items(self) -> list[tuple[str, tuple]]:
+        """The truth slices' legend: (label, colour); the great vessels when shown."""
         items = [
-            ("cement in the body", (255, 252, 236)),
-            ("leak", (255, 40, 30)),
+            ("cement in the body", tuple(int(v) for v in CEMENT_RGB)),
+            ("leak", tuple(int(v) for v in LEAK_RGB)),
             ("planned path", PLAN_RGB),
             ("your needle", NEEDLE_RGB),
         ]
-        for label, colour in items:
-            pygame.draw.rect(surf, colour, (x, y + 4, 14, 14))
-            x = r.text(surf, label, (x + 20, y + 2), size=20).right + 18
+        if self.truth.vessels_shown:
+            items.append(("great vessels", GREAT_VESSEL_RGB))
+        return items
 
-    def _events(self, surf, rect) -> None:
+    def _legend(self, surf, rect) -> int:
+        """The legend from ``rect``'s top left, on more lines when it is wider than ``rect``;
+        returns the y below it."""
+        x, y = rect.left, rect.top
+        for label, colour in self.legend_items():
+            if x > rect.left and x + 20 + r.font(20).size(label)[0] > rect.right:
+                x, y = rect.left, y + 20
+            pygame.draw.rect(surf, colour, (x, y + 4, 14, 14))
+            x = r.text(surf, label, (x + 20, y + 2), size=20).right + 16
+        return y + 20
+
+    def _events(self, surf, rect, *, short: bool = False) -> int:
+        """The listed events in two columns (``short``: at most 5 rows, to leave room for
+        feedback); returns the y below them."""
         r.text(surf, "Events", rect.topleft, size=22, color=r.ACCENT)
         rows = [e for e in self.proc.events if e.kind in LISTED]
         step = 19
-        per_col = max(1, (rect.height - 24) // step)
+        per_col = max(1, min((rect.height - 24) // step, -(-len(rows) // 2)))
+        if short:
+            per_col = min(per_col, 5)
         col_w = rect.width // 2
         if len(rows) > 2 * per_col:  # keep the start and the end
             rows = rows[:per_col] + rows[-per_col:]
@@ -228,6 +252,7 @@ class DebriefScreen(Screen):
                 size=20,
                 color=r.BAD if e.kind in ("breach", "leak") else r.TEXT,
             )
+        return rect.top + 24 + per_col * step
 
     def _timeline(self, surf, rect) -> None:
         end = max(self.proc.t_s, 1.0)

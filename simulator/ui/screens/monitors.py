@@ -39,10 +39,12 @@ def layout(size: tuple[int, int], *, single: bool) -> dict:
 
 
 class Monitors:
-    """Draws one session's room; keeps the panels' scaled-image caches."""
+    """Draws one session's room; keeps the panels' scaled-image caches. ``live`` is False in
+    a replay: no prompts meant for the trainee (entry click, time ×8), only what was."""
 
-    def __init__(self, session: LiveSession):
+    def __init__(self, session: LiveSession, *, live: bool = True):
         self.session = session
+        self.live = live
         self.single = session.proc.scenario.equipment.c_arm == "single"
         self._panels = {"lateral": r.ImagePanel(), "ap": r.ImagePanel()}
         self.layout = layout(pygame.display.get_surface().get_size(), single=self.single)
@@ -93,8 +95,8 @@ class Monitors:
             note = ""
             if key == "single" and s.rotating:
                 held, note = None, f"C-arm turning to {VIEW_LABEL[selected]}…"
-            elif view == "ap" and s.can_choose_entry:
-                note = "click the skin entry point" if s.entry_mm is None else ""
+            elif self.live and view == "ap" and s.can_choose_entry and s.entry_mm is None:
+                note = "click the skin entry point"
             live = s.proc.t_s - self.last_pulse_s(view) <= LIVE_S
             self._panels[view].draw(
                 surf,
@@ -106,7 +108,7 @@ class Monitors:
                 note=note,
             )
         self._entry_marker(surf)
-        draw_hud(surf, self.layout["hud"], s)
+        draw_hud(surf, self.layout["hud"], s, live=self.live)
         self._band(surf, selected, hint, keys)
 
     def _entry_marker(self, surf: pygame.Surface) -> None:
@@ -132,7 +134,7 @@ class Monitors:
         pygame.draw.rect(surf, (22, 23, 25), band)
         pygame.draw.rect(surf, r.FRAME, band, 1)
         x, y = band.left + 10, band.top + 8
-        pedal = f"pedal: {VIEW_LABEL[selected]}"
+        pedal = f"{'pedal' if self.live else 'view'}: {VIEW_LABEL[selected]}"
         if self.single:
             pedal += f"   C-arm at {VIEW_LABEL[self.shown_view('single')]}"
             if s.rotating:

@@ -21,11 +21,19 @@ from simulator.ui.coords import entry_from_ap_click
 from simulator.ui.input import KEY_HELP, key_intent
 from simulator.ui.screens.monitors import Monitors
 from simulator.ui.session import FAST_TIME_SCALE, LiveSession
+from simulator.ui.widgets import draw_help, draw_message
 
 
 def start_attempt(app: App, scenario_ref: str, *, scenario=None) -> ProcedureScreen:
-    """Build the patient and the attempt for ``scenario_ref`` (or a loaded ``scenario``) and
-    show the procedure screen. Draws a 'preparing' frame first (the build takes ~1 s)."""
+    """Show the procedure screen of a new attempt at ``scenario_ref`` (see
+    :func:`new_attempt`); returns it."""
+    return app.show(new_attempt(app, scenario_ref, scenario=scenario))
+
+
+def new_attempt(app: App, scenario_ref: str, *, scenario=None) -> ProcedureScreen:
+    """Build the patient and the attempt for ``scenario_ref`` (or a loaded ``scenario``): the
+    procedure screen (registered as ``"procedure"``). Draws a 'preparing' frame first (the
+    build takes ~1 s)."""
     from simulator.records.journal import AttemptRecorder
     from simulator.records.signing import load_key
 
@@ -44,9 +52,7 @@ def start_attempt(app: App, scenario_ref: str, *, scenario=None) -> ProcedureScr
         key=load_key(create=True),  # every attempt's log is signed (key made on first use)
     )
     session = LiveSession(proc, recorder=recorder, hints=app.settings.hints)
-    screen = ProcedureScreen(app, session)
-    app.show(screen)
-    return screen
+    return ProcedureScreen(app, session)
 
 
 class ProcedureScreen(Screen):
@@ -149,12 +155,10 @@ class ProcedureScreen(Screen):
             self._to_debrief()
 
     def _to_debrief(self) -> None:
-        from simulator.ui.screens.debrief import DebriefScreen
-
         log_path = self.session.close()
-        debrief = DebriefScreen(self.app, self.session.proc, log_path)
-        debrief.log_error = self.session.log_error
-        self.app.show(debrief)
+        self.app.show(
+            "debrief", proc=self.session.proc, log_path=log_path, log_error=self.session.log_error
+        )
 
     def on_quit(self) -> None:
         """Closing the window finishes the attempt and writes its log."""
@@ -181,43 +185,3 @@ class ProcedureScreen(Screen):
                 "Finish the attempt?",
                 ["Enter: finish and see your score", "Esc: go back to the procedure"],
             )
-
-
-def draw_help(surf: pygame.Surface, title: str, rows) -> None:
-    """A dimmed overlay listing keys and what they do."""
-    r.shade(surf)
-    w, h = surf.get_size()
-    step = 30
-    box = pygame.Rect(0, 0, min(w - 40, 860), len(rows) * step + 110)
-    box.center = (w // 2, h // 2)
-    pygame.draw.rect(surf, (36, 38, 42), box, border_radius=8)
-    pygame.draw.rect(surf, r.FRAME, box, 1, border_radius=8)
-    r.text(surf, title, (box.centerx, box.top + 18), size=36, color=r.ACCENT, anchor="midtop")
-    y = box.top + 64
-    for keys, what in rows:
-        r.text(surf, keys, (box.left + 30, y), size=26, color=r.ACCENT)
-        r.text(surf, what, (box.left + 250, y), size=26)
-        y += step
-    r.text(
-        surf,
-        "any of F1, H, Esc closes this help",
-        (box.centerx, box.bottom - 14),
-        size=20,
-        color=r.DIM,
-        anchor="midbottom",
-    )
-
-
-def draw_message(surf: pygame.Surface, title: str, lines: list[str]) -> None:
-    """A dimmed overlay with a title and a few lines."""
-    r.shade(surf, 150)
-    w, h = surf.get_size()
-    box = pygame.Rect(0, 0, 620, 80 + 34 * len(lines))
-    box.center = (w // 2, h // 2)
-    pygame.draw.rect(surf, (36, 38, 42), box, border_radius=8)
-    pygame.draw.rect(surf, r.FRAME, box, 1, border_radius=8)
-    r.text(surf, title, (box.centerx, box.top + 18), size=40, color=r.ACCENT, anchor="midtop")
-    y = box.top + 66
-    for line in lines:
-        r.text(surf, line, (box.centerx, y), size=26, anchor="midtop")
-        y += 34

@@ -20,8 +20,8 @@ from simulator.ui.app import App, Screen
 from simulator.ui.hud import clock
 from simulator.ui.input import REPLAY_HELP
 from simulator.ui.screens.monitors import Monitors
-from simulator.ui.screens.procedure import draw_help
 from simulator.ui.session import LiveSession
+from simulator.ui.widgets import draw_help
 
 SPEEDS = (1.0, 2.0, 4.0, 8.0)
 SEEK_S = 10.0
@@ -89,7 +89,7 @@ class ReplayScreen(Screen):
         )
 
     def _new_monitors(self) -> None:
-        self.monitors = Monitors(self.replayer.session)
+        self.monitors = Monitors(self.replayer.session, live=False)
 
     def handle(self, event: pygame.event.Event) -> None:
         """Space, ←/→, 1/2/4/8, Home, F1/H, Esc."""

@@ -8,41 +8,11 @@ from __future__ import annotations
 
 import pygame
 
-from simulator.assets import scenarios_dir
-from simulator.errors import UserError
-from simulator.scenario import load_scenario
 from simulator.ui import render as r
 from simulator.ui.app import App, Screen
+from simulator.ui.catalog import difficulty, list_scenarios
 
 MAX_NAME = 40
-
-
-def difficulty(scenario) -> str:
-    """A difficulty label derived from the case (scenarios carry no difficulty key): points
-    for the wedge (Genant grade), each defect, each vein beyond the basivertebral one, narrow
-    pedicles (< 7 mm: little room for the 11 G needle), a single C-arm and a low-viscosity
-    cement (leaks more easily)."""
-    points = scenario.vertebra.wedge_percent / 20.0
-    points += 2.0 * len(scenario.defects)
-    points += sum(1.0 for v in scenario.veins if v.kind != "basivertebral")
-    points += 2.0 if scenario.pedicles.width_mm < 7.0 else 0.0
-    points += 1.0 if scenario.equipment.c_arm == "single" else 0.0
-    points += 1.0 if scenario.cement.product == "pmma_low" else 0.0
-    if points < 2.0:
-        return "introductory"
-    return "intermediate" if points < 3.5 else "advanced"
-
-
-def list_scenarios() -> list:
-    """Every shipped scenario that loads, sorted introductory first, then by id."""
-    out = []
-    for path in sorted(scenarios_dir().glob("*.toml")):
-        try:
-            out.append(load_scenario(path))
-        except UserError:
-            continue  # a broken file is reported by `validate`, not here
-    order = {"introductory": 0, "intermediate": 1, "advanced": 2}
-    return sorted(out, key=lambda s: (order[difficulty(s)], s.id))
 
 
 class StartScreen(Screen):
@@ -93,15 +63,13 @@ class StartScreen(Screen):
 
     def start(self) -> None:
         """Begin an attempt at the selected scenario."""
-        from simulator.ui.screens.procedure import start_attempt
-
         st = self.app.settings
         st.trainee = st.trainee.strip()
         if not st.trainee:
             self.message = "Type your name first (it goes into your attempt log)."
             return
         st.scenario_id = self.scenario.id
-        start_attempt(self.app, self.scenario.id, scenario=self.scenario)
+        self.app.show("procedure", scenario_ref=self.scenario.id, scenario=self.scenario)
 
     def draw(self, surf: pygame.Surface) -> None:
         """Title, name field, list, details, settings, logs folder, Start."""

@@ -1,6 +1,7 @@
 """The reveal after an attempt: label slices of the phantom through the needle, with the
 cement (white in the body, red where it leaked) and the planned trajectory (green, dashed)
-beside the real needle (orange). Both lines are projected onto the slice plane.
+beside the real needle (orange). Both lines are projected onto the slice plane. Red means
+leaked cement only: the great vessels (aorta, vena cava) have their own teal.
 
 Axial slice: the plane z = tip z, viewed from the feet (anterior up, the patient's right on
 the viewer's left). Sagittal slice: the plane x = tip x, anterior on the left, head up (like
@@ -33,12 +34,13 @@ LABEL_RGB = {
     "epidural_vein": (150, 64, 160),
     "basivertebral_vein": (160, 52, 96),
     "segmental_vein": (160, 52, 96),
-    "great_vessel": (168, 42, 42),
+    "great_vessel": (64, 118, 122),  # slate teal: red is kept for leaked cement only
     "nerve_root": (238, 214, 80),
     "cleft": (76, 76, 66),
     "cortical_defect": (120, 82, 60),
     "endplate_crack": (120, 82, 60),
 }
+GREAT_VESSEL_RGB = LABEL_RGB["great_vessel"]
 CEMENT_RGB = np.array([255, 252, 236], dtype=float)
 LEAK_RGB = np.array([255, 40, 30], dtype=float)
 PLAN_RGB = (90, 230, 110)
@@ -105,6 +107,9 @@ class TruthView:
         else:
             centre = np.zeros(3)
         self.images = slice_images(proc, centre)
+        self.vessels_shown = any(
+            bool((a == GREAT_VESSEL_RGB).all(axis=-1).any()) for a in self.images.values()
+        )
         self._surfaces = {n: r.rgb_surface(a) for n, a in self.images.items()}
 
     def draw(self, surf: pygame.Surface, rect: pygame.Rect) -> None:
