@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pygame
 
-from simulator.assets import scenarios_dir
 from simulator.errors import UserError
+from simulator.scenario import list_scenarios as scenario_files
 from simulator.scenario import load_scenario
 from simulator.ui import render as r
 from simulator.ui.app import App, Screen
@@ -34,9 +34,10 @@ def difficulty(scenario) -> str:
 
 
 def list_scenarios() -> list:
-    """Every shipped scenario that loads, sorted introductory first, then by id."""
+    """Every scenario of the search path (``VSIM_SCENARIOS`` folders and the shipped ones)
+    that loads, sorted introductory first, then by id."""
     out = []
-    for path in sorted(scenarios_dir().glob("*.toml")):
+    for path in scenario_files():
         try:
             out.append(load_scenario(path))
         except UserError:
