@@ -19,7 +19,8 @@ _DESCRIPTION = """\
 Vertebroplasty training simulator: simulated fluoroscopy of a wedged osteoporotic vertebra,
 a transpedicular needle, PMMA cement flow and leaks, scoring and signed attempt logs.
 
-S is a scenario id (a file stem under scenarios/) or a path to a scenario file."""
+S is a scenario id (a file stem under scenarios/ or a folder of VSIM_SCENARIOS) or a path to
+a scenario file."""
 
 
 class _Parser(argparse.ArgumentParser):
