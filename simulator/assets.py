@@ -1,8 +1,9 @@
 """Read-only access to the tables in ``assets/`` (materials, anatomy, cements, equipment, rubric).
 
 The files are parsed once per process and returned as plain nested dicts; callers must not
-mutate them. ``VSIM_ASSETS`` may point at another folder (tests use it to inject broken tables);
-``VSIM_SCENARIOS`` at another folder of scenarios.
+mutate them. ``VSIM_ASSETS`` may point at another folder (tests use it to inject broken tables).
+``VSIM_SCENARIOS`` is a search path of scenario folders (separated by ``os.pathsep``, as
+``PATH`` is) looked in before the shipped ``scenarios/``.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import os
 import tomllib
 from pathlib import Path
 
+from simulator.errors import UserError
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -20,10 +23,35 @@ def assets_dir() -> Path:
     return Path(os.environ.get("VSIM_ASSETS", PROJECT_ROOT / "assets"))
 
 
-def scenarios_dir() -> Path:
-    """The folder where scenario ids are looked up: ``VSIM_SCENARIOS`` if set (an educator's
-    own folder), else the shipped ``scenarios/``."""
-    return Path(os.environ.get("VSIM_SCENARIOS", PROJECT_ROOT / "scenarios"))
+SHIPPED_SCENARIOS_DIR = PROJECT_ROOT / "scenarios"
+"""The folder of the shipped scenarios (always searched, last)."""
+SHIPPED_LABEL = "shipped"
+
+
+def scenario_dirs() -> list[tuple[Path, str]]:
+    """The folders where scenario ids are looked up, in search order, each with the name
+    messages call it by: every folder of ``VSIM_SCENARIOS`` (an educator's own cases; several
+    separated by ``os.pathsep``; empty entries are skipped) by its path, then the shipped
+    ``scenarios/`` as "shipped".
+
+    Raises :class:`UserError` when an entry of ``VSIM_SCENARIOS`` is not an existing folder.
+    """
+    out = []
+    for entry in os.environ.get("VSIM_SCENARIOS", "").split(os.pathsep):
+        if not entry.strip():
+            continue
+        folder = Path(entry)
+        if not folder.is_dir():
+            what = "is a file, not a folder" if folder.exists() else "no such folder"
+            raise UserError(
+                f"VSIM_SCENARIOS: {entry!r}: {what}; VSIM_SCENARIOS lists folders of "
+                f"scenario files separated by {os.pathsep!r} (searched before the shipped cases)"
+            )
+        if all(folder.resolve() != f.resolve() for f, _ in out):
+            out.append((folder, str(folder)))  # a folder listed twice is searched once
+    shipped = Path(SHIPPED_SCENARIOS_DIR)
+    out = [(f, label) for f, label in out if f.resolve() != shipped.resolve()]
+    return [*out, (shipped, SHIPPED_LABEL)]
 
 
 @functools.cache

@@ -14,9 +14,8 @@ import resource
 import time
 
 from simulator.anatomy.build import build_phantom
-from simulator.assets import scenarios_dir
 from simulator.planning import plan_trajectory
-from simulator.scenario import load_scenario
+from simulator.scenario import list_scenarios, load_scenario
 
 DEFAULT_SCENARIO = "first_case_l1"
 
@@ -24,7 +23,7 @@ DEFAULT_SCENARIO = "first_case_l1"
 def run_bench(*, repeat: int = 3) -> dict:
     """Measure and return the figures (seconds, MB) as a JSON-safe dict."""
     per_scenario = {}
-    for path in sorted(scenarios_dir().glob("*.toml")):
+    for path in list_scenarios():
         scenario = load_scenario(path)
         best = min(_timed(lambda s=scenario: build_phantom(s)) for _ in range(repeat))
         per_scenario[scenario.id] = round(best, 4)

@@ -19,7 +19,8 @@ _DESCRIPTION = """\
 Vertebroplasty training simulator: simulated fluoroscopy of a wedged osteoporotic vertebra,
 a transpedicular needle, PMMA cement flow and leaks, scoring and signed attempt logs.
 
-S is a scenario id (a file stem under scenarios/) or a path to a scenario file."""
+S is a scenario id (a file stem under scenarios/ or a folder of VSIM_SCENARIOS) or a path to
+a scenario file."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -108,13 +109,15 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _cmd_validate(args) -> int:
+    from simulator.anatomy.build import build_phantom
+    from simulator.planning import approach_problems
     from simulator.scenario import load_scenario
 
     bad = 0
     for ref in args.paths:
         try:
             scenario = load_scenario(ref)
-            problems = _path_problems(scenario)
+            problems = approach_problems(scenario, build_phantom(scenario))
         except UserError as err:  # ScenarioError included: one line per problem
             bad += 1
             print(str(err))
@@ -131,40 +134,6 @@ def _cmd_validate(args) -> int:
             f"{-b.height_mm / 2:g} to {b.height_mm / 2:g} mm)"
         )
     return 2 if bad else 0
-
-
-def _path_problems(scenario) -> list[tuple[str, str]]:
-    """Build the phantom and plan: a case whose needle cannot reach the target through the
-    pedicle(s) it asks for is not usable."""
-    from simulator.anatomy.build import build_phantom
-    from simulator.planning import plan_trajectory
-
-    phantom = build_phantom(scenario)
-    plans = {side: plan_trajectory(phantom, scenario, side) for side in ("left", "right")}
-    ok = {side: p.clearance_mm >= -0.5 and p.within_needle_length for side, p in plans.items()}
-    need_both = scenario.targets.approach == "bipedicular"
-    if (need_both and all(ok.values())) or (not need_both and any(ok.values())):
-        return []
-    sides = [side for side, good in ok.items() if not good]
-    why = []
-    for side in sides:
-        p = plans[side]
-        if not p.within_needle_length:
-            why.append(
-                f"{side}: the target is {p.depth_mm:.0f} mm deep, beyond the "
-                f"{scenario.equipment.needle_length_mm:g} mm needle"
-            )
-        else:
-            why.append(
-                f"{side}: every straight path through the pedicle crosses its wall or the canal"
-            )
-    return [
-        (
-            "pedicles",
-            "no usable transpedicular path (" + "; ".join(why) + "); widen the "
-            "pedicles, change their angle or the approach, or use a longer needle",
-        )
-    ]
 
 
 def _load_with_phantom(ref: str):
@@ -196,7 +165,7 @@ def _cmd_plan(args) -> int:
         f"  target {_fmt(plan.target_mm)} mm; clearance to the pedicle walls "
         f"{plan.clearance_mm:g} mm"
     )
-    if plan.clearance_mm < 0:
+    if plan.touches_wall:
         what = "the canal or a pedicle wall" if plan.clearance_mm < -0.5 else "a pedicle wall"
         print(f"  warning: no path keeps the whole needle clear; this one touches {what}")
     return 0
@@ -257,6 +226,9 @@ def _cmd_run(args) -> int:
     log = attempt_log(proc, trainee=args.trainee, key=load_key())
     m, score = log["metrics"], log["score"]
     breaches = ", ".join(f"{b['kind']} {b['depth_mm']:.1f} mm" for b in m["breaches"]) or "none"
+    contacts = [e["details"]["side"] for e in log["events"] if e["kind"] == "wall_contact"]
+    if contacts:
+        breaches += f" (wall contact: {', '.join(f'{s} pedicle' for s in contacts)})"
     target = (
         "" if m["tip_to_target_mm"] is None else f", {m['tip_to_target_mm']:.1f} mm from target"
     )

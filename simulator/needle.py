@@ -19,6 +19,12 @@ cross-section), ``canal``, ``neural_foramen``, ``anterior_cortex`` (tip leaves t
 body), ``lateral_body_wall``, ``disc``, ``great_vessel``. A breach stays active until the tip is
 back in legitimate tissue; its depth is the furthest the tip went past the point of breach.
 
+Wall contact (``simulator.walls``, the definition the planner and ``validate`` use): when the
+tip passes from the pedicle into the body without a breach since the last ``aim``, and the
+needle's outer surface along the shaft touches the pedicle cortex or the canal, a
+``wall_contact`` event (side, depth, tip) is recorded, once per aim. It is not a breach (the
+tip stayed in the pedicle) and is not scored.
+
 Repositions (documented rule): every accepted ``aim`` after the first, and every withdrawal
 that brings the tip back out of bone after it had been in bone.
 """
@@ -34,6 +40,7 @@ from simulator.anatomy.phantom import Phantom
 from simulator.assets import load_table
 from simulator.materials import tissues
 from simulator.units import direction_from_angles
+from simulator.walls import shaft_points, surface_touches_wall
 
 GROUPS = {"bone": "needle_bone", "body": "body", "pedicle": "pedicle", "canal": "canal"}
 """The needle's tissue sets → their group in ``assets/materials.toml``."""
@@ -71,6 +78,8 @@ class NeedleState:
     repositions: int = 0
     breaches: list[Breach] = field(default_factory=list)
     last_label: int = -1
+    clean_pass: bool = True
+    """No breach and no wall contact yet since the last aim (a contact is looked for)."""
 
     @property
     def placed(self) -> bool:
@@ -143,6 +152,7 @@ class NeedleModel:
         for b in s.breaches:
             b.active = False
         s.last_label = self.label_at_tip()
+        s.clean_pass = True
         return None
 
     def move_goal(self, delta_mm: float) -> None:
@@ -190,7 +200,13 @@ class NeedleModel:
                     {"tissue": self.t.names[label], "inserted_mm": round(s.inserted_mm, 3)},
                 )
             )
-            for kind in self._breach_kinds(s.last_label, label):
+            kinds = self._breach_kinds(s.last_label, label)
+            if kinds:
+                s.clean_pass = False
+            elif self._wall_contact(s.last_label, label):
+                s.clean_pass = False
+                events.append(("wall_contact", self._contact_details()))
+            for kind in kinds:
                 if any(b.active and b.kind == kind for b in s.breaches):
                     continue
                 s.breaches.append(Breach(kind=kind, t_s=t_s, start_inserted_mm=s.inserted_mm))
@@ -207,6 +223,23 @@ class NeedleModel:
                 s.repositions += 1  # backed out of bone to redirect
             s.last_label = label
         return events
+
+    def _wall_contact(self, prev: int, label: int) -> bool:
+        """True when the tip's move from the pedicle into the body ends a pass without a
+        breach whose outer surface touched a wall (:mod:`simulator.walls`)."""
+        s = self.state
+        if not (s.clean_pass and prev in self.ids["pedicle"] and label in self.ids["body"]):
+            return False
+        pts = shaft_points(s.skin_mm, s.direction, s.inserted_mm)
+        return surface_touches_wall(self.phantom, pts, s.direction, s.outer_radius_mm, s.side)
+
+    def _contact_details(self) -> dict:
+        s = self.state
+        return {
+            "side": s.side,
+            "inserted_mm": round(s.inserted_mm, 3),
+            "tip_mm": [round(float(v), 3) for v in s.tip_mm],
+        }
 
     def _breach_kinds(self, prev: int, label: int) -> list[str]:
         """Breaches made by the tip's move from tissue ``prev`` into ``label`` (in order)."""

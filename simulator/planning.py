@@ -22,9 +22,9 @@ from simulator.assets import load_table
 from simulator.errors import UserError
 from simulator.materials import tissues
 from simulator.units import angles_from_direction, side_sign
+from simulator.walls import wall_margin_mm
 
 STEP_MM = 0.25
-RING_DIRECTIONS = 12
 
 CENTRELINE_FORBIDDEN = "plan_forbidden"
 """Group (``assets/materials.toml``) of the tissues the planned centreline may not touch (the
@@ -49,9 +49,16 @@ class Plan:
     isthmus_point_mm: tuple[float, float, float]
     clearance_mm: float
     """Least distance between the needle's outer surface and a pedicle wall or the canal,
-    sampled (0.5 mm resolution); negative when the centreline itself touches one."""
+    sampled (0.5 mm resolution): −0.5 when the surface touches one (a wall contact,
+    :mod:`simulator.walls`), −1 when the centreline itself crosses a forbidden tissue."""
     in_target_zone: bool
     within_needle_length: bool
+
+    @property
+    def touches_wall(self) -> bool:
+        """True when the planned needle touches a pedicle wall or the canal (a wall
+        contact, or worse: the centreline crosses one)."""
+        return self.clearance_mm < 0.0
 
     def aim_action(self) -> dict:
         """The ``aim`` action that places the needle on this plan."""
@@ -139,32 +146,14 @@ def path_points(start_mm, end_mm, step_mm: float = STEP_MM) -> np.ndarray:
 
 def _clearance(phantom: Phantom, via, target, radius: float, axis) -> float:
     """Clearance (mm, in 0.5 mm steps) between the needle surface and the wall tissues along
-    the line via → target and back to the skin: -1 when the centreline touches a forbidden tissue,
-    -0.5 when the needle's cross-section overlaps a wall, else the largest tested margin
-    (0 … 2) that stays clear."""
-    tt = tissues()
+    the line via → target and back to the skin: -1 when the centreline touches a forbidden
+    tissue, else :func:`simulator.walls.wall_margin_mm` (−0.5: a wall contact)."""
     d = (target - via) / np.linalg.norm(target - via)
     skin = _skin_point(phantom, via, d)
     pts = path_points(skin, target)
-    if np.isin(phantom.label_at(pts), tt.group_ids(CENTRELINE_FORBIDDEN)).any():
+    if np.isin(phantom.label_at(pts), tissues().group_ids(CENTRELINE_FORBIDDEN)).any():
         return -1.0
-    # the needle enters the pedicle through its posterior cortex (the entry point); walls
-    # count from 3 mm past that cap onward
-    ped = phantom.geometry.pedicles[axis.side]
-    u = (pts - np.asarray(axis.isthmus_mm)) @ np.asarray(axis.direction)
-    pts = pts[u >= -ped.behind_mm + 3.0]
-    walls = tt.group_ids(WALL_TISSUES)
-    u = np.cross(d, [0.0, 0.0, 1.0])
-    u /= np.linalg.norm(u)
-    v = np.cross(d, u)
-    ang = np.linspace(0, 2 * np.pi, RING_DIRECTIONS, endpoint=False)
-    ring = np.cos(ang)[:, None] * u + np.sin(ang)[:, None] * v
-    for extra in np.arange(0.0, 2.01, 0.5):
-        r = radius + extra
-        probe = pts[:, None, :] + r * ring[None, :, :]
-        if np.isin(phantom.label_at(probe), walls).any():
-            return float(extra) - 0.5
-    return 2.0
+    return wall_margin_mm(phantom, pts, d, radius, axis.side)
 
 
 def _skin_point(phantom: Phantom, via, d) -> np.ndarray:
@@ -178,3 +167,39 @@ def _skin_point(phantom: Phantom, via, d) -> np.ndarray:
         else:
             lo = mid
     return via - lo * d  # the last point found inside the skin
+
+
+def approach_problems(scenario, phantom: Phantom) -> list[tuple[str, str]]:
+    """``(field, message)`` problems of a case whose approach has no usable path: a side the
+    approach needs (bipedicular: both; unipedicular: at least one) whose best plan touches a
+    pedicle wall or the canal (:mod:`simulator.walls`) or ends beyond the needle's length."""
+    plans = {side: plan_trajectory(phantom, scenario, side) for side in ("left", "right")}
+    ok = {s: not p.touches_wall and p.within_needle_length for s, p in plans.items()}
+    need_both = scenario.targets.approach == "bipedicular"
+    if (need_both and all(ok.values())) or (not need_both and any(ok.values())):
+        return []
+    why = []
+    for side in (s for s, good in ok.items() if not good):
+        p = plans[side]
+        if not p.within_needle_length:
+            why.append(
+                f"{side}: the target is {p.depth_mm:.0f} mm deep, beyond the "
+                f"{scenario.equipment.needle_length_mm:g} mm needle"
+            )
+        elif p.clearance_mm >= -0.5:
+            why.append(
+                f"{side}: the best path's {scenario.equipment.needle_gauge} G needle touches "
+                f"a pedicle wall (clearance {p.clearance_mm:g} mm): the pedicle is too narrow "
+                "for it"
+            )
+        else:
+            why.append(
+                f"{side}: every straight path through the pedicle crosses its wall or the canal"
+            )
+    return [
+        (
+            "pedicles",
+            "no usable transpedicular path (" + "; ".join(why) + "); widen the "
+            "pedicles, change their angle or the approach, use a thinner or a longer needle",
+        )
+    ]

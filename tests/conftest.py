@@ -15,12 +15,12 @@ import numpy as np
 import pytest
 
 from simulator.anatomy.build import build_phantom
-from simulator.assets import scenarios_dir
+from simulator.assets import SHIPPED_SCENARIOS_DIR
 from simulator.scenario import load_scenario
 
 DATA = Path(__file__).parent / "data"
-ROOT_SCENARIOS = scenarios_dir()
-SHIPPED = sorted(p.stem for p in scenarios_dir().glob("*.toml"))
+ROOT_SCENARIOS = SHIPPED_SCENARIOS_DIR
+SHIPPED = sorted(p.stem for p in SHIPPED_SCENARIOS_DIR.glob("*.toml"))
 
 
 @pytest.fixture

@@ -93,14 +93,17 @@ def test_tampered_log_fails_naming_what_differs(tmp_path, change, named):
     assert named in r.stdout
 
 
-def test_a_changed_scenario_file_fails_verify(tmp_path):
-    folder = tmp_path / "scenarios"
-    folder.mkdir()
-    src = (ROOT / "scenarios" / "first_case_l1.toml").read_text()
-    (folder / "first_case_l1.toml").write_text(src.replace("porosity = ", "porosity =  "))
-    r = cli("verify", str(EXPERT_LOG), env={"VSIM_SCENARIOS": str(folder)})
-    assert r.returncode == 1, r.stdout + r.stderr
-    assert "scenario: the file" in r.stdout and "differs" in r.stdout
+def test_a_changed_scenario_file_fails_verify(tmp_path, monkeypatch):
+    from simulator import assets
+    from simulator.records.verify import verify_log
+
+    folder = tmp_path / "scenarios"  # a copy of the shipped folder with one file edited
+    shutil.copytree(ROOT / "scenarios", folder)
+    edited_case = folder / "first_case_l1.toml"
+    edited_case.write_text(edited_case.read_text().replace("porosity = ", "porosity =  "))
+    monkeypatch.setattr(assets, "SHIPPED_SCENARIOS_DIR", folder)
+    problems = verify_log(EXPERT_LOG, key=TEST_KEY)
+    assert any("scenario: the file" in p and "differs" in p for p in problems), problems
 
 
 def test_truncated_log_exits_2_without_traceback(tmp_path):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -293,15 +294,17 @@ def test_an_inverted_display_is_logged_and_verifies(tmp_path, monkeypatch):
 
 
 def test_replay_refuses_a_changed_scenario_file(tmp_path, monkeypatch):
+    from simulator import assets
     from simulator.errors import UserError
     from simulator.ui.screens.replay import Replayer
     from tests.make_personas import LOGS
 
-    folder = tmp_path / "scenarios"
-    folder.mkdir()
-    src = (ROOT / "scenarios" / f"{SCENARIO}.toml").read_text()
-    (folder / f"{SCENARIO}.toml").write_text(src + "\n# edited\n")
-    monkeypatch.setenv("VSIM_SCENARIOS", str(folder))
+    folder = tmp_path / "scenarios"  # a copy of the shipped folder with one file edited
+    shutil.copytree(ROOT / "scenarios", folder)
+    (folder / f"{SCENARIO}.toml").write_text(
+        (ROOT / "scenarios" / f"{SCENARIO}.toml").read_text() + "\n# edited\n"
+    )
+    monkeypatch.setattr(assets, "SHIPPED_SCENARIOS_DIR", folder)
     with pytest.raises(UserError, match="sha256 differs"):
         Replayer(read_log(LOGS / "expert.json"), "expert.json")
 

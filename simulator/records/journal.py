@@ -25,6 +25,7 @@ from simulator.errors import UserError
 from simulator.procedure import Procedure, procedure_for
 from simulator.records.log import attempt_log, now_iso, write_json_atomic
 from simulator.records.signing import load_key, sign
+from simulator.scenario.ids import ID_RULE, is_scenario_id
 
 JOURNAL_FORMAT = "vsim-journal/1"
 JOURNAL_SUFFIX = ".journal.jsonl"
@@ -131,11 +132,10 @@ def _check_header(header, path) -> dict:
     sc = header.get("scenario")
     if not (
         isinstance(sc, dict)
-        and isinstance(sc.get("id"), str)
-        and re.fullmatch(r"[a-z0-9_]{1,64}", sc["id"])
+        and is_scenario_id(sc.get("id"))
         and re.fullmatch(r"[0-9a-f]{64}", str(sc.get("sha256")))
     ):
-        bad("scenario", "must be {id: a scenario id, sha256: 64 hex digits}")
+        bad("scenario", f"must be {{id: a scenario id ({ID_RULE}), sha256: 64 hex digits}}")
     if not isinstance(header.get("seed"), int) or isinstance(header.get("seed"), bool):
         bad("seed", f"must be a whole number, got {header.get('seed')!r}")
     if not isinstance(header.get("trainee"), str):

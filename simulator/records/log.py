@@ -34,7 +34,7 @@ from simulator.materials import outside_sites
 from simulator.metrics import metric_table
 from simulator.procedure import Procedure, procedure_for
 from simulator.records.signing import sign, signature_of
-from simulator.scenario.values import ID_RE
+from simulator.scenario.ids import ID_RULE, is_scenario_id
 from simulator.scoring.rules import score_attempt
 
 LOG_FORMAT = "vsim-attempt/1"
@@ -203,15 +203,8 @@ def check_log(data, *, path: str) -> None:
         if not isinstance(data[key], kind) or isinstance(data[key], bool):
             _fail(path, key, f"must be a {kind.__name__}, got {type(data[key]).__name__}")
     sc = data["scenario"]
-    if (
-        not isinstance(sc.get("id"), str)
-        or len(sc["id"]) > 64
-        or not ID_RE.match(sc["id"])
-        or not re.fullmatch(r"[0-9a-f]{64}", str(sc.get("sha256")))
-    ):
-        _fail(
-            path, "scenario", "must be {id: a scenario id (a-z, 0-9, _ -), sha256: 64 hex digits}"
-        )
+    if not is_scenario_id(sc.get("id")) or not re.fullmatch(r"[0-9a-f]{64}", str(sc.get("sha256"))):
+        _fail(path, "scenario", f"must be {{id: a scenario id ({ID_RULE}), sha256: 64 hex digits}}")
     try:
         datetime.fromisoformat(data["started_at"])
     except ValueError:

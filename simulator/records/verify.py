@@ -82,7 +82,7 @@ def verify_log(path: str | Path, *, key: bytes | None) -> list[str]:
         first = str(err).splitlines()[0]
         raise UserError(
             f"{path}: scenario: {sid!r} cannot be loaded ({first}); if it is an educator's "
-            "case, set VSIM_SCENARIOS to its folder"
+            "case, add its folder to VSIM_SCENARIOS"
         ) from None
     if scenario.sha256 != log["scenario"]["sha256"]:
         problems.append(

@@ -13,10 +13,11 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from simulator.assets import load_table, scenarios_dir
+from simulator.assets import load_table
 from simulator.errors import ScenarioError, UserError
 from simulator.rubric import rubric_problems
 from simulator.scenario import model
+from simulator.scenario.catalog import find_scenario
 from simulator.scenario.keys import SECTION_BY_NAME, SECTIONS, TOP_LEVEL_NAMES
 from simulator.scenario.placement import check_placements
 from simulator.scenario.schema import FROM_LEVEL, REQUIRED, SCHEMA_VERSION, Section
@@ -59,9 +60,10 @@ class _Problems:
 
 
 def resolve_scenario_path(ref: str) -> Path:
-    """A scenario reference (an id under ``scenarios/`` or a path) → an existing path.
+    """A scenario reference (an id on the search path, see
+    :mod:`simulator.scenario.catalog`, or a path) → an existing path.
 
-    Raises :class:`UserError` naming the shipped ids when nothing matches.
+    Raises :class:`UserError` naming the ids there are when nothing matches.
     """
     p = Path(ref)
     if p.suffix == ".toml" or p.exists() or "/" in ref or "\\" in ref:
@@ -70,14 +72,7 @@ def resolve_scenario_path(ref: str) -> Path:
         if not p.is_file():
             raise UserError(f"{ref}: scenario: no such file")
         return p
-    candidate = scenarios_dir() / f"{ref}.toml"
-    if candidate.is_file():
-        return candidate
-    ids = sorted(f.stem for f in scenarios_dir().glob("*.toml"))
-    hint = did_you_mean(ref, ids)
-    raise UserError(
-        f"{ref}: scenario: no scenario with this id{hint}; shipped ids: {', '.join(ids)}"
-    )
+    return find_scenario(ref)
 
 
 def load_scenario(ref: str | Path) -> model.Scenario:

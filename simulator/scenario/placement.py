@@ -133,41 +133,68 @@ def _defect_problem(geom, kind: str, p, size_mm: float) -> str:
                 "the edge of the endplate"
             )
         return ""
+    return _wall_defect_problem(geom, kind, p, size_mm)
+
+
+def _wall_defect_problem(geom, kind: str, p, size_mm: float) -> str:
+    """A posterior or lateral wall defect: first is it on its wall (how far off, and where the
+    wall is at that height), then does the hole stay 1 mm clear of both endplates there."""
+    body = geom.body
+    x, y, z = p
+    tol = WALL_TOLERANCE_MM
     half = size_mm / 2.0
-    in_height = bool(
-        body.in_plan(x, min(y, body.wall_y_mm - 0.5))
-        and float(body.bottom_z(x, min(y, body.wall_y_mm - 0.5))) + 1.0 <= z - half
-        and z + half <= float(body.top_z(x, min(y, body.wall_y_mm - 0.5))) - 1.0
-    )
-    if not in_height and abs(z) <= body.height_mm / 2:
-        return (
-            f"a {kind.replace('_', ' ')} defect {size_mm:g} mm across at {_fmt(p)} reaches "
-            "an endplate; the hole must lie within the wall's height, 1 mm clear of both "
-            "endplates"
-        )
+    where = f"{_fmt(p)} is {{:.1f}} mm {{}} it"
     if kind == "posterior_wall":
-        if not (
-            abs(y - body.wall_y_mm) <= tol
-            and abs(x) + half <= geom.canal.half_width_mm
-            and in_height
-        ):
+        off = y - body.wall_y_mm
+        if abs(off) > tol:
             return (
-                f"a posterior wall defect lies on the posterior wall and opens into the canal "
-                f"(y ≈ {body.wall_y_mm:.1f}, |x| + size/2 ≤ {geom.canal.half_width_mm:g}); "
-                f"{_fmt(p)} is not there"
+                f"a posterior wall defect lies on the posterior wall (within {tol:g} mm); at "
+                f"x = {x:g}, z = {z:g} the wall is at y = {body.wall_y_mm:.1f}; "
+                + where.format(abs(off), "behind" if off > 0 else "in front of")
             )
-        return ""
-    # lateral_wall
-    rho = body.plan_radius(x, y)
-    rtol = tol / min(body.half_width_mm, body.half_depth_mm)
-    if not (
-        abs(rho - 1.0) <= rtol
-        and abs(x) >= 0.5 * body.half_width_mm
-        and in_height
-        and y < body.wall_y_mm
-    ):
+        if abs(x) + half > geom.canal.half_width_mm:
+            return (
+                f"a posterior wall defect opens into the canal (|x| + size/2 ≤ "
+                f"{geom.canal.half_width_mm:g} mm); {size_mm:g} mm across at {_fmt(p)} "
+                f"reaches |x| = {abs(x) + half:g} mm"
+            )
+        wx, wy = x, body.wall_y_mm - 0.5
+    else:  # lateral_wall
+        xw = body.half_width_at(min(y, body.wall_y_mm))
+        if xw <= 0.0 or y >= body.wall_y_mm:
+            return (
+                f"a lateral wall defect lies on the side wall of the body, which runs from y "
+                f"{body.anterior_y_mm:g} to {body.wall_y_mm:.1f}; {_fmt(p)} is beyond it"
+            )
+        rtol = tol / min(body.half_width_mm, body.half_depth_mm)
+        on_wall = abs(body.plan_radius(x, y) - 1.0) <= rtol and abs(x) >= 0.5 * body.half_width_mm
+        if not on_wall:
+            off = abs(x) - xw
+            return (
+                f"a lateral wall defect lies on the side wall of the body (within {tol:g} mm); "
+                f"at y = {y:g}, z = {z:g} the wall is at x = ±{xw:.1f}; "
+                + where.format(abs(off), "outside" if off > 0 else "inside")
+            )
+        wx, wy = (1.0 if x >= 0 else -1.0) * max(xw - 0.5, 0.0), y
+    return _height_problem(body, kind, p, size_mm, wx, wy)
+
+
+def _height_problem(body, kind: str, p, size_mm: float, wx: float, wy: float) -> str:
+    """A wall hole at height ``p[2]`` must stay 1 mm clear of both endplates where the wall is
+    (``wx``, ``wy``, mm)."""
+    z, half = p[2], size_mm / 2.0
+    lo, hi = float(body.bottom_z(wx, wy)), float(body.top_z(wx, wy))
+    name = f"a {kind.replace('_', ' ')} defect {size_mm:g} mm across at {_fmt(p)}"
+    if not lo <= z <= hi:
         return (
-            f"a lateral wall defect lies on the side wall of the body (within {tol:g} mm); "
-            f"{_fmt(p)} is not there"
+            f"{name} is {'above' if z > hi else 'below'} the body: at the wall there the body "
+            f"spans z {lo:.1f} to {hi:.1f}"
+        )
+    if z - half < lo + 1.0 or z + half > hi - 1.0:
+        which = "superior" if z + half > hi - 1.0 else "inferior"
+        return (
+            f"{name} reaches the {which} endplate: at the wall there the hole must lie within "
+            f"z {lo + 1.0:.1f} to {hi - 1.0:.1f} (1 mm clear of both endplates); make it "
+            "smaller or move it"
         )
     return ""

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from simulator.scenario.ids import ID_RULE
+
 SCHEMA_VERSION = 1
 
 LEVELS = ("T10", "T11", "T12", "L1", "L2", "L3", "L4", "L5")
@@ -68,7 +70,7 @@ class Key:
                 what = "a whole number"
             return f"{what} from {_num(self.lo)} to {_num(self.hi)}{unit}"
         if self.kind == "id":
-            return "lower-case letters, digits, '_' and '-'"
+            return ID_RULE
         if self.kind == "str":
             return "text"
         if self.kind == "vec3":

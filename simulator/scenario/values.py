@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import difflib
 import math
-import re
 from typing import Any
 
 from simulator.assets import load_table
+from simulator.scenario.ids import ID_MAX_CHARS, is_scenario_id
 from simulator.scenario.schema import Key
 
-ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 MAX_TEXT_CHARS = {"title": 120, "description": 4000}
 
 
@@ -55,8 +54,9 @@ def check_value(key: Key, value: Any, field: str, problems) -> Any:
         if limit and len(value) > limit:
             problems.add(field, f"at most {limit} characters, got {len(value)}")
             return None
-        if key.kind == "id" and not ID_RE.match(value):
-            problems.add(field, bad)
+        if key.kind == "id" and not is_scenario_id(value):
+            long = len(value) > ID_MAX_CHARS
+            problems.add(field, f"{bad} ({len(value)} characters)" if long else bad)
             return None
         if key.kind == "choice" and value not in key.choices:
             problems.add(

@@ -1,10 +1,11 @@
-"""The shipped cases as the window lists them: every scenario that loads, with a difficulty
-label derived from the case (scenarios carry no difficulty key)."""
+"""The cases as the window lists them (the ``VSIM_SCENARIOS`` folders, then the shipped ones):
+every scenario that loads, with a difficulty label derived from the case (scenarios carry no
+difficulty key)."""
 
 from __future__ import annotations
 
-from simulator.assets import scenarios_dir
 from simulator.errors import UserError
+from simulator.scenario import list_scenarios as scenario_files
 from simulator.scenario import load_scenario
 
 ORDER = {"introductory": 0, "intermediate": 1, "advanced": 2}
@@ -27,9 +28,9 @@ def difficulty(scenario) -> str:
 
 
 def list_scenarios() -> list:
-    """Every shipped scenario that loads, sorted introductory first, then by id."""
+    """Every scenario of the search path that loads, sorted introductory first, then by id."""
     out = []
-    for path in sorted(scenarios_dir().glob("*.toml")):
+    for path in scenario_files():
         try:
             out.append(load_scenario(path))
         except UserError:
