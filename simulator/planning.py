@@ -21,8 +21,8 @@ from simulator.anatomy.phantom import Phantom
 from simulator.assets import load_table
 from simulator.errors import UserError
 from simulator.materials import tissues
+from simulator.needle.walls import wall_margin_mm
 from simulator.units import angles_from_direction, side_sign
-from simulator.walls import wall_margin_mm
 
 STEP_MM = 0.25
 
@@ -50,7 +50,7 @@ class Plan:
     clearance_mm: float
     """Least distance between the needle's outer surface and a pedicle wall or the canal,
     sampled (0.5 mm resolution): −0.5 when the surface touches one (a wall contact,
-    :mod:`simulator.walls`), −1 when the centreline itself crosses a forbidden tissue."""
+    :mod:`simulator.needle.walls`), −1 when the centreline itself crosses a forbidden tissue."""
     in_target_zone: bool
     within_needle_length: bool
 
@@ -147,7 +147,7 @@ def path_points(start_mm, end_mm, step_mm: float = STEP_MM) -> np.ndarray:
 def _clearance(phantom: Phantom, via, target, radius: float, axis) -> float:
     """Clearance (mm, in 0.5 mm steps) between the needle surface and the wall tissues along
     the line via → target and back to the skin: -1 when the centreline touches a forbidden
-    tissue, else :func:`simulator.walls.wall_margin_mm` (−0.5: a wall contact)."""
+    tissue, else :func:`simulator.needle.walls.wall_margin_mm` (−0.5: a wall contact)."""
     d = (target - via) / np.linalg.norm(target - via)
     skin = _skin_point(phantom, via, d)
     pts = path_points(skin, target)
@@ -172,7 +172,7 @@ def _skin_point(phantom: Phantom, via, d) -> np.ndarray:
 def approach_problems(scenario, phantom: Phantom) -> list[tuple[str, str]]:
     """``(field, message)`` problems of a case whose approach has no usable path: a side the
     approach needs (bipedicular: both; unipedicular: at least one) whose best plan touches a
-    pedicle wall or the canal (:mod:`simulator.walls`) or ends beyond the needle's length."""
+    pedicle wall or the canal (:mod:`simulator.needle.walls`) or ends beyond the needle's length."""
     plans = {side: plan_trajectory(phantom, scenario, side) for side in ("left", "right")}
     ok = {s: not p.touches_wall and p.within_needle_length for s, p in plans.items()}
     need_both = scenario.targets.approach == "bipedicular"

@@ -29,7 +29,7 @@ from simulator.cement.injection import CementInjection, CementModel
 from simulator.fluoro import BeamModel, CArm, DisplaySettings, DoseLedger, NeedleRender, make_imager
 from simulator.materials import tissues
 from simulator.metrics import check_metrics
-from simulator.needle import NeedleModel
+from simulator.needle.model import NeedleModel
 
 TICK_S = 0.02
 """The fixed step (s)."""

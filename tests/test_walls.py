@@ -1,5 +1,5 @@
 """Wall contact: ``validate``, ``plan`` and a headless run of the plan agree (one definition,
-``simulator.walls``)."""
+``simulator.needle.walls``)."""
 
 from __future__ import annotations
 

@@ -29,7 +29,7 @@ from simulator.cement.flow import (
     build_grid,
 )
 from simulator.cement.rheology import CementProduct, cannula_pressure_pa
-from simulator.needle import NeedleState
+from simulator.needle.model import NeedleState
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -19,7 +19,7 @@ cross-section), ``canal``, ``neural_foramen``, ``anterior_cortex`` (tip leaves t
 body), ``lateral_body_wall``, ``disc``, ``great_vessel``. A breach stays active until the tip is
 back in legitimate tissue; its depth is the furthest the tip went past the point of breach.
 
-Wall contact (``simulator.walls``, the definition the planner and ``validate`` use): when the
+Wall contact (``simulator.needle.walls``, the definition the planner and ``validate`` use): when the
 tip passes from the pedicle into the body without a breach since the last ``aim``, and the
 needle's outer surface along the shaft touches the pedicle cortex or the canal, a
 ``wall_contact`` event (side, depth, tip) is recorded, once per aim. It is not a breach (the
@@ -39,8 +39,8 @@ import numpy as np
 from simulator.anatomy.phantom import Phantom
 from simulator.assets import load_table
 from simulator.materials import tissues
+from simulator.needle.walls import shaft_points, surface_touches_wall
 from simulator.units import direction_from_angles
-from simulator.walls import shaft_points, surface_touches_wall
 
 GROUPS = {"bone": "needle_bone", "body": "body", "pedicle": "pedicle", "canal": "canal"}
 """The needle's tissue sets → their group in ``assets/materials.toml``."""
@@ -226,7 +226,7 @@ class NeedleModel:
 
     def _wall_contact(self, prev: int, label: int) -> bool:
         """True when the tip's move from the pedicle into the body ends a pass without a
-        breach whose outer surface touched a wall (:mod:`simulator.walls`)."""
+        breach whose outer surface touched a wall (:mod:`simulator.needle.walls`)."""
         s = self.state
         if not (s.clean_pass and prev in self.ids["pedicle"] and label in self.ids["body"]):
             return False
