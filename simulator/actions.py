@@ -1,4 +1,4 @@
-"""The action vocabulary (DESIGN §4.3) and the ``vsim-script/1`` loader.
+"""The action vocabulary and the ``vsim-script/1`` loader.
 
 Every user input — the window, a script, a replayed log — is an :class:`Action`. The loader
 checks a whole script before anything runs and raises one :class:`ScriptError` naming the

@@ -1,4 +1,4 @@
-"""Performance figures for ``python run_sim.py bench`` (DESIGN §6).
+"""Performance figures for ``python run_sim.py bench``.
 
 Figures so far: phantom build time (budget ≤ 2 s) for the default scenario and the slowest
 shipped scenario, planning time, both fluoroscopy views rendered with needle and cement

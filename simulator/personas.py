@@ -1,4 +1,4 @@
-"""Persona scripts built from the planner (DESIGN §4.3 actions): an expert and four typical
+"""Persona scripts built from the planner (``vsim-script/1`` actions): an expert and four typical
 novices (too medial, too shallow, too deep, too much fluoroscopy).
 
 Each persona places the needle and then injects. The expert mixes, waits until the cement has

@@ -5,7 +5,7 @@ zone, then extended back to the skin. The ideal is the line through the isthmus 
 zone's ideal point; when the pedicle is too narrow or too steep for that line, nearby
 isthmus points and target points are tried and the line that keeps the needle's whole
 cross-section furthest from the pedicle walls and the canal wins, ties going to the line
-closest to the ideal. The plan is expressed as an ``aim`` action (DESIGN §4.3) plus the depth
+closest to the ideal. The plan is expressed as an ``aim`` action plus the depth
 from the skin to the target.
 """
 

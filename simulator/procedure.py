@@ -298,7 +298,7 @@ class Procedure:
         )
 
     def metrics(self) -> dict:
-        """The metrics of DESIGN §4.4 known so far (needle, radiation, time, cement)."""
+        """The metrics (``assets/metrics.toml``) known so far (needle, radiation, time, cement)."""
         s = self.needle.state
         tip = s.tip_mm
         out = {"procedure_time_s": round(self.t_s, 6), **self.ledger.metrics()}

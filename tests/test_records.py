@@ -68,7 +68,7 @@ def test_unsigned_logs_say_so():
     assert "unsigned" in check_signature(log, TEST_KEY)
 
 
-# ----- verify (DESIGN §4.1 exit codes) ----------------------------------------------------------
+# ----- verify (exit codes 0/1/2) --------------------------------------------------------------
 
 
 def test_untouched_signed_log_verifies():

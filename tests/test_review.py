@@ -223,7 +223,7 @@ def test_csv_one_row_per_attempt_with_the_fixed_header(reviewed):
 
 
 def test_every_metric_of_a_real_log_has_a_csv_column():
-    """A metric added to the log (DESIGN §4.4: more may come) must get a declared column."""
+    """A metric added to the log (more may come) must get a declared column."""
     metrics = real_log()["metrics"]
     nested = {"needle_tip_mm", "breaches", "leak_ml", "endplate_contact"}
     plain = set(metrics) - nested

@@ -2,7 +2,7 @@
 clock (``App.run_frames``), under SDL's dummy video driver (see conftest).
 
 The acceptance check: an attempt played through the window writes a log whose metrics and
-score equal those of a headless run of the log's applied actions (DESIGN §1.3, §4.3).
+score equal those of a headless run of the log's applied actions (determinism).
 """
 
 from __future__ import annotations

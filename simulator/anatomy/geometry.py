@@ -213,7 +213,7 @@ class VertebraGeometry:
     def target_mm(self) -> tuple[float, float, float]:
         """Ideal tip for a single-side approach: midline, anterior third, mid-height (mm).
 
-        REFERENCE: "ideal final tip: anterior third of the body on the lateral view, near the
+        docs/SOURCES.md: "ideal final tip: anterior third of the body on the lateral view, near the
         midline on AP". We take 22 % of the depth behind the anterior rim (inside the anterior
         third, clear of the anterior cortex) and halfway between the endplates there.
         """

@@ -57,7 +57,7 @@ def target_zone(geom, approach: str, side: str) -> TargetZone:
 
     Unipedicular: near the midline (|x| ≤ 5 mm) so one needle fills both halves;
     bipedicular: the centre of that side's half (x = ±a/3, ± 5 mm). In both, the anterior third
-    of the body (REFERENCE) kept 3 mm clear of the anterior cortex, and 3 mm clear of both
+    of the body (docs/SOURCES.md) kept 3 mm clear of the anterior cortex, and 3 mm clear of both
     endplates.
     """
     body = geom.body

@@ -66,7 +66,7 @@ class DoseLedger:
         return n / self.beam.pulse_rate_hz
 
     def metrics(self) -> dict[str, float | int]:
-        """The log metrics of DESIGN §4.4."""
+        """The radiation metrics of the log (``assets/metrics.toml``)."""
         return {
             "fluoro_time_s": self.fluoro_time_s(),
             "fluoro_shots": sum(self.shots.values()),

@@ -57,7 +57,7 @@ class Breach:
     active: bool = True
 
     def as_metric(self) -> dict:
-        """The ``breaches`` metric entry of DESIGN §4.4."""
+        """The ``breaches`` metric entry (``assets/metrics.toml``)."""
         return {"kind": self.kind, "depth_mm": round(self.depth_mm, 3), "t_s": round(self.t_s, 3)}
 
 

@@ -1,4 +1,4 @@
-"""Attempt logs (``vsim-attempt/1``, DESIGN §4.4): build, sign, write atomically, read back.
+"""Attempt logs (``vsim-attempt/1``): build, sign, write atomically, read back.
 
 A log holds the scenario's id and file hash, the seed, the trainee, the wall-clock start, the
 actions as applied (with their tick), the events, the metrics, the score, the last image of
@@ -40,7 +40,7 @@ from simulator.scoring.rules import score_attempt
 LOG_FORMAT = "vsim-attempt/1"
 LEAK_SITES = outside_sites()  # assets/materials.toml [[leak_sites]], in log order
 METRIC_KINDS = {m.name: m.kind for m in metric_table() if m.required}
-"""The metrics of DESIGN §4.4 every log must have (more may be present) and their kinds
+"""The metrics every log must have (more may be present) and their kinds
 (``assets/metrics.toml``)."""
 METRIC_NAMES = tuple(METRIC_KINDS)
 

@@ -2,8 +2,8 @@
 
 A log passes when its signature is valid for the key at hand, its scenario file is unchanged
 (same sha256), and replaying its actions with its seed gives the same events, metrics, score
-and final images (floats within 1e-9, DESIGN §1.3). Every difference is named by its path in
-the log (``metrics.fluoro_shots: log 16, replay 17``). Exit codes (DESIGN §4.1): 0 all good,
+and final images (floats within 1e-9). Every difference is named by its path in
+the log (``metrics.fluoro_shots: log 16, replay 17``). Exit codes: 0 all good,
 1 a mismatch or a bad signature, 2 an unreadable log.
 """
 

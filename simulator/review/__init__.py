@@ -1,4 +1,4 @@
-"""Assessor review of attempt logs (DESIGN §4.1 ``review PATH… [--csv F] [--html F]``).
+"""Assessor review of attempt logs (``review PATH… [--csv F] [--html F]``).
 
 ``run_review`` reads every log under the given paths, prints per-trainee and per-scenario
 tables, and optionally writes a CSV (one row per attempt, fixed columns: :data:`COLUMNS`) and

@@ -43,7 +43,7 @@ def _columns_of(name: str, kind: str) -> tuple[str, ...]:
     return (name,)
 
 
-# Metric columns in the order of assets/metrics.toml (DESIGN §4.4 order); the log key each one
+# Metric columns in the order of assets/metrics.toml (the log's order); the log key each one
 # comes from is in flat_metrics.
 METRIC_COLUMNS: tuple[str, ...] = tuple(
     col for m in metric_table() for col in _columns_of(m.name, m.kind.removesuffix(" or null"))

@@ -1,5 +1,5 @@
 """Feedback sentences: what happened in an attempt, when, and on which view, in words a
-resident understands (the ``feedback`` of DESIGN §4.4's ``score``).
+resident understands (the ``feedback`` of the log's ``score``).
 
 The sentences are built from the metrics and the events of the log (JSON forms), so that a
 replayed or re-scored log gets the same words. Critical errors come first, then placement,

@@ -1,4 +1,4 @@
-"""Metrics → score (DESIGN §4.4 ``score``, §5 Scoring).
+"""Metrics → score (the log's ``score``; rules in ``docs/SCORING.md``).
 
 The rubric is ``assets/rubric.toml`` with the scenario's ``[scoring]`` overrides on top. Four
 components earn points — placement, cement, radiation and efficiency — and critical errors fail
@@ -175,7 +175,7 @@ def efficiency(m: Mapping, r: Rubric, expert) -> Component:
 
 
 def score_attempt(scenario, metrics: Mapping, events: Sequence[Mapping]) -> dict:
-    """The ``score`` of DESIGN §4.4 for one attempt's metrics and events (JSON forms).
+    """The log's ``score`` for one attempt's metrics and events (JSON forms).
 
     ``total`` is 0–100: the components' points scaled so that their maxima sum to 100, capped at
     ``critical_cap`` when there is a critical error. ``passed`` needs no critical error and a

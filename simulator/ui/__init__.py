@@ -1,6 +1,6 @@
-"""The interactive trainer window: the only package that imports pygame (DESIGN §1.1).
+"""The interactive trainer window: the only package that imports pygame.
 
-It reads the model's state and turns the trainee's input into Actions (DESIGN §4.3); the
+It reads the model's state and turns the trainee's input into Actions (``simulator.actions``); the
 model runs the same way here as in scripts, replays and batches. Entry points: :func:`play`
 (start screen → procedure → debrief) and :func:`replay` (a log played back).
 """

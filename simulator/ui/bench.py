@@ -1,4 +1,4 @@
-"""Window frame time while injecting (DESIGN §6: 60 frames/s median, ≥ 30 at the 5th
+"""Window frame time while injecting (the budget: 60 frames/s median, ≥ 30 at the 5th
 percentile), for ``python run_sim.py bench``.
 
 SDL's dummy video driver, a 1280×720 window, the procedure screen of the default scenario with

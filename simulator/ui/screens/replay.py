@@ -1,7 +1,7 @@
 """The replay viewer: an attempt log played back in the procedure room.
 
 The log's scenario and seed rebuild the procedure; its applied actions are submitted at their
-times and the model runs again (DESIGN §1.3: the same actions give the same attempt), in real
+times and the model runs again (the same actions give the same attempt), in real
 time × the speed (1×, 2×, 4×, 8×). Seeking forward runs the model ahead; seeking backward
 rebuilds it (the phantom is kept) and runs ahead to the new time with
 :meth:`Procedure.advance_to`, which jumps over ticks in which nothing can change.
