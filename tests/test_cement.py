@@ -13,7 +13,8 @@ import pytest
 
 from simulator.actions import make_action
 from simulator.anatomy.grid import Grid
-from simulator.cement.flow import MARROW_VISCOSITY_PA_S, SITES, FlowSolver, build_grid
+from simulator.cement.flow import MARROW_VISCOSITY_PA_S, SITES, build_grid
+from simulator.cement.solver import FlowSolver
 from simulator.materials import tissues
 from simulator.personas import build as personas
 from simulator.personas import placement
