@@ -247,8 +247,6 @@ class FlowSolver:
             over = raw > 1.0
             if not over.any():
                 break
-            excess = np.where(over, (raw - 1.0) * g.pore_m3, 0.0)
-            raw = np.minimum(raw, 1.0)
             w = self._absflux[faces] * over[self._up[faces]]
             bw = self._bflux[bfaces] * over[g.boundary_cell[bfaces]]
             total = np.bincount(self._up[faces], w, g.n)
@@ -257,6 +255,8 @@ class FlowSolver:
                 faces = np.nonzero(self._absflux > 0)[0]
                 bfaces = np.nonzero(self._bflux > 0)[0]
                 continue
+            excess = np.where(over, (raw - 1.0) * g.pore_m3, 0.0)
+            raw = np.minimum(raw, 1.0)
             share = excess / np.where(total > 0, total, 1.0)
             gain = np.bincount(self._down[faces], w * share[self._up[faces]], g.n)
             raw = raw + gain / g.pore_m3
