@@ -27,6 +27,7 @@ from simulator.scenario import parse_scenario
 from tests.conftest import ROOT_SCENARIOS, scenario_and_phantom
 
 T = tissues()
+CELL_VOXELS = 4**3
 
 
 @dataclass
@@ -365,3 +366,27 @@ def test_relative_risk_of_any_leak_high_versus_low_viscosity():
         risk[product] = leaked / len(draws)
     assert risk["pmma_low"] >= 0.3, risk
     assert 0.25 <= risk["pmma_high"] / risk["pmma_low"] <= 0.6, risk
+
+
+def test_image_upsampling_is_trilinear_and_keeps_the_cement_volume():
+    from scipy import ndimage
+
+    from simulator.cement.image import upsample_linear, voxel_fraction
+
+    rng = np.random.default_rng(3)
+    coarse = rng.uniform(0.0, 1.0, (5, 6, 7)) * (rng.uniform(size=(5, 6, 7)) > 0.4)
+    want = ndimage.zoom(coarse, 4, order=1, mode="nearest", grid_mode=True)
+    assert np.allclose(upsample_linear(coarse, 4), want, rtol=0, atol=1e-14)
+    ph = block()
+    grid = build_grid(ph, margin_mm=0.0, posterior_mm=0.0, perfusion_ml_min_per_ml=0.0)
+    flow = FlowSolver(grid)
+    tip = grid.cell_of((0.0, 0.0, 0.0))
+    flow.fill[tip] = 1.0
+    flow.fill[tip + 1] = 0.3
+    frac = voxel_fraction(flow, ph)
+    vox_m3 = (ph.grid.voxel_mm / 1000.0) ** 3
+    assert frac.max() <= 1.0
+    assert float(frac.sum(dtype=np.float64)) * vox_m3 == pytest.approx(
+        flow.cement_m3().sum(), rel=1e-6
+    )
+    assert (frac > 0).sum() > 2 * CELL_VOXELS  # smoothed beyond the two cells' own voxels
