@@ -281,7 +281,12 @@ class FlowSolver:
 def multigrid(a: sp.csr_matrix):
     """Smoothed-aggregation hierarchy for ``a`` with its levels converted to CSR (pyamg builds
     the coarse levels as 1×1-block BSR, whose Gauss–Seidel kernel is slower)."""
-    ml = pyamg.smoothed_aggregation_solver(a, max_coarse=int(SOLVER["max_coarse"]), smooth=None)
+    ml = pyamg.smoothed_aggregation_solver(
+        a,
+        max_coarse=int(SOLVER["max_coarse"]),
+        smooth=None,
+        coarse_solver=str(SOLVER["coarse_solver"]),
+    )
     for level in ml.levels:
         level.A = level.A.tocsr()
         for name in ("P", "R"):
