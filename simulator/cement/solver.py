@@ -187,9 +187,22 @@ class FlowSolver:
             dp = np.abs(self.pressure_pa[g.face_i] - self.pressure_pa[g.face_j])
             into_leak = (g.site[self._up] == 0) & (g.site[self._down] != 0)
             open_ &= ~(into_leak & (dp * flux_scale < entry_threshold_pa))
-        self._active = np.nonzero(open_)[0]
-        self._active_b = np.nonzero(has[g.boundary_cell] & (self._bflux > 0))[0]
+        self._active = act = np.nonzero(open_)[0]
+        self._active_b = act_b = np.nonzero(has[g.boundary_cell] & (self._bflux > 0))[0]
         self._threshold = entry_threshold_pa
+        # what advance needs of them, gathered once: the upwind cells (each raised to the
+        # power a once per step), the fluxes, the cells that gain and lose
+        up, down, bc = self._up[act], self._down[act], g.boundary_cell[act_b]
+        cells, inv = np.unique(np.concatenate([up, bc]), return_inverse=True)
+        self._moves = {
+            "cells": cells,
+            "up": inv[: up.size],
+            "b": inv[up.size :],
+            "flux": self._absflux[act],
+            "bflux": self._bflux[act_b],
+            "bsite": g.site[bc],
+            "into": np.concatenate([down, up, bc]),
+        }
 
     def advance(
         self,
@@ -211,16 +224,13 @@ class FlowSolver:
         g = self.grid
         if self._active is None or entry_threshold_pa != self._threshold:
             self._open_faces(source_cell, flux_scale, entry_threshold_pa)
-        act = self._active
-        up, down = self._up[act], self._down[act]
-        moved = self.fill[up] ** exponent * (self._absflux[act] * (flux_scale * dt_s))
-        bc = g.boundary_cell[self._active_b]
-        out_b = self.fill[bc] ** exponent * (self._bflux[self._active_b] * (flux_scale * dt_s))
+        mv = self._moves
+        f_up = self.fill[mv["cells"]] ** exponent  # fractional flow of each upwind cell
+        moved = f_up[mv["up"]] * (mv["flux"] * (flux_scale * dt_s))
+        out_b = f_up[mv["b"]] * (mv["bflux"] * (flux_scale * dt_s))
         # one pass in the order in, out, out of the domain (as successive np.add.at calls)
-        delta = np.bincount(
-            np.concatenate([down, up, bc]), np.concatenate([moved, -moved, -out_b]), g.n
-        )
-        np.add.at(self.exited_m3, g.site[bc], out_b)
+        delta = np.bincount(mv["into"], np.concatenate([moved, -moved, -out_b]), g.n)
+        np.add.at(self.exited_m3, mv["bsite"], out_b)
         delta[source_cell] += rate_m3_s * dt_s
         self.entered_m3 += rate_m3_s * dt_s
         before = self.fill > 0
