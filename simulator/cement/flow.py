@@ -146,6 +146,39 @@ def build_grid(
     cell_ml = (CELL * vox) ** 3 / 1000.0
     perfusion = (canc * cell_ml * perfusion_ml_min_per_ml * 1e-6 / 60.0).ravel()
 
+    faces_i, faces_j, faces_t, b_cell, b_t = _faces(phantom, sl, shape, blocks)
+    outlet = outlet_scale or OUTLET_SCALE
+    b_cell_all = np.concatenate(b_cell)
+    scale_of_site = np.array([outlet[s_] for s_ in SITES])
+    b_t = [np.concatenate(b_t) * scale_of_site[site.ravel()[b_cell_all]]]
+    centres = [g.axis_mm(ax)[sl[ax]].reshape(-1, CELL).mean(axis=1) for ax in range(3)]
+    cx, cy, cz = np.meshgrid(*centres, indexing="ij")
+    centre_mm = np.stack([cx.ravel(), cy.ravel(), cz.ravel()], axis=1)
+    z_mid = 0.0
+    endplate = np.where(ep.ravel(), np.where(centre_mm[:, 2] > z_mid, 1, -1), 0).astype(np.int8)
+    return FlowGrid(
+        slices=sl,
+        shape=shape,
+        pore_m3=pore.ravel(),
+        site=site.ravel(),
+        face_i=np.concatenate(faces_i),
+        face_j=np.concatenate(faces_j),
+        face_t=np.concatenate(faces_t),
+        boundary_cell=np.concatenate(b_cell),
+        boundary_t=np.concatenate(b_t),
+        centre_mm=centre_mm,
+        endplate=endplate,
+        perfusion_m3_s=perfusion,
+        corner_mm=tuple(float(g.axis_mm(ax)[sl[ax].start]) - vox / 2 for ax in range(3)),
+        cell_mm=CELL * vox,
+    )
+
+
+def _faces(phantom: Phantom, sl, shape, blocks) -> tuple[list, list, list, list, list]:
+    """Face transmissibilities (m³) upscaled row by row from the voxel permeabilities, per
+    axis: the cells on either side of each inner face and its T, and each boundary face's
+    cell and half-cell T (module docstring). ``blocks`` reshapes a sub-box to cell blocks."""
+    vox_m = phantom.grid.voxel_mm / 1000.0
     aniso = phantom.permeability_anisotropy
     faces_i, faces_j, faces_t, b_cell, b_t = [], [], [], [], []
     index = np.arange(np.prod(shape)).reshape(shape)
@@ -172,28 +205,4 @@ def build_grid(
             tb = (vox_m**2 / (vox_m * half[tuple(s)])).sum(axis=(-1, -2))
             b_cell.append(index[tuple(s)].ravel())
             b_t.append(tb.ravel())
-    outlet = outlet_scale or OUTLET_SCALE
-    b_cell_all = np.concatenate(b_cell)
-    scale_of_site = np.array([outlet[s_] for s_ in SITES])
-    b_t = [np.concatenate(b_t) * scale_of_site[site.ravel()[b_cell_all]]]
-    centres = [g.axis_mm(ax)[sl[ax]].reshape(-1, CELL).mean(axis=1) for ax in range(3)]
-    cx, cy, cz = np.meshgrid(*centres, indexing="ij")
-    centre_mm = np.stack([cx.ravel(), cy.ravel(), cz.ravel()], axis=1)
-    z_mid = 0.0
-    endplate = np.where(ep.ravel(), np.where(centre_mm[:, 2] > z_mid, 1, -1), 0).astype(np.int8)
-    return FlowGrid(
-        slices=sl,
-        shape=shape,
-        pore_m3=pore.ravel(),
-        site=site.ravel(),
-        face_i=np.concatenate(faces_i),
-        face_j=np.concatenate(faces_j),
-        face_t=np.concatenate(faces_t),
-        boundary_cell=np.concatenate(b_cell),
-        boundary_t=np.concatenate(b_t),
-        centre_mm=centre_mm,
-        endplate=endplate,
-        perfusion_m3_s=perfusion,
-        corner_mm=tuple(float(g.axis_mm(ax)[sl[ax].start]) - vox / 2 for ax in range(3)),
-        cell_mm=CELL * vox,
-    )
+    return faces_i, faces_j, faces_t, b_cell, b_t

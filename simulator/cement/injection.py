@@ -151,20 +151,7 @@ class CementInjection:
         n = self.product.power_law_index
         rate = self._achievable_rate(k, n)
         r_bone = self._r_bone  # the bone resistance this rate was chosen with
-        if rate < self.STALL_FRACTION * self.rate_req_m3_s and not self.stalled:
-            self.stalled = True
-            events.append(
-                (
-                    "stall",
-                    {
-                        "pressure_kpa": round(self.limit_pa / 1e3, 1),
-                        "rate_ml_min": round(rate * 6e7, 4),
-                    },
-                )
-            )
-        elif rate >= self.STALL_FRACTION * self.rate_req_m3_s and self.stalled:
-            self.stalled = False
-            events.append(("stall_cleared", {}))
+        events += self._stall_events(rate)
         volume = rate * dt_s
         if self.target_m3 is not None:
             volume = min(volume, max(self.target_m3 - self.injected_m3, 0.0))
@@ -198,6 +185,25 @@ class CementInjection:
         return events
 
     # ----- internals ---------------------------------------------------------------------------
+    def _stall_events(self, rate: float) -> list[tuple[str, dict]]:
+        """``stall`` when the achievable ``rate`` (m³/s) falls below STALL_FRACTION of the
+        requested one, ``stall_cleared`` when it is back above."""
+        if rate < self.STALL_FRACTION * self.rate_req_m3_s and not self.stalled:
+            self.stalled = True
+            return [
+                (
+                    "stall",
+                    {
+                        "pressure_kpa": round(self.limit_pa / 1e3, 1),
+                        "rate_ml_min": round(rate * 6e7, 4),
+                    },
+                )
+            ]
+        if rate >= self.STALL_FRACTION * self.rate_req_m3_s and self.stalled:
+            self.stalled = False
+            return [("stall_cleared", {})]
+        return []
+
     def _achievable_rate(self, k: float, n: float) -> float:
         """The requested rate, or the lower rate at which cannula + bone pressure meets the
         syringe's limit (the flow stalls toward it)."""
