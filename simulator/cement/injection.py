@@ -44,11 +44,10 @@ class CementInjection:
     YIELD_PER_S = float(MODEL["entry"]["yield_per_s"])  # τ_y / K of doughy PMMA (s⁻¹)
     OPENING_MM = float(MODEL["entry"]["opening_mm"])
 
-    def __init__(
-        self, scenario, phantom: Phantom, *, keep_cg_state: bool = False, conservative=False
-    ):
-        self.keep_cg_state = keep_cg_state
-        self.conservative = conservative
+    def __init__(self, scenario, phantom: Phantom, **solver_options: bool):
+        """``solver_options``: ``keep_cg_state``, ``conservative``, ``geometric_aggregation``
+        of :class:`FlowSolver` (all off by default: the model of the committed logs)."""
+        self.solver_options = solver_options
         self.scenario = scenario
         self.phantom = phantom
         # the flow grid is built at mixing: attempts without cement do not pay for it
@@ -97,9 +96,7 @@ class CementInjection:
         self.product = CementProduct.load(product)
         self.mixed_at_s = t_s
         self.grid = build_grid(self.phantom)
-        self.flow = FlowSolver(
-            self.grid, keep_cg_state=self.keep_cg_state, conservative=self.conservative
-        )
+        self.flow = FlowSolver(self.grid, **self.solver_options)
         return None
 
     def inject(self, t_s, rate_ml_min, ml, needle) -> str | None:

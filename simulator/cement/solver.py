@@ -47,13 +47,23 @@ class FlowSolver:
     model with which the committed attempt logs were made; the loss is booked in
     ``clipped_m3``). ``keep_cg_state``: a solve spread over several :meth:`continue_solve`
     calls continues one CG run (fewer iterations) instead of restarting CG at each call (the
-    default, with which the committed attempt logs were made)."""
+    default, with which the committed attempt logs were made). ``geometric_aggregation``: the
+    multigrid's first level aggregates 2 × 2 × 2 blocks of cells (fewer CG iterations; a
+    different preconditioner, so not the default either)."""
 
     REBUILD_EVERY = int(SOLVER["rebuild_every"])
 
-    def __init__(self, grid: FlowGrid, *, keep_cg_state: bool = False, conservative: bool = False):
+    def __init__(
+        self,
+        grid: FlowGrid,
+        *,
+        keep_cg_state: bool = False,
+        conservative: bool = False,
+        geometric_aggregation: bool = False,
+    ):
         self.grid = grid
         self.keep_cg_state = keep_cg_state
+        self.geometric_aggregation = geometric_aggregation
         self.conservative = conservative
         self.clipped_m3 = 0.0
         """Cement removed by clipping the fill to [0, 1] so far (m³; > 0: lost)."""
@@ -115,7 +125,7 @@ class FlowSolver:
         b[source_cell] += rate_m3_s
         b = b * scale
         if self._ml is None or self._solves % self.REBUILD_EVERY == 0:
-            self._ml = multigrid(a)
+            self._ml = multigrid(a, g.shape if self.geometric_aggregation else None)
         x0 = self.pressure_pa.copy() if self._solves else np.zeros(n)
         cg = PCG(a, b, x0, self._ml.aspreconditioner(), tol=float(SOLVER["cg_tolerance"]))
         self._pending = {"a": a, "b": b, "c": c, "cb": cb, "cg": cg, "norm_b": norm_or_one(b)}
@@ -288,14 +298,20 @@ class FlowSolver:
         return self._by_site.copy()
 
 
-def multigrid(a: sp.csr_matrix):
+def multigrid(a: sp.csr_matrix, shape: tuple[int, int, int] | None = None):
     """Smoothed-aggregation hierarchy for ``a`` with its levels converted to CSR (pyamg builds
-    the coarse levels as 1×1-block BSR, whose Gauss–Seidel kernel is slower)."""
+    the coarse levels as 1×1-block BSR, whose Gauss–Seidel kernel is slower). With the grid's
+    ``shape``, the first level aggregates 2 × 2 × 2 blocks of cells (geometric) instead of
+    pyamg's strength-based aggregation."""
+    aggregate = "standard"
+    if shape is not None:
+        aggregate = [("predefined", {"AggOp": block_aggregation(shape)}), "standard"]
     ml = pyamg.smoothed_aggregation_solver(
         a,
         max_coarse=int(SOLVER["max_coarse"]),
         smooth=None,
         coarse_solver=str(SOLVER["coarse_solver"]),
+        aggregate=aggregate,
     )
     for level in ml.levels:
         level.A = level.A.tocsr()
@@ -303,6 +319,16 @@ def multigrid(a: sp.csr_matrix):
             if hasattr(level, name):
                 setattr(level, name, getattr(level, name).tocsr())
     return ml
+
+
+def block_aggregation(shape: tuple[int, int, int]) -> sp.csr_matrix:
+    """The (cells × aggregates) 0/1 matrix putting each 2 × 2 × 2 block of cells (fewer at
+    odd edges) into one aggregate."""
+    n = int(np.prod(shape))
+    idx = np.unravel_index(np.arange(n), shape)
+    coarse = tuple((m + 1) // 2 for m in shape)
+    agg = np.ravel_multi_index(tuple(i // 2 for i in idx), coarse)
+    return sp.csr_matrix((np.ones(n), (np.arange(n), agg)), shape=(n, int(np.prod(coarse))))
 
 
 def norm_or_one(b: np.ndarray) -> float:
