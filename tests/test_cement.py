@@ -390,3 +390,73 @@ def test_image_upsampling_is_trilinear_and_keeps_the_cement_volume():
         flow.cement_m3().sum(), rel=1e-6
     )
     assert (frac > 0).sum() > 2 * CELL_VOXELS  # smoothed beyond the two cells' own voxels
+
+
+def bolus_solver(**options) -> tuple[FlowSolver, int]:
+    """A solver on the channel block with a 4 mm bolus of viscous cement around the tip and
+    a pressure system assembled for it (contrast 1e4 between cement and marrow)."""
+    grid = build_grid(block(channel_x_mm=4.0), margin_mm=0.0, posterior_mm=0.0)
+    flow = FlowSolver(grid, **options)
+    src = grid.cell_of((0.0, 0.0, 0.0))
+    flow.solve_pressure(source_cell=src, rate_m3_s=3e-8, cement_pa_s=400.0)
+    near = np.linalg.norm(grid.centre_mm - grid.centre_mm[src], axis=1) < 4.0
+    flow.fill[near] = 1.0
+    flow.start_solve(source_cell=src, rate_m3_s=3e-8, cement_pa_s=400.0)
+    return flow, src
+
+
+def test_restarted_cg_is_pyamg_cg_operation_for_operation():
+    import pyamg
+
+    flow, _ = bolus_solver()
+    job = flow._pending
+    x0 = flow.pressure_pa.copy()
+    want, _ = pyamg.krylov.cg(
+        job["a"], job["b"], x0=x0.copy(), tol=1e-6, maxiter=4, M=flow._ml.aspreconditioner()
+    )
+    cg = job["cg"]
+    cg.restart()
+    cg.iterate(4)
+    assert np.array_equal(cg.x, want)
+
+
+def solve_in_pieces(flow: FlowSolver, per_call: int) -> int:
+    calls = 1
+    while not flow.continue_solve(max_iter=per_call):
+        calls += 1
+        assert calls < 100
+    return flow.iterations
+
+
+def test_a_kept_cg_state_needs_fewer_iterations_for_the_same_pressure():
+    from scipy.sparse.linalg import spsolve
+
+    restarted, _ = bolus_solver()
+    kept, _ = bolus_solver(keep_cg_state=True)
+    job = kept._pending
+    exact = spsolve(job["a"].tocsc(), job["b"])
+    n0_r, n0_k = restarted.iterations, kept.iterations
+    it_r = solve_in_pieces(restarted, 2) - n0_r
+    it_k = solve_in_pieces(kept, 2) - n0_k
+    whole, _ = bolus_solver()
+    n0 = whole.iterations
+    whole.continue_solve(max_iter=None)
+    # a kept state does in pieces what one uninterrupted CG run does; restarts cost more
+    assert it_k == whole.iterations - n0 < it_r, (it_k, whole.iterations - n0, it_r)
+    assert np.array_equal(kept.pressure_pa, whole.pressure_pa)
+    for flow in (restarted, kept):  # both meet the unchanged criterion ‖b − Ax‖ ≤ 1e-6 ‖b‖
+        assert np.linalg.norm(job["a"] @ flow.pressure_pa - job["b"]) <= 1e-6 * np.linalg.norm(
+            job["b"]
+        )
+        assert np.allclose(flow.pressure_pa, exact, rtol=1e-4, atol=1e-4 * np.abs(exact).max())
+
+
+def test_geometric_aggregation_puts_2x2x2_blocks_together():
+    from simulator.cement.solver import block_aggregation
+
+    agg = block_aggregation((3, 4, 2)).toarray()
+    assert agg.shape == (24, 2 * 2 * 1)
+    assert (agg.sum(axis=1) == 1).all()
+    assert sorted(agg.sum(axis=0)) == [4, 4, 8, 8]  # the odd x edge holds half blocks
+    flow, _ = bolus_solver(geometric_aggregation=True)
+    assert flow._ml.levels[1].A.shape[0] == math.prod((m + 1) // 2 for m in flow.grid.shape)
