@@ -79,6 +79,24 @@ def test_random_valid_actions(seq):
     assert json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
 
 
+@settings(
+    max_examples=60, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+)
+@given(steps)
+def test_breaches_are_events_and_fit_the_needle(seq):
+    """Every breach metric is a ``breach`` event (same kind, same time, same order), and its
+    depth, measured from where the tip broke the wall, is no more than the needle left
+    beyond that point."""
+    proc = run(to_actions(seq))
+    length = proc.needle.state.length_mm
+    breaches = proc.metrics()["breaches"]
+    events = [e for e in proc.events if e.kind == "breach"]
+    assert [b["kind"] for b in breaches] == [e.details["kind"] for e in events]
+    for b, e in zip(breaches, events, strict=True):
+        assert abs(b["t_s"] - e.t_s) <= 1e-3
+        assert 0.0 <= b["depth_mm"] <= length - e.details["inserted_mm"] + 1e-3
+
+
 @settings(max_examples=30, deadline=None, derandomize=True)
 @given(st.lists(st.floats(0.5, 30), min_size=1, max_size=30))
 def test_inserted_length_stays_within_the_needle(moves):

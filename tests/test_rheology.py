@@ -21,21 +21,42 @@ def poiseuille(mu, length, rate, radius):
 
 @pytest.mark.parametrize("mu", [10.0, 100.0, 500.0])
 @pytest.mark.parametrize("gauge", ["10", "11", "13"])
-def test_newtonian_cannula_pressure_is_poiseuille_within_2_percent(mu, gauge):
+def test_newtonian_cannula_pressure_is_poiseuille(mu, gauge):
+    """n = 1 is an identity of the formula, not an approximation: (2μL/r)(4Q/(πr³)) = 8μLQ/(πr⁴)
+    (round-off only)."""
     r = load_table("equipment")["gauges"][gauge]["inner_diameter_mm"] / 2000.0
     got = cannula_pressure_pa(
         consistency_pa_s=mu, power_law_index=1.0, rate_m3_s=3 * ML_MIN, radius_m=r, length_m=0.12
     )
-    assert got == pytest.approx(poiseuille(mu, 0.12, 3 * ML_MIN, r), rel=0.02)
+    assert got == pytest.approx(poiseuille(mu, 0.12, 3 * ML_MIN, r), rel=1e-12)
 
 
 def test_reference_worked_example_about_one_megapascal():
     """REFERENCE: 4 ml/min, 100 Pa·s, 11 G (inner radius ≈ 1.19 mm), 120 mm → ≈ 1 MPa."""
     r = load_table("equipment")["gauges"]["11"]["inner_diameter_mm"] / 2000.0
+    assert r == pytest.approx(1.19e-3, abs=0.01e-3)  # the table's 11 G is the reference's
     dp = cannula_pressure_pa(
         consistency_pa_s=100.0, power_law_index=1.0, rate_m3_s=4 * ML_MIN, radius_m=r, length_m=0.12
     )
     assert 0.9e6 < dp < 1.1e6
+    assert dp == pytest.approx(poiseuille(100.0, 0.12, 4 * ML_MIN, r), rel=1e-12)
+
+
+def test_power_law_pressure_matches_its_closed_form():
+    """n < 1, written out independently: Δp = (2KL/r)·((3n+1)Q/(nπr³))ⁿ; K = 200 Pa·sⁿ,
+    n = 0.5, Q = 2 ml/min, r = 1.2 mm, L = 0.1 m → (4000/1.2e-3)·(5Q/(0.5π·1.728e-9))^0.5."""
+    q, r = 2 * ML_MIN, 1.2e-3
+    want = (2 * 200.0 * 0.1 / r) * ((3 * 0.5 + 1) * q / (0.5 * math.pi * r**3)) ** 0.5
+    got = cannula_pressure_pa(
+        consistency_pa_s=200.0, power_law_index=0.5, rate_m3_s=q, radius_m=r, length_m=0.1
+    )
+    assert got == pytest.approx(want, rel=1e-12)
+    assert (
+        cannula_pressure_pa(
+            consistency_pa_s=200.0, power_law_index=0.5, rate_m3_s=0.0, radius_m=r, length_m=0.1
+        )
+        == 0.0
+    )
 
 
 def test_pressure_rises_with_viscosity_rate_and_gauge():

@@ -1,76 +1,26 @@
-"""The cement model's interface, as the procedure calls it.
-
-The procedure owns one :class:`CementModel`. It forwards ``mix``, ``inject`` and ``stop``,
-calls :meth:`CementModel.step` every tick while :attr:`CementModel.active`, asks
-:meth:`CementModel.field` for the image and :meth:`CementModel.metrics` at the end. A refusal
-is a reason string (the procedure turns it into a ``refused`` event), never an exception.
+"""The cement model the procedure drives (its interface, :class:`CementModel`, and the image's
+:class:`CementFill` are in ``model.py`` and importable from here).
 
 :class:`CementInjection` is the model: curing rheology (``rheology.py``), cannula pressure
-and the syringe's limit, Darcy flow in the phantom (``cement_flow.py``) and leaks by site.
+and the syringe's limit, Darcy flow in the phantom (``flow.py``, ``solver.py``) and leaks by
+site; the cement balance is checked after every flow step (``conservation.py``). Its numerical
+and calibration choices are read from ``assets/cement_model.toml``.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Protocol
-
-import numpy as np
-from scipy import ndimage
 
 from simulator.anatomy.phantom import Phantom
 from simulator.assets import load_table
-from simulator.cement.flow import (
-    CELL,
-    MARROW_VISCOSITY_PA_S,
-    SITES,
-    FlowGrid,
-    FlowSolver,
-    build_grid,
-)
+from simulator.cement.conservation import check_balance
+from simulator.cement.flow import MARROW_VISCOSITY_PA_S, MODEL, SITES, FlowGrid, build_grid
+from simulator.cement.image import voxel_fraction
+from simulator.cement.model import CementFill, CementModel
 from simulator.cement.rheology import CementProduct, cannula_pressure_pa
-from simulator.needle.model import NeedleState
+from simulator.cement.solver import FlowSolver
 
-
-@dataclass(frozen=True, kw_only=True)
-class CementFill:
-    """Cement volume fraction (0–1) per voxel on a sub-box (``slices``) of the phantom grid, and
-    the product's barium sulphate mass fraction; the fluoroscopy computes the attenuation."""
-
-    slices: tuple[slice, slice, slice]
-    fraction: np.ndarray
-    barium_mass_fraction: float
-
-
-class CementModel(Protocol):
-    """What the procedure needs of a cement model."""
-
-    @property
-    def active(self) -> bool:
-        """True while something changes with time (curing after mixing, flow)."""
-
-    def mix(self, t_s: float, product: str) -> str | None:
-        """Start the curing clock of ``product``; a refusal reason or None."""
-
-    def inject(
-        self, t_s: float, rate_ml_min: float, ml: float | None, needle: NeedleState
-    ) -> str | None:
-        """Start injecting at ``rate_ml_min`` until ``ml`` are delivered or ``stop``."""
-
-    def stop(self, t_s: float) -> str | None:
-        """Stop injecting."""
-
-    def step(self, dt_s: float, t_s: float, needle: NeedleState) -> list[tuple[str, dict]]:
-        """Advance ``dt_s`` seconds; returns events ``(kind, details)``."""
-
-    def field(self) -> CementFill | None:
-        """The cement volume fraction for the image, or None when there is none."""
-
-    def display_state(self, t_s: float) -> dict | None:
-        """What the trainee's gauges show, or None before mixing."""
-
-    def metrics(self) -> dict:
-        """The cement metrics of DESIGN §4.4 (empty when no cement model runs)."""
+__all__ = ["CementFill", "CementInjection", "CementModel"]
 
 
 class CementInjection:
@@ -82,15 +32,22 @@ class CementInjection:
     of the grid (veins, boundary) + needle tract outside the grid.
     """
 
-    SOLVE_EVERY_S = 15.0
-    SOLVE_GROWTH = 0.5
-    FLOW_DT_S = 0.1
-    ITER_PER_STEP = 6  # multigrid-CG iterations per flow step while a new pressure is solved
-    YIELD_PER_S = 0.2  # τ_y / K of doughy PMMA (approx.; calibrated, see docs)
-    OPENING_MM = 0.5  # a vascular or fracture opening into a leak path (approx.)
-    LEAK_EVENT_ML = 0.02
+    # values and reasons: assets/cement_model.toml [injection] and [entry]
+    SOLVE_EVERY_S = float(MODEL["injection"]["solve_every_s"])
+    SOLVE_GROWTH = float(MODEL["injection"]["solve_growth"])
+    CONSISTENCY_CHANGE = float(MODEL["injection"]["consistency_change"])
+    RATE_CHANGE = float(MODEL["injection"]["rate_change"])
+    FLOW_DT_S = float(MODEL["injection"]["flow_step_s"])
+    ITER_PER_STEP = int(MODEL["injection"]["iterations_per_step"])
+    STALL_FRACTION = float(MODEL["injection"]["stall_fraction"])
+    LEAK_EVENT_ML = float(MODEL["injection"]["leak_event_ml"])
+    YIELD_PER_S = float(MODEL["entry"]["yield_per_s"])  # τ_y / K of doughy PMMA (s⁻¹)
+    OPENING_MM = float(MODEL["entry"]["opening_mm"])
 
-    def __init__(self, scenario, phantom: Phantom):
+    def __init__(self, scenario, phantom: Phantom, **solver_options: bool):
+        """``solver_options``: ``keep_cg_state``, ``conservative``, ``geometric_aggregation``
+        of :class:`FlowSolver` (all off by default: the model of the committed logs)."""
+        self.solver_options = solver_options
         self.scenario = scenario
         self.phantom = phantom
         # the flow grid is built at mixing: attempts without cement do not pay for it
@@ -124,6 +81,7 @@ class CementInjection:
         self._solving_source: int | None = None
         self._pending_m3 = 0.0  # left the cannula, not yet moved into the bone (in transit)
         self._pending_s = 0.0
+        self._field: tuple[int, CementFill] | None = None
 
     # ----- protocol ----------------------------------------------------------------------------
     @property
@@ -138,7 +96,7 @@ class CementInjection:
         self.product = CementProduct.load(product)
         self.mixed_at_s = t_s
         self.grid = build_grid(self.phantom)
-        self.flow = FlowSolver(self.grid)
+        self.flow = FlowSolver(self.grid, **self.solver_options)
         return None
 
     def inject(self, t_s, rate_ml_min, ml, needle) -> str | None:
@@ -183,26 +141,14 @@ class CementInjection:
                 rate = self._pending_m3 / self._pending_s
                 if self._flow(rate, self._pending_s, t_s, k, needle):
                     self._pending_m3 = self._pending_s = 0.0
+                self.check_balance(t_s)
                 events += self._leak_events()
             return events
         k = self.product.consistency_pa_s(since, self.temperature_c)
         n = self.product.power_law_index
         rate = self._achievable_rate(k, n)
         r_bone = self._r_bone  # the bone resistance this rate was chosen with
-        if rate < 0.98 * self.rate_req_m3_s and not self.stalled:
-            self.stalled = True
-            events.append(
-                (
-                    "stall",
-                    {
-                        "pressure_kpa": round(self.limit_pa / 1e3, 1),
-                        "rate_ml_min": round(rate * 6e7, 4),
-                    },
-                )
-            )
-        elif rate >= 0.98 * self.rate_req_m3_s and self.stalled:
-            self.stalled = False
-            events.append(("stall_cleared", {}))
+        events += self._stall_events(rate)
         volume = rate * dt_s
         if self.target_m3 is not None:
             volume = min(volume, max(self.target_m3 - self.injected_m3, 0.0))
@@ -226,6 +172,7 @@ class CementInjection:
             )
             if moved:
                 self._pending_m3 = self._pending_s = 0.0
+            self.check_balance(t_s)
         self.pressure_pa += r_bone * rate  # bone back-pressure at this rate
         self.max_pressure_pa = max(self.max_pressure_pa, self.pressure_pa)
         events += self._leak_events()
@@ -235,6 +182,25 @@ class CementInjection:
         return events
 
     # ----- internals ---------------------------------------------------------------------------
+    def _stall_events(self, rate: float) -> list[tuple[str, dict]]:
+        """``stall`` when the achievable ``rate`` (m³/s) falls below STALL_FRACTION of the
+        requested one, ``stall_cleared`` when it is back above."""
+        if rate < self.STALL_FRACTION * self.rate_req_m3_s and not self.stalled:
+            self.stalled = True
+            return [
+                (
+                    "stall",
+                    {
+                        "pressure_kpa": round(self.limit_pa / 1e3, 1),
+                        "rate_ml_min": round(rate * 6e7, 4),
+                    },
+                )
+            ]
+        if rate >= self.STALL_FRACTION * self.rate_req_m3_s and self.stalled:
+            self.stalled = False
+            return [("stall_cleared", {})]
+        return []
+
     def _achievable_rate(self, k: float, n: float) -> float:
         """The requested rate, or the lower rate at which cannula + bone pressure meets the
         syringe's limit (the flow stalls toward it)."""
@@ -270,8 +236,8 @@ class CementInjection:
             self._source != source
             or t_s - t0 >= self.SOLVE_EVERY_S
             or vol > v0 * (1 + self.SOLVE_GROWTH)
-            or abs(k - k0) > 0.1 * k0
-            or abs(rate_m3_s - q0) > 0.05 * q0
+            or abs(k - k0) > self.CONSISTENCY_CHANGE * k0
+            or abs(rate_m3_s - q0) > self.RATE_CHANGE * q0
         )
         # a new pressure field is assembled in one flow step and iterated over the next ones,
         # so that no 20 ms tick carries a whole solve; cement keeps moving on the old field
@@ -299,6 +265,22 @@ class CementInjection:
             )
             left -= h
         return True
+
+    def balance_terms_m3(self) -> dict[str, float]:
+        """Where the injected cement is (m³): cannula (with what is in transit out of it),
+        the grid's cells, out of the grid's boundary per leak site, the tract outside it."""
+        terms = {"cannula": self.in_cannula_m3, "in_transit": self._pending_m3}
+        terms["grid_cells"] = float(self.flow.cement_m3().sum())
+        for k, site in enumerate(SITES):
+            terms[f"exited_{site}"] = float(self.flow.exited_m3[k])
+        terms["tract_outside_grid"] = self.tract_m3
+        terms["removed_by_clipping"] = self.flow.clipped_m3
+        return terms
+
+    def check_balance(self, t_s: float) -> float:
+        """After a flow step at ``t_s`` (s): raise ``CementBalanceError`` unless injected =
+        Σ :meth:`balance_terms_m3` within 1e-9 relative; returns the relative imbalance."""
+        return check_balance(t_s, self.injected_m3, self.balance_terms_m3())
 
     def _adopted(self, source: int, meta: tuple) -> None:
         """A new pressure field is in use: remember what it was solved for."""
@@ -337,26 +319,18 @@ class CementInjection:
         return float(self.flow.volume_by_site_m3()[SITES.index("none")]) * 1e6
 
     def field(self) -> CementFill | None:
-        """Cement volume fraction per voxel over the grid's sub-box."""
+        """Cement volume fraction per voxel over the grid's sub-box (computed again only once
+        the fill has changed)."""
         if self.flow is None or not self.flow.fill.any():
             return None
-        g = self.grid
-        # trilinear up-sampling of the 2 mm fill to the voxels, so that the bolus has a smooth
-        # outline on the image rather than 2 mm steps (the volume is kept: rescaled below)
-        coarse = self.flow.fill.reshape(g.shape)
-        fill = ndimage.zoom(coarse, CELL, order=1, mode="nearest", grid_mode=True)
-        fill = np.clip(fill, 0.0, 1.0)
-        pores = self.phantom.porosity[g.slices]
-        want = float((self.flow.cement_m3()).sum())
-        have = float((fill * pores).sum()) * (self.phantom.grid.voxel_mm / 1000.0) ** 3
-        if have > 0:
-            fill *= want / have
-        frac = np.clip(fill * pores, 0.0, 1.0).astype(np.float32)
-        return CementFill(
-            slices=g.slices,
-            fraction=frac,
-            barium_mass_fraction=self.product.barium_sulfate_mass_fraction,
-        )
+        if self._field is None or self._field[0] != self.flow.version:
+            fill = CementFill(
+                slices=self.grid.slices,
+                fraction=voxel_fraction(self.flow, self.phantom),
+                barium_mass_fraction=self.product.barium_sulfate_mass_fraction,
+            )
+            self._field = (self.flow.version, fill)
+        return self._field[1]
 
     def display_state(self, t_s: float) -> dict | None:
         """What the trainee's gauges show at ``t_s``, or None before mixing: product name,
