@@ -262,12 +262,17 @@ def _cmd_review(args) -> int:
 
 
 def _cmd_recover(args) -> int:
-    from simulator.records.journal import recover_to_file
+    from simulator.records.journal import lost_text, recover_to_file
 
+    worst = 0
     for journal in args.journals:
-        out = recover_to_file(journal)
-        print(f"{journal}: recovered into {out}")
-    return 0
+        out, lost = recover_to_file(journal)
+        if lost:
+            worst = 1
+            print(f"{journal}: partly recovered into {out}: {lost_text(lost)}")
+        else:
+            print(f"{journal}: recovered into {out}")
+    return worst
 
 
 def _cmd_bench(args) -> int:

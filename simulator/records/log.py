@@ -165,7 +165,7 @@ def read_log(path: str | Path) -> dict:
     try:
         raw = read_capped(Path(path), kind="log")
     except InputFileError as exc:
-        raise LogError(f"{exc}; not a log") from None
+        raise LogError(str(exc)) from None
     try:
         data = strict_json(raw.decode("utf-8"))
     except UnicodeDecodeError as exc:
