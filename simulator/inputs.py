@@ -210,8 +210,8 @@ def show_number(v: Any) -> str:
     if isinstance(v, bool) or not isinstance(v, int | float):
         text = repr(v)
         return text if len(text) <= 60 else text[:57] + "…"
-    if isinstance(v, int) and abs(v) >= 10**15:
-        return f"a {len(str(abs(v)))}-digit integer"
+    if isinstance(v, int):
+        return f"a {len(str(abs(v)))}-digit integer" if abs(v) >= 10**15 else str(v)
     return f"{v:g}"
 
 

@@ -130,9 +130,12 @@ def default_logs_dir() -> Path:
     return Path(base) / "vsim" / "logs"
 
 
-def write_text_atomic(path: str | Path, text: str) -> Path:
+def write_text_atomic(path: str | Path, text: str, *, exclusive: bool = False) -> Path:
     """Write ``text`` (UTF-8) to ``path`` via a temporary file and a rename, so that a reader
-    never sees half a file and a failure leaves no partial file behind."""
+    never sees half a file and a failure leaves no partial file behind. With ``exclusive``
+    the temporary file is hard-linked into place instead, which fails with
+    ``FileExistsError`` (writing nothing) when ``path`` exists, even if another process
+    created it a moment ago."""
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
@@ -144,17 +147,20 @@ def write_text_atomic(path: str | Path, text: str) -> Path:
             fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, out)
+        if exclusive:
+            os.link(tmp, out)
+        else:
+            os.replace(tmp, out)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
     return out
 
 
-def write_json_atomic(path: str | Path, data: dict) -> Path:
+def write_json_atomic(path: str | Path, data: dict, *, exclusive: bool = False) -> Path:
     """Write ``data`` as JSON to ``path`` atomically (see :func:`write_text_atomic`)."""
     text = json.dumps(data, indent=1, ensure_ascii=False, allow_nan=False) + "\n"
-    return write_text_atomic(path, text)
+    return write_text_atomic(path, text, exclusive=exclusive)
 
 
 # ----- reading ----------------------------------------------------------------------------------
