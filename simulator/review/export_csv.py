@@ -6,7 +6,8 @@ first), so files from different reviews line up. Nested metrics are flattened
 with ``;``; booleans are ``true``/``false``; a missing value is an empty cell. Every field is
 quoted (``csv.QUOTE_ALL``) and text has its control characters (CR, LF, TAB, ESC, NUL …)
 replaced by U+FFFD, so a value from a log can neither start a new row nor a formula. The
-metric columns follow ``assets/metrics.toml``; a metric of a new kind needs its columns in ``_columns_of``.
+metric columns follow ``assets/metrics.toml``; a metric of a new kind needs its columns in
+``_columns_of``.
 """
 
 from __future__ import annotations
