@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from simulator.errors import UserError
 from tests.make_personas import LOGS, TEST_KEY
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -256,3 +257,126 @@ def test_an_exclusive_write_never_replaces_a_file_made_meanwhile(tmp_path):
     with pytest.raises(FileExistsError):
         write_text_atomic(out, "second", exclusive=True)
     assert out.read_text() == "first" and [p.name for p in tmp_path.iterdir()] == ["out.json"]
+
+
+# ----- journals: a chain of MACs; damage and gaps are reported, the part before recovered -----
+
+
+def _journal(tmp_path, key=None):
+    from simulator.actions import load_script
+    from simulator.procedure import Procedure
+    from simulator.records.journal import AttemptRecorder
+    from simulator.scenario import load_scenario
+
+    actions = load_script(ROOT / "tests" / "data" / "personas" / "shallow_novice.json")[:6]
+    proc = Procedure(load_scenario("first_case_l1"), render_images=False)
+    rec = AttemptRecorder(proc, trainee="gap test", logs_dir=tmp_path, key=key)
+    for a in actions:
+        rec.submit(a)
+    rec.close()  # the program dies: the journal stays
+    return rec, actions
+
+
+def _recover(rec):
+    r = cli("recover", str(rec.journal_path), env={"VSIM_LOG_KEY": None}, timeout=300)
+    return r.returncode, r.stdout.decode(), r.stderr.decode()
+
+
+@pytest.mark.parametrize("damage", ["delete", "corrupt"])
+def test_a_journal_gap_or_damaged_line_recovers_the_part_before_it(tmp_path, damage):
+    from simulator.records.log import read_log, script_actions
+
+    rec, actions = _journal(tmp_path)
+    lines = rec.journal_path.read_text(encoding="utf-8").splitlines(keepends=True)
+    assert len(lines) == 1 + len(actions)
+    if damage == "delete":
+        del lines[3]  # the third action: line 4 of the file
+    else:
+        lines[3] = lines[3][:20] + "\x00garbage\n"
+    rec.journal_path.write_text("".join(lines), encoding="utf-8")
+    code, out, err = _recover(rec)
+    assert code == 1, out + err  # documented: partly recovered
+    assert "Traceback" not in err
+    lost = len(actions) - (3 if damage == "delete" else 2)  # lines from line 4 to the end
+    assert f"lines 4–{3 + lost} lost ({lost} lines; line 4:" in out, out
+    assert ("chain is broken" if damage == "delete" else "not valid JSON") in out
+    log = read_log(rec.log_path)
+    assert log["recovered"] is True
+    assert log["recovery"] == {
+        "lost_lines": lost,
+        "from_line": 4,
+        "reason": log["recovery"]["reason"],
+    }
+    kept = script_actions(log)
+    assert kept[:2] == actions[:2] and [a.do for a in kept[2:]] == ["finish"]
+
+
+def test_an_intact_journal_and_a_torn_last_line_recover_fully(tmp_path):
+    rec, _ = _journal(tmp_path)
+    with open(rec.journal_path, "a", encoding="utf-8") as fh:
+        fh.write('{"t": 40.0, "do": "adv')  # the program died while writing it
+    code, out, err = _recover(rec)
+    assert code == 0 and "lost" not in out, out + err
+
+
+def test_a_keyed_chain_detects_a_line_edited_and_rechained_without_the_key(tmp_path):
+    from simulator.records.journal import chain_mac, read_journal
+
+    rec, actions = _journal(tmp_path, key=TEST_KEY)
+    lines = [json.loads(x) for x in rec.journal_path.read_text(encoding="utf-8").splitlines()]
+    assert lines[0]["chain"] == "HMAC-SHA256"
+    lines[2]["view"] = "ap" if lines[2]["view"] == "lateral" else "lateral"
+    mac = lines[1]["mac"]
+    for line in lines[2:]:  # a forger without the key re-chains with plain SHA-256
+        line["mac"] = mac = chain_mac(None, mac, line)
+    rec.journal_path.write_text("".join(json.dumps(x) + "\n" for x in lines), encoding="utf-8")
+    _, kept, _ = read_journal(rec.journal_path, key=TEST_KEY)
+    assert kept == actions[:1]
+    with pytest.raises(UserError, match=r"header\.key_id"):
+        read_journal(rec.journal_path, key=None)
+
+
+# ----- the signing key: created once, race-free, in a private folder ----------------------------
+
+KEY_CODE = "from simulator.records.signing import load_key; print(load_key(create=True).decode())"
+
+
+def test_several_processes_creating_the_key_at_once_all_get_the_one_key(tmp_path):
+    for round_ in range(3):
+        home = tmp_path / f"home{round_}"
+        env = {**os.environ, "HOME": str(home), "XDG_CONFIG_HOME": str(home / "cfg")}
+        env.pop("VSIM_LOG_KEY", None)
+        env.pop("VSIM_LOG_KEY_FILE", None)
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-c", KEY_CODE],
+                env=env,
+                cwd=ROOT,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(6)
+        ]
+        results = [(p.communicate(timeout=60), p.returncode) for p in procs]
+        assert all(code == 0 and not err for (_, err), code in results), results
+        keys = {out.strip() for (out, _), _ in results}
+        assert len(keys) == 1 and len(keys.pop()) == 64
+        folder = home / "cfg" / "vsim"
+        assert folder.stat().st_mode & 0o777 == 0o700
+        assert (folder / "log.key").stat().st_mode & 0o777 == 0o600
+        assert [p.name for p in folder.iterdir()] == ["log.key"]  # no temporary file left
+
+
+def test_a_weak_key_file_gets_one_warning(tmp_path, monkeypatch, capsys):
+    from simulator.records import signing
+
+    key = tmp_path / "log.key"
+    key.write_text("short\n")
+    key.chmod(0o644)
+    monkeypatch.delenv("VSIM_LOG_KEY", raising=False)
+    monkeypatch.setenv("VSIM_LOG_KEY_FILE", str(key))
+    monkeypatch.setattr(signing, "_warned", set())
+    assert signing.load_key() == b"short" and signing.load_key() == b"short"
+    err = capsys.readouterr().err
+    assert err.count("warning:") == 1 and "group or others" in err and "32 bytes" in err
