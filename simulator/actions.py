@@ -18,6 +18,15 @@ from typing import Any
 from simulator.assets import load_table
 from simulator.errors import UserError
 from simulator.fluoro.views import VIEW_NAMES
+from simulator.inputs import (
+    InputFileError,
+    StrictJSONError,
+    in_range,
+    is_finite_number,
+    read_capped,
+    show_number,
+    strict_json,
+)
 from simulator.scenario.values import did_you_mean
 from simulator.units import SIDES
 
@@ -110,22 +119,21 @@ def make_action(t: float, do: str, **fields) -> Action:
 
 def load_script(path: str | Path) -> list[Action]:
     """Read and validate a ``vsim-script/1`` JSON file."""
-    p = Path(path)
-    if p.is_dir():
-        raise ScriptError(f"{path}: file: is a folder; name a .json script")
     try:
-        raw = p.read_bytes()
-    except OSError as exc:
-        raise ScriptError(f"{path}: file: cannot be read ({exc.strerror})") from None
+        raw = read_capped(Path(path), kind="script")
+    except InputFileError as exc:
+        raise ScriptError(str(exc)) from None
     return parse_script(raw, path=str(path))
 
 
 def parse_script(raw: bytes, *, path: str) -> list[Action]:
     """Validate the bytes of a script; ``path`` names it in messages."""
     try:
-        data = json.loads(raw.decode("utf-8-sig"))
+        data = strict_json(raw.decode("utf-8-sig"))
     except UnicodeDecodeError as exc:
         raise ScriptError(f"{path}: file: not UTF-8 text (byte {exc.start})") from None
+    except StrictJSONError as exc:
+        raise ScriptError(f"{path}: {exc.field}: {exc.message}") from None
     except (json.JSONDecodeError, RecursionError, ValueError) as exc:
         raise ScriptError(f"{path}: file: invalid JSON: {exc}") from None
     if not isinstance(data, dict):
@@ -159,8 +167,7 @@ class _BadFieldError(Exception):
         self.message = message
 
 
-def _is_number(v) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(float(v))
+_is_number = is_finite_number
 
 
 def _parse_action(item: Any, *, where: str, previous_t: float) -> Action:
@@ -169,9 +176,10 @@ def _parse_action(item: Any, *, where: str, previous_t: float) -> Action:
     t = item.get("t")
     if t is None:
         raise _BadFieldError(f"{where}.t", "missing; the simulated time in seconds")
-    if not _is_number(t) or not 0 <= t <= MAX_TIME_S:
+    if not in_range(t, 0, MAX_TIME_S):
         raise _BadFieldError(
-            f"{where}.t", f"expected a number of seconds from 0 to {MAX_TIME_S:g}, got {t!r}"
+            f"{where}.t",
+            f"expected a number of seconds from 0 to {MAX_TIME_S:g}, got {show_number(t)}",
         )
     if t < previous_t:
         raise _BadFieldError(
@@ -221,19 +229,20 @@ def _check(f: Field, value: Any, field: str):
         return value
     if f.kind == "bool":
         if not isinstance(value, bool):
-            raise _BadFieldError(field, f"expected {f.allowed()}, got {value!r}")
+            raise _BadFieldError(field, f"expected {f.allowed()}, got {show_number(value)}")
         return value
     if f.kind == "pair":
         if not (isinstance(value, list) and len(value) == 2 and all(map(_is_number, value))):
-            raise _BadFieldError(field, f"expected {f.allowed()}, got {value!r}")
+            raise _BadFieldError(field, f"expected {f.allowed()}, got {show_number(value)}")
         if not all(f.lo <= v <= f.hi for v in value):
-            raise _BadFieldError(field, f"out of range: {f.allowed()}, got {value!r}")
+            shown = ", ".join(map(show_number, value))
+            raise _BadFieldError(field, f"out of range: {f.allowed()}, got [{shown}]")
         return (float(value[0]), float(value[1]))
     if f.kind == "int":
         if isinstance(value, bool) or not isinstance(value, int):
-            raise _BadFieldError(field, f"expected {f.allowed()}, got {value!r}")
+            raise _BadFieldError(field, f"expected {f.allowed()}, got {show_number(value)}")
     elif not _is_number(value):
-        raise _BadFieldError(field, f"expected {f.allowed()}, got {value!r}")
+        raise _BadFieldError(field, f"expected {f.allowed()}, got {show_number(value)}")
     if not f.lo <= value <= f.hi:
-        raise _BadFieldError(field, f"out of range: {f.allowed()}, got {value!r}")
+        raise _BadFieldError(field, f"out of range: {f.allowed()}, got {show_number(value)}")
     return int(value) if f.kind == "int" else float(value)

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
 from simulator import __version__
 from simulator.errors import ScenarioError, UserError
+from simulator.inputs import NAME_RULE, SEED_RULE, name_problem, seed_problem
 
 DEFAULT_SCENARIO = "first_case_l1"
 
@@ -66,9 +68,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="a headless attempt from a script; prints a summary")
     p.add_argument("--scenario", required=True, metavar="S")
     p.add_argument("--script", required=True, metavar="A.json")
-    p.add_argument("--log", metavar="OUT.json", help="write the attempt log here")
-    p.add_argument("--seed", type=int, help="override the scenario's seed")
-    p.add_argument("--trainee", default="anonymous", help="name recorded in the log")
+    p.add_argument("--log", metavar="OUT.json", help="write the attempt log here (a new file)")
+    p.add_argument("--force", action="store_true", help="let --log replace an existing file")
+    p.add_argument("--seed", type=int, help=f"override the scenario's seed ({SEED_RULE})")
+    p.add_argument("--trainee", default="anonymous", help=f"name recorded in the log ({NAME_RULE})")
 
     p = sub.add_parser(
         "verify", help="check logs' signatures and re-simulate them; reports mismatches"
@@ -91,6 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
+    for stream in (sys.stdout, sys.stderr):  # names from argv may hold undecodable bytes
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -212,16 +218,13 @@ def _cmd_run(args) -> int:
     from simulator.records.signing import load_key
     from simulator.scenario import load_scenario
 
+    _check_trainee(args.trainee)
+    if args.seed is not None and (why := seed_problem(args.seed)):
+        raise UserError(f"--seed: {why}")
+    if args.log:
+        _check_new_log(args.log, force=args.force)
     scenario = load_scenario(args.scenario)
     actions = load_script(args.script)  # everything is checked before anything runs
-    if args.seed is not None and not 0 <= args.seed < 2**31:
-        raise UserError(f"--seed: must be a whole number from 0 to {2**31 - 1}, got {args.seed}")
-    if args.log:
-        out = Path(args.log)
-        if out.is_dir():
-            raise UserError(f"{args.log}: --log: is a folder; give a file name ending in .json")
-        if not out.parent.exists():
-            raise UserError(f"{args.log}: --log: the folder {out.parent} does not exist")
     proc = Procedure(scenario, seed=args.seed).run(actions)
     log = attempt_log(proc, trainee=args.trainee, key=load_key())
     m, score = log["metrics"], log["score"]
@@ -243,10 +246,32 @@ def _cmd_run(args) -> int:
     )
     if args.log:
         try:
-            write_json_atomic(args.log, log)
+            write_json_atomic(args.log, log, exclusive=not args.force)
+        except FileExistsError:
+            raise UserError(_EXISTS.format(log=args.log)) from None
         except OSError as exc:
             raise UserError(f"{args.log}: --log: cannot write ({exc.strerror})") from None
     return 0
+
+
+_EXISTS = "{log}: --log: the file exists; give a new file name, or --force to replace it"
+
+
+def _check_trainee(name: str) -> None:
+    if why := name_problem(name):
+        from simulator.inputs import printable
+
+        raise UserError(f"--trainee: {printable(why)}")
+
+
+def _check_new_log(log: str, *, force: bool) -> None:
+    out = Path(log)
+    if out.is_dir():
+        raise UserError(f"{log}: --log: is a folder; give a file name ending in .json")
+    if not out.parent.exists():
+        raise UserError(f"{log}: --log: the folder {out.parent} does not exist")
+    if not force and os.path.lexists(out):
+        raise UserError(_EXISTS.format(log=log))
 
 
 def _cmd_verify(args) -> int:
@@ -262,12 +287,17 @@ def _cmd_review(args) -> int:
 
 
 def _cmd_recover(args) -> int:
-    from simulator.records.journal import recover_to_file
+    from simulator.records.journal import lost_text, recover_to_file
 
+    worst = 0
     for journal in args.journals:
-        out = recover_to_file(journal)
-        print(f"{journal}: recovered into {out}")
-    return 0
+        out, lost = recover_to_file(journal)
+        if lost:
+            worst = 1
+            print(f"{journal}: partly recovered into {out}: {lost_text(lost)}")
+        else:
+            print(f"{journal}: recovered into {out}")
+    return worst
 
 
 def _cmd_bench(args) -> int:
@@ -287,8 +317,6 @@ def _cmd_bench(args) -> int:
 def _logs_dir(args) -> Path:
     """The logs folder, checked before any window opens: it must be (or become) a folder
     this user can write to."""
-    import os
-
     from simulator.records.log import default_logs_dir
 
     folder = Path(args.logs) if args.logs else default_logs_dir()
@@ -308,8 +336,11 @@ def _cmd_play(args) -> int:
     from simulator.scenario import load_scenario
     from simulator.ui import play
 
+    if args.trainee.strip():
+        _check_trainee(args.trainee)
     scenario = load_scenario(args.scenario)  # a bad id is one message before any window
-    return play(scenario_id=scenario.id, trainee=args.trainee, logs_dir=_logs_dir(args))
+    trainee = args.trainee.strip()
+    return play(scenario_id=scenario.id, trainee=trainee, logs_dir=_logs_dir(args))
 
 
 def _cmd_replay(args) -> int:

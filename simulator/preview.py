@@ -182,7 +182,7 @@ def write_preview(
         title="Tissues",
         title_fontsize=10,
     )
-    fig.suptitle(title, fontsize=13)
+    fig.suptitle(title, fontsize=13, usetex=False, parse_math=False)  # a user's title: plain
     fig.tight_layout()
     return _save_atomic(fig, Path(out))
 

@@ -244,21 +244,37 @@ def test_a_finished_attempt_leaves_a_signed_log_and_no_journal(tmp_path):
     assert log["metrics"] == Procedure(scenario).run(script_actions(log)).metrics()
 
 
-def test_a_damaged_journal_is_refused_by_line(tmp_path):
+def _header(**change) -> dict:
+    from simulator.records.journal import chain_mac
+
+    header = {
+        "format": "vsim-journal/2",
+        "scenario": {"id": "first_case_l1", "sha256": "0" * 64},
+        "seed": 1,
+        "trainee": "x",
+        "started_at": "2026-01-01T00:00:00+00:00",
+        "chain": "SHA-256",
+        **change,
+    }
+    return {**header, "mac": chain_mac(None, "", header)}
+
+
+def test_a_damaged_journal_header_is_refused_by_field(tmp_path):
     bad = tmp_path / "x.journal.jsonl"
-    header = (
-        '{"format": "vsim-journal/1", "scenario": {"id": "first_case_l1", "sha256": "'
-        + "0" * 64
-        + '"}, "seed": 1, "trainee": "x", "started_at": "2026-01-01T00:00:00+00:00"}'
-    )
-    bad.write_text(header + '\nnot json\n{"t": 0}\n')
-    with pytest.raises(UserError, match="line 2"):
-        read_journal(bad)
-    bad.write_text(header.replace('"seed": 1', '"seed": "abc"') + "\n")
-    with pytest.raises(UserError, match=r"header\.seed"):
-        read_journal(bad)
-    bad.write_text('{"format": "vsim-journal/1"}\n')
-    with pytest.raises(UserError, match=r"header\.scenario"):
+    for change, field in (
+        ({"seed": "abc"}, r"header\.seed"),
+        ({"seed": -1}, r"header\.seed"),
+        ({"seed": 2**40}, r"header\.seed"),
+        ({"trainee": "a\rb"}, r"header\.trainee"),
+        ({"format": "vsim-journal/1"}, r"header\.format"),
+        ({"scenario": 1}, r"header\.scenario"),
+        ({"chain": "md5"}, r"header\.chain"),
+    ):
+        bad.write_text(json.dumps(_header(**change)) + "\n")
+        with pytest.raises(UserError, match=field):
+            read_journal(bad)
+    bad.write_text(json.dumps({**_header(), "seed": 2}) + "\n")  # edited after the MAC
+    with pytest.raises(UserError, match="line 1"):
         read_journal(bad)
 
 

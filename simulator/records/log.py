@@ -17,7 +17,6 @@ from __future__ import annotations
 import base64
 import io
 import json
-import math
 import os
 import re
 import tempfile
@@ -30,6 +29,16 @@ from simulator import __version__
 from simulator.actions import SCRIPT_FORMAT, parse_script
 from simulator.errors import UserError
 from simulator.fluoro import DisplaySettings
+from simulator.inputs import (
+    CAPS,
+    InputFileError,
+    StrictJSONError,
+    is_finite_number,
+    name_problem,
+    read_capped,
+    seed_problem,
+    strict_json,
+)
 from simulator.materials import outside_sites
 from simulator.metrics import metric_table
 from simulator.procedure import Procedure, procedure_for
@@ -45,7 +54,7 @@ METRIC_KINDS = {m.name: m.kind for m in metric_table() if m.required}
 METRIC_NAMES = tuple(METRIC_KINDS)
 
 
-MAX_LOG_BYTES = 64 * 1024 * 1024
+MAX_LOG_BYTES = CAPS["log"]
 
 
 class LogError(UserError):
@@ -121,9 +130,12 @@ def default_logs_dir() -> Path:
     return Path(base) / "vsim" / "logs"
 
 
-def write_text_atomic(path: str | Path, text: str) -> Path:
+def write_text_atomic(path: str | Path, text: str, *, exclusive: bool = False) -> Path:
     """Write ``text`` (UTF-8) to ``path`` via a temporary file and a rename, so that a reader
-    never sees half a file and a failure leaves no partial file behind."""
+    never sees half a file and a failure leaves no partial file behind. With ``exclusive``
+    the temporary file is hard-linked into place instead, which fails with
+    ``FileExistsError`` (writing nothing) when ``path`` exists, even if another process
+    created it a moment ago."""
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
@@ -135,17 +147,20 @@ def write_text_atomic(path: str | Path, text: str) -> Path:
             fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, out)
+        if exclusive:
+            os.link(tmp, out)
+        else:
+            os.replace(tmp, out)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
     return out
 
 
-def write_json_atomic(path: str | Path, data: dict) -> Path:
+def write_json_atomic(path: str | Path, data: dict, *, exclusive: bool = False) -> Path:
     """Write ``data`` as JSON to ``path`` atomically (see :func:`write_text_atomic`)."""
     text = json.dumps(data, indent=1, ensure_ascii=False, allow_nan=False) + "\n"
-    return write_text_atomic(path, text)
+    return write_text_atomic(path, text, exclusive=exclusive)
 
 
 # ----- reading ----------------------------------------------------------------------------------
@@ -153,19 +168,16 @@ def write_json_atomic(path: str | Path, data: dict) -> Path:
 
 def read_log(path: str | Path) -> dict:
     """Read and check a ``vsim-attempt/1`` log; raises :class:`LogError` on any problem."""
-    p = Path(path)
     try:
-        if p.is_dir():
-            raise LogError(f"{path}: file: is a folder, not a log")
-        if p.stat().st_size > MAX_LOG_BYTES:
-            raise LogError(f"{path}: file: larger than {MAX_LOG_BYTES // 2**20} MB; not a log")
-        raw = p.read_bytes()
-    except OSError as exc:
-        raise LogError(f"{path}: file: cannot be read ({exc.strerror})") from None
+        raw = read_capped(Path(path), kind="log")
+    except InputFileError as exc:
+        raise LogError(str(exc)) from None
     try:
-        data = json.loads(raw.decode("utf-8"))
+        data = strict_json(raw.decode("utf-8"))
     except UnicodeDecodeError as exc:
         raise LogError(f"{path}: file: not UTF-8 text (byte {exc.start}); not a log") from None
+    except StrictJSONError as exc:
+        raise LogError(f"{path}: {exc.field}: {exc.message}") from None
     except (json.JSONDecodeError, RecursionError, ValueError) as exc:
         what = "truncated or corrupt" if raw.strip() else "empty"
         raise LogError(f"{path}: file: {what} JSON ({exc}); not a readable log") from None
@@ -177,8 +189,7 @@ def _fail(path: str, field: str, message: str):
     raise LogError(f"{path}: {field}: {message}")
 
 
-def _is_num(v) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+_is_num = is_finite_number
 
 
 def check_log(data, *, path: str) -> None:
@@ -202,6 +213,12 @@ def check_log(data, *, path: str) -> None:
             _fail(path, key, "missing")
         if not isinstance(data[key], kind) or isinstance(data[key], bool):
             _fail(path, key, f"must be a {kind.__name__}, got {type(data[key]).__name__}")
+    for key, why in (
+        ("seed", seed_problem(data["seed"])),
+        ("trainee", name_problem(data["trainee"])),
+    ):
+        if why:
+            _fail(path, key, why)
     sc = data["scenario"]
     if not is_scenario_id(sc.get("id")) or not re.fullmatch(r"[0-9a-f]{64}", str(sc.get("sha256"))):
         _fail(path, "scenario", f"must be {{id: a scenario id ({ID_RULE}), sha256: 64 hex digits}}")

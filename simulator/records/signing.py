@@ -2,8 +2,12 @@
 
 The key is, in order: the ``VSIM_LOG_KEY`` environment variable (its UTF-8 bytes), else the
 key file named by ``VSIM_LOG_KEY_FILE``, else ``$XDG_CONFIG_HOME/vsim/log.key``
-(``~/.config/vsim/log.key``). The window creates that file (mode 0600, 32 random bytes as hex)
-on first use so that its logs are always signed; headless commands never create it.
+(``~/.config/vsim/log.key``). The window creates that file (mode 0600, 32 random bytes as hex,
+in a folder made 0700 whatever the umask) on first use so that its logs are always signed;
+headless commands never create it. Creation is race-free: the key is written to a temporary
+file in the same folder and hard-linked into place, so several windows starting at once all
+end up with the one key (whoever links first wins; the others read it). A key file that
+group or others can read, or shorter than 32 bytes, gets one warning on stderr.
 
 The signature covers the canonical JSON of the log without its ``signature`` key: keys
 sorted, ``,``/``:`` separators, UTF-8. It proves the log was not edited by someone without the
@@ -12,14 +16,22 @@ key; it is not a proof of who made the attempt (anyone with the key can sign).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
 import os
 import secrets
+import stat
+import sys
+import tempfile
 from pathlib import Path
 
 from simulator.errors import UserError
+from simulator.inputs import InputFileError, read_capped
+
+MIN_KEY_BYTES = 32
+_warned: set[str] = set()
 
 ALGORITHM = "HMAC-SHA256"
 UNSIGNED_NOTE = "unsigned: no key was set (VSIM_LOG_KEY or a key file), so edits cannot be detected"
@@ -40,27 +52,75 @@ def load_key(*, create: bool = False) -> bytes | None:
     if env:
         return env.encode("utf-8")
     path = key_file_path()
+    key = _read_key(path)
+    if key is not None or not create:
+        return key
     try:
-        text = path.read_text(encoding="utf-8").strip()
-    except FileNotFoundError:
-        text = None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UserError(f"{path}: key file: cannot be read ({exc})") from None
-    if text:
-        return text.encode("utf-8")
-    if text is not None:
-        raise UserError(f"{path}: key file: is empty; put a key in it or delete it")
-    if not create:
-        return None
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        key = secrets.token_hex(32)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(key + "\n")
-        return key.encode("utf-8")
+        _make_private_folder(path.parent)
+        return _create_key(path)
     except OSError as exc:
         raise UserError(f"{path}: key file: cannot be created ({exc.strerror})") from None
+
+
+def _read_key(path: Path) -> bytes | None:
+    """The key in ``path`` (None when there is no file); warns once about a weak file."""
+    if not os.path.lexists(path):
+        return None
+    try:
+        text = read_capped(path, kind="key file").decode("utf-8").strip()
+    except InputFileError as exc:
+        raise UserError(f"{path}: key file: {exc.message}") from None
+    except UnicodeDecodeError as exc:
+        raise UserError(f"{path}: key file: not UTF-8 text (byte {exc.start})") from None
+    if not text:
+        raise UserError(f"{path}: key file: is empty; put a key in it or delete it")
+    key = text.encode("utf-8")
+    _warn_if_weak(path, key)
+    return key
+
+
+def _warn_if_weak(path: Path, key: bytes) -> None:
+    problems = []
+    try:
+        if os.stat(path).st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+            problems.append("group or others can read it (chmod 600 it)")
+    except OSError:
+        pass
+    if len(key) < MIN_KEY_BYTES:
+        problems.append(f"it is shorter than {MIN_KEY_BYTES} bytes")
+    if problems and str(path) not in _warned:
+        _warned.add(str(path))
+        print(f"warning: {path}: key file: {'; '.join(problems)}", file=sys.stderr)
+
+
+def _make_private_folder(folder: Path) -> None:
+    """Create ``folder`` (and its parents) with the last level 0700 whatever the umask."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.mkdir(folder, 0o700)
+    except FileExistsError:
+        return
+    os.chmod(folder, 0o700)
+
+
+def _create_key(path: Path) -> bytes:
+    """Write a new key to a temporary file beside ``path`` and link it into place; when
+    another process linked first, its key is the key."""
+    fd, tmp = tempfile.mkstemp(prefix=".log.key.", dir=path.parent)
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(secrets.token_hex(32) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        with contextlib.suppress(FileExistsError):  # another process linked first
+            os.link(tmp, path)  # atomic, and fails if the name exists: no half-written key
+    finally:
+        os.unlink(tmp)
+    key = _read_key(path)
+    if key is None:
+        raise UserError(f"{path}: key file: vanished while being created")
+    return key
 
 
 def key_id(key: bytes) -> str:

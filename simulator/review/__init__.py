@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TextIO
 
 from simulator.errors import UserError
+from simulator.inputs import printable
 from simulator.records.log import write_text_atomic
 from simulator.review.collect import Attempt, Skipped, find_log_files, load_attempts
 from simulator.review.export_csv import COLUMNS, csv_text
@@ -93,5 +94,6 @@ def run_review(
             lines.append("")
         shown = min(len(attempts), max_images)
         lines += [f"wrote {html_path} (images of the latest {shown} attempts)"]
-    out.write("\n".join(lines) + "\n")
+    # text from logs and file names: no control character or escape reaches the terminal
+    out.write("\n".join(printable(line) for line in lines) + "\n")
     return 0

@@ -3,8 +3,11 @@
 The columns are the declared list :data:`COLUMNS` (never derived from whichever log came
 first), so files from different reviews line up. Nested metrics are flattened
 (``leak_ml_canal``, ``endplate_contact_superior``, ``needle_tip_mm_x``); lists are joined
-with ``;``; booleans are ``true``/``false``; a missing value is an empty cell. The metric columns
-follow ``assets/metrics.toml``; a metric of a new kind needs its columns in ``_columns_of``.
+with ``;``; booleans are ``true``/``false``; a missing value is an empty cell. Every field is
+quoted (``csv.QUOTE_ALL``) and text has its control characters (CR, LF, TAB, ESC, NUL …)
+replaced by U+FFFD, so a value from a log can neither start a new row nor a formula. The
+metric columns follow ``assets/metrics.toml``; a metric of a new kind needs its columns in
+``_columns_of``.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import csv
 import io
 
+from simulator.inputs import printable
 from simulator.metrics import metric_table
 from simulator.records.log import LEAK_SITES
 from simulator.review.collect import Attempt
@@ -70,10 +74,11 @@ def cell(value) -> str:
         return repr(value)
     if isinstance(value, list | tuple):
         return ";".join(cell(v) for v in value)
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+    text = printable(str(value))  # no CR, LF, NUL or escape reaches the file
+    if isinstance(value, str) and value.lstrip()[:1] in ("=", "+", "-", "@", "\t", "\r"):
         # text from a log (a trainee's name) must not become a spreadsheet formula
-        return "'" + value
-    return str(value)
+        return "'" + text
+    return text
 
 
 def _num(value) -> float | None:
@@ -153,7 +158,7 @@ def attempt_row(a: Attempt) -> dict[str, object]:
 def csv_text(attempts: list[Attempt]) -> str:
     """The whole CSV (header and one row per attempt) as text."""
     buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
+    writer = csv.writer(buf, lineterminator="\n", quoting=csv.QUOTE_ALL)
     writer.writerow(COLUMNS)
     for a in attempts:
         row = attempt_row(a)

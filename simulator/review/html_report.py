@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from simulator import __version__
+from simulator.inputs import printable
 from simulator.review import plots
 from simulator.review.collect import Attempt, Skipped
 from simulator.review.summary import LEAK_MIN_ML, SITE_LABELS, GroupSummary, group, leak_volumes
@@ -46,7 +47,7 @@ ul.skipped{font-size:12.5px;color:#7a3b00}
 
 
 def _e(value) -> str:
-    return html.escape(str(value), quote=True)
+    return html.escape(printable(str(value)), quote=True)  # no NUL or control character
 
 
 def _img(png: bytes, *, alt: str, cls: str = "fig") -> str:

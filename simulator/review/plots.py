@@ -7,14 +7,17 @@ shortens long names.
 
 from __future__ import annotations
 
+import functools
 import io
 from collections import defaultdict
 
+import matplotlib
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from simulator.inputs import printable
 from simulator.review.collect import Attempt
 from simulator.review.export_csv import LEAK_SITES
 from simulator.review.summary import LEAK_MIN_ML, SITE_LABELS, leak_volumes
@@ -29,7 +32,22 @@ def label(name: str, width: int = 24) -> str:
     name = name or "(none)"
     if len(name) > width:
         name = name[: width - 1] + "…"
-    return name.replace("\\", "\\\\").replace("$", r"\$")
+    return printable(name).replace("\\", "\\\\").replace("$", r"\$")
+
+
+PLAIN_TEXT = {"text.usetex": False}
+"""Names from logs are drawn as plain text, never through LaTeX (whatever matplotlibrc says)."""
+
+
+def _plain(fn):
+    """Run a figure function with :data:`PLAIN_TEXT` settings (text takes them when made)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        with matplotlib.rc_context(PLAIN_TEXT):
+            return fn(*args, **kwargs)
+
+    return wrapper
 
 
 def _png(fig: Figure) -> bytes:
@@ -55,12 +73,14 @@ def _horizontal() -> dict:
     return {"orientation": "horizontal"} if (major, minor) >= (3, 10) else {"vert": False}
 
 
+@_plain
 def learning_curves(attempts: list[Attempt]) -> bytes:
     """Score (0–100) against the trainee's attempt number: faint points for each attempt, a
     line for the trailing mean of up to ``ROLLING`` attempts, one colour per trainee."""
     return _png(learning_curves_figure(attempts))
 
 
+@_plain
 def learning_curves_figure(attempts: list[Attempt]) -> Figure:
     """The figure of :func:`learning_curves`; attempt numbers are whole, so are its x ticks."""
     by: dict[str, list[tuple[int, float]]] = defaultdict(list)
@@ -85,6 +105,7 @@ def learning_curves_figure(attempts: list[Attempt]) -> Figure:
     return fig
 
 
+@_plain
 def score_by_scenario(attempts: list[Attempt]) -> bytes:
     """Score distribution per scenario: box plot with every attempt as a jittered point."""
     by: dict[str, list[float]] = defaultdict(list)
@@ -107,6 +128,7 @@ def score_by_scenario(attempts: list[Attempt]) -> bytes:
     return _png(fig)
 
 
+@_plain
 def fluoro_vs_score(attempts: list[Attempt]) -> bytes:
     """Fluoroscopy time (s) against score, one colour per scenario."""
     by: dict[str, list[tuple[float, float]]] = defaultdict(list)
@@ -127,6 +149,7 @@ def fluoro_vs_score(attempts: list[Attempt]) -> bytes:
     return _png(fig)
 
 
+@_plain
 def leak_sites(attempts: list[Attempt]) -> bytes:
     """Per leak site: share of attempts with a leak (≥ ``LEAK_MIN_ML``) and total volume (ml)."""
     volumes = [leak_volumes(a) for a in attempts]

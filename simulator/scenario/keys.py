@@ -5,6 +5,7 @@ tables in ``scenarios/README.md``; it is long because it is the documentation.
 
 from __future__ import annotations
 
+from simulator.inputs import SEED_MAX, SEED_MIN
 from simulator.scenario.schema import (
     DEFECT_KINDS,
     FROM_LEVEL,
@@ -42,8 +43,8 @@ SECTIONS: tuple[Section, ...] = (
                 name="seed",
                 kind="int",
                 default=0,
-                lo=0,
-                hi=2**31 - 1,
+                lo=SEED_MIN,
+                hi=SEED_MAX,
                 doc="Seed of every "
                 "random draw (bone heterogeneity, image noise). Same seed and actions, same "
                 "result.",

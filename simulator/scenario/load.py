@@ -15,6 +15,7 @@ from typing import Any
 
 from simulator.assets import load_table
 from simulator.errors import ScenarioError, UserError
+from simulator.inputs import CAPS, InputFileError, read_capped
 from simulator.rubric import rubric_problems
 from simulator.scenario import model
 from simulator.scenario.catalog import find_scenario
@@ -23,7 +24,7 @@ from simulator.scenario.placement import check_placements
 from simulator.scenario.schema import FROM_LEVEL, REQUIRED, SCHEMA_VERSION, Section
 from simulator.scenario.values import check_value, describe, did_you_mean, is_number
 
-MAX_FILE_BYTES = 256_000
+MAX_FILE_BYTES = CAPS["scenario"]
 MIN_ANTERIOR_HEIGHT_MM = 8.0
 _LEVEL_KEYS = {
     ("vertebra", "body_height_mm"): "body_height_mm",
@@ -69,7 +70,7 @@ def resolve_scenario_path(ref: str) -> Path:
     if p.suffix == ".toml" or p.exists() or "/" in ref or "\\" in ref:
         if p.is_dir():
             raise UserError(f"{ref}: scenario: is a folder; name a .toml file (or a scenario id)")
-        if not p.is_file():
+        if not p.exists():
             raise UserError(f"{ref}: scenario: no such file")
         return p
     return find_scenario(ref)
@@ -84,9 +85,9 @@ def load_scenario(ref: str | Path) -> model.Scenario:
     path = resolve_scenario_path(str(ref))
     shown = str(ref) if Path(str(ref)).suffix == ".toml" else str(path)
     try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise ScenarioError(shown, [("file", f"cannot be read ({exc.strerror})")]) from None
+        raw = read_capped(path, kind="scenario")  # a regular file, at most the cap
+    except InputFileError as exc:
+        raise ScenarioError(shown, [("file", exc.message)]) from None
     return parse_scenario(raw, path=shown, stem=path.stem)
 
 

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import pygame
 
+from simulator.inputs import NAME_MAX_CHARS, name_char_ok
 from simulator.ui import render as r
 from simulator.ui.app import App, Screen
 from simulator.ui.catalog import difficulty, list_scenarios
 
-MAX_NAME = 40
+MAX_NAME = NAME_MAX_CHARS  # the one trainee-name rule (simulator/inputs.py)
 
 
 class StartScreen(Screen):
@@ -49,8 +50,8 @@ class StartScreen(Screen):
             elif event.key == pygame.K_BACKSPACE:
                 st.trainee = st.trainee[:-1]
         elif event.type == pygame.TEXTINPUT:
-            if len(st.trainee) < MAX_NAME and event.text.isprintable():
-                st.trainee += event.text
+            typed = "".join(c for c in event.text if name_char_ok(c))  # no control characters
+            st.trainee = (st.trainee + typed)[:MAX_NAME]
         elif event.type == pygame.MOUSEBUTTONDOWN and event.button == 1:
             for i, rect in enumerate(self.rows):
                 if rect.collidepoint(event.pos):
