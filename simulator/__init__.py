@@ -8,7 +8,7 @@ Public API::
     plan = plan_trajectory(phantom, scenario, "left")
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 from simulator.anatomy.build import build_phantom
 from simulator.planning import plan_trajectory

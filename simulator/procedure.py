@@ -36,6 +36,73 @@ TICK_S = 0.02
 
 
 @dataclass(frozen=True, kw_only=True)
+class ModelOptions:
+    """Behaviours of the model that changed between releases. A log is re-simulated with the
+    options of the release that made it (:func:`model_for_version`), so that a log verifies
+    under the model that wrote it; new attempts use the defaults.
+
+    ``conservative_cement``: cement that would overfill a cell passes on downstream (else it
+    was clipped away: ≈ 0.1–0.4 % of the injected volume in 0.1.0). ``keep_cg_state``: a
+    pressure solve spread over several flow steps keeps its conjugate-gradient state (else it
+    restarted every step). ``geometric_aggregation``: the multigrid's first level aggregates
+    2×2×2 cells (else pyamg's algebraic aggregation). ``finite_batch``: the kit holds
+    ``[cement] batch_ml`` (else an injection without ``ml`` ran until the cement set).
+    ``pulse_clock``: an exposure of n pulses occupies the clock for n / pulse rate seconds and
+    the next action waits for it (else pulses took no time).
+    """
+
+    conservative_cement: bool = True
+    keep_cg_state: bool = True
+    geometric_aggregation: bool = True
+    finite_batch: bool = True
+    pulse_clock: bool = True
+
+    def cement_options(self) -> dict[str, bool]:
+        """The keyword options of :class:`~simulator.cement.injection.CementInjection`."""
+        return {
+            "finite_batch": self.finite_batch,
+            "conservative": self.conservative_cement,
+            "keep_cg_state": self.keep_cg_state,
+            "geometric_aggregation": self.geometric_aggregation,
+        }
+
+
+RELEASED_MODELS: dict[tuple[int, ...], ModelOptions] = {
+    (0, 1, 0): ModelOptions(
+        conservative_cement=False,
+        keep_cg_state=False,
+        geometric_aggregation=False,
+        finite_batch=False,
+        pulse_clock=False,
+    ),
+}
+"""The model of each earlier release whose behaviour differs from today's (by version)."""
+
+
+def model_for_version(version: str) -> ModelOptions:
+    """The model options a log written by simulator ``version`` (``"0.1.0"``) was made with:
+    today's for this release, an earlier release's own, a ``ValueError`` for a version that is
+    not a release of this package or is newer than this one."""
+    from simulator import __version__
+
+    try:
+        key = tuple(int(part) for part in version.split("."))
+    except ValueError:
+        raise ValueError(f"{version!r} is not a version of this simulator") from None
+    current = tuple(int(part) for part in __version__.split("."))
+    if key > current:
+        raise ValueError(f"made by version {version}, newer than this one ({__version__})")
+    if key == current:
+        return ModelOptions()
+    if key < min(RELEASED_MODELS):
+        raise ValueError(f"{version!r} is older than every release this simulator can replay")
+    # a version between two listed releases behaves as the next listed one, one after the
+    # last listed release as today's
+    later = [v for v in RELEASED_MODELS if v >= key]
+    return RELEASED_MODELS[min(later)] if later else ModelOptions()
+
+
+@dataclass(frozen=True, kw_only=True)
 class Event:
     """Something that happened: ``t_s`` simulated seconds, ``kind``, ``details``."""
 
@@ -59,8 +126,10 @@ class Procedure:
         phantom: Phantom | None = None,
         render_images: bool = True,
         cement: CementModel | None = None,
+        model: ModelOptions | None = None,
     ):
         self.scenario = scenario
+        self.model = model if model is not None else ModelOptions()
         self.seed = scenario.scenario.seed if seed is None else int(seed)
         self.phantom = phantom if phantom is not None else build_phantom(scenario, seed=self.seed)
         eq = scenario.equipment
@@ -74,12 +143,16 @@ class Procedure:
             self.carm = None
             self.ledger = DoseLedger(BeamModel.from_table(load_table("fluoro")))
         self.cement: CementModel = (
-            cement if cement is not None else CementInjection(scenario, self.phantom)
+            cement
+            if cement is not None
+            else CementInjection(scenario, self.phantom, **self.model.cement_options())
         )
         self.single_carm = eq.c_arm == "single"
         self.carm_view = "ap"  # a single C-arm starts in AP, where the entry is chosen
         self.carm_rotate_s = float(load_table("equipment")["c_arm"]["rotate_s"])
         self._pending_shot: tuple[float, str, int] | None = None
+        self.exposing_until_s = 0.0
+        """End of the exposure under way (s); actions wait for it (``pulse_clock``)."""
         self.tick = 0
         self.events: list[Event] = []
         self.applied: list[dict] = []
@@ -107,7 +180,7 @@ class Procedure:
             return []
         start = len(self.events)
         now = self.t_s
-        while self._queue and self._queue[0].t <= now + 1e-9:
+        while self._queue and self._queue[0].t <= now + 1e-9 and not self.exposing:
             self._apply(self._queue.popleft())
             if self.finished:
                 return self.events[start:]
@@ -144,8 +217,16 @@ class Procedure:
     def idle(self) -> bool:
         """True when nothing changes with time until the next queued action."""
         return (
-            not self.needle.state.moving and not self.cement.active and self._pending_shot is None
+            not self.needle.state.moving
+            and not self.cement.active
+            and self._pending_shot is None
+            and not self.exposing
         )
+
+    @property
+    def exposing(self) -> bool:
+        """True while an exposure's pulses are being taken (the next action waits)."""
+        return self.t_s < self.exposing_until_s - 1e-9
 
     @staticmethod
     def _tick_of(t_s: float) -> int:
@@ -241,6 +322,8 @@ class Procedure:
             )
         else:
             self.ledger.record(view, pulses, continued=continued)
+        if self.model.pulse_clock:
+            self.exposing_until_s = self.t_s + pulses / self.ledger.beam.pulse_rate_hz
         details = {"view": view, "pulses": pulses}
         if continued:
             details["continued"] = True
@@ -341,12 +424,19 @@ class Procedure:
 
 
 def procedure_for(
-    scenario, *, seed: int, display: dict, actions: list, run: bool = True, phantom=None
+    scenario,
+    *,
+    seed: int,
+    display: dict,
+    actions: list,
+    run: bool = True,
+    phantom=None,
+    model: ModelOptions | None = None,
 ) -> Procedure:
     """A procedure of ``scenario`` with ``seed`` and the ``display`` settings of a log
     ({"invert": bool}), ``actions`` submitted and, if ``run``, played to the end (``phantom``:
-    the scenario's, if already built)."""
-    proc = Procedure(scenario, seed=seed, phantom=phantom)
+    the scenario's, if already built; ``model``: the release's, :func:`model_for_version`)."""
+    proc = Procedure(scenario, seed=seed, phantom=phantom, model=model)
     if proc.carm is not None and display:
         proc.carm.settings = DisplaySettings(invert=bool(display.get("invert", False)))
     if run:

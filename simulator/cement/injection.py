@@ -44,10 +44,15 @@ class CementInjection:
     YIELD_PER_S = float(MODEL["entry"]["yield_per_s"])  # τ_y / K of doughy PMMA (s⁻¹)
     OPENING_MM = float(MODEL["entry"]["opening_mm"])
 
-    def __init__(self, scenario, phantom: Phantom, **solver_options: bool):
-        """``solver_options``: ``keep_cg_state``, ``conservative``, ``geometric_aggregation``
-        of :class:`FlowSolver` (all off by default: the model of the committed logs)."""
+    def __init__(
+        self, scenario, phantom: Phantom, *, finite_batch: bool = True, **solver_options: bool
+    ):
+        """``finite_batch``: the kit holds ``[cement] batch_ml`` (else, as in release 0.1.0,
+        an injection without ``ml`` runs until the cement sets). ``solver_options``:
+        ``keep_cg_state``, ``conservative``, ``geometric_aggregation`` of
+        :class:`FlowSolver` (its defaults: today's model)."""
         self.solver_options = solver_options
+        self.batch_m3 = scenario.cement.batch_ml * 1e-6 if finite_batch else math.inf
         self.scenario = scenario
         self.phantom = phantom
         # the flow grid is built at mixing: attempts without cement do not pay for it
@@ -109,6 +114,8 @@ class CementInjection:
             return "aim the needle first"
         if self.injecting:
             return "already injecting"
+        if self.injected_m3 >= self.batch_m3 - 1e-15:
+            return f"the cement is used up (the kit's {self.batch_m3 * 1e6:g} ml)"
         needle.stylet_in = False
         self.injecting = True
         self.rate_req_m3_s = rate_ml_min * 1e-6 / 60.0
@@ -152,6 +159,7 @@ class CementInjection:
         volume = rate * dt_s
         if self.target_m3 is not None:
             volume = min(volume, max(self.target_m3 - self.injected_m3, 0.0))
+        volume = min(volume, max(self.batch_m3 - self.injected_m3, 0.0))
         self.injected_m3 += volume
         to_cannula = min(volume, self.cannula_m3 - self.in_cannula_m3)
         self.in_cannula_m3 += to_cannula
@@ -165,7 +173,8 @@ class CementInjection:
             length_m=self.length_m,
         )
         done = self.target_m3 is not None and self.injected_m3 >= self.target_m3 - 1e-15
-        if self._pending_s >= self.FLOW_DT_S - 1e-12 or done:
+        used_up = self.injected_m3 >= self.batch_m3 - 1e-15
+        if self._pending_s >= self.FLOW_DT_S - 1e-12 or done or used_up:
             # the bone takes up what left the cannula, in steps of FLOW_DT_S
             moved = self._pending_m3 <= 0 or self._flow(
                 self._pending_m3 / self._pending_s, self._pending_s, t_s, k, needle
@@ -176,9 +185,10 @@ class CementInjection:
         self.pressure_pa += r_bone * rate  # bone back-pressure at this rate
         self.max_pressure_pa = max(self.max_pressure_pa, self.pressure_pa)
         events += self._leak_events()
-        if done:
+        if done or used_up:
             self.injecting = False
-            events.append(("injection_done", {"injected_ml": round(self.injected_m3 * 1e6, 4)}))
+            kind = "injection_done" if done else "cement_used_up"
+            events.append((kind, {"injected_ml": round(self.injected_m3 * 1e6, 4)}))
         return events
 
     # ----- internals ---------------------------------------------------------------------------
@@ -274,7 +284,10 @@ class CementInjection:
         for k, site in enumerate(SITES):
             terms[f"exited_{site}"] = float(self.flow.exited_m3[k])
         terms["tract_outside_grid"] = self.tract_m3
-        terms["removed_by_clipping"] = self.flow.clipped_m3
+        if not self.flow.conservative:
+            # the 0.1.0 model clipped overfull cells: that loss is booked so that logs of that
+            # release re-simulate; the conservative model has no such term (a clip is an error)
+            terms["removed_by_clipping"] = self.flow.clipped_m3
         return terms
 
     def check_balance(self, t_s: float) -> float:

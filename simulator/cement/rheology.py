@@ -51,7 +51,7 @@ class CementProduct:
             id=product_id,
             temperature_reference_c=float(table["temperature_reference_c"]),
             temperature_scale_c=float(table["temperature_scale_c"]),
-            **{k: v for k, v in row.items() if k != "description"},
+            **{k: v for k, v in row.items() if k not in ("description", "batch_ml")},
         )
 
     def clock_rate(self, temperature_c: float) -> float:

@@ -41,15 +41,16 @@ SOLVER = MODEL["solver"]
 class FlowSolver:
     """Pressure and cement fill on a :class:`FlowGrid` (mutable state ``fill``).
 
+    The defaults are today's model; release 0.1.0 had all three options off, and its logs are
+    re-simulated that way (``simulator.procedure.model_for_version``).
+
     ``conservative``: cement that would fill a cell beyond its pore volume (a cell whose
     faces into a leak site are held shut by the entry threshold receives more than it can
-    send on) spills on downstream instead of being clipped away (the default clips, as the
-    model with which the committed attempt logs were made; the loss is booked in
-    ``clipped_m3``). ``keep_cg_state``: a solve spread over several :meth:`continue_solve`
-    calls continues one CG run (fewer iterations) instead of restarting CG at each call (the
-    default, with which the committed attempt logs were made). ``geometric_aggregation``: the
-    multigrid's first level aggregates 2 × 2 × 2 blocks of cells (fewer CG iterations; a
-    different preconditioner, so not the default either)."""
+    send on) spills on downstream instead of being clipped away (off: clipped, the loss
+    booked in ``clipped_m3``). ``keep_cg_state``: a solve spread over several
+    :meth:`continue_solve` calls continues one CG run (fewer iterations) instead of
+    restarting CG at each call. ``geometric_aggregation``: the multigrid's first level
+    aggregates 2 × 2 × 2 blocks of cells (fewer CG iterations)."""
 
     REBUILD_EVERY = int(SOLVER["rebuild_every"])
 
@@ -57,15 +58,16 @@ class FlowSolver:
         self,
         grid: FlowGrid,
         *,
-        keep_cg_state: bool = False,
-        conservative: bool = False,
-        geometric_aggregation: bool = False,
+        keep_cg_state: bool = True,
+        conservative: bool = True,
+        geometric_aggregation: bool = True,
     ):
         self.grid = grid
         self.keep_cg_state = keep_cg_state
         self.geometric_aggregation = geometric_aggregation
         self.conservative = conservative
         self.clipped_m3 = 0.0
+        self._body_graph = None
         """Cement removed by clipping the fill to [0, 1] so far (m³; > 0: lost)."""
         self.fill = np.zeros(grid.n)
         self.pressure_pa = np.zeros(grid.n)
@@ -258,30 +260,63 @@ class FlowSolver:
             self._step_limit = None
 
     def _spill(self, raw: np.ndarray, rounds: int = 20) -> np.ndarray:
-        """``raw`` fill with what exceeds 1 passed on downstream, in proportion to the flux,
-        through the open faces of the overfull cell (all its outflow faces when none is
-        open); what reaches the domain boundary is booked as exited by site."""
+        """``raw`` fill with what exceeds 1 passed on, in proportion to the flux, through the
+        open outflow faces of each overfull cell (what reaches the domain boundary is booked
+        as exited by site). What is still over after ``rounds`` (a cell with no open way out,
+        its faces into a leak site held shut by the entry threshold, or cement circling among
+        full cells) goes to the nearest body cells with room (:meth:`_deposit`): never through
+        a shut face, so the yield stress that holds the cement out of a vein holds the excess
+        out too."""
         g = self.grid
         faces, bfaces = self._active, self._active_b
+        up, down, wt = self._up[faces], self._down[faces], self._absflux[faces]
+        bc, bwt = g.boundary_cell[bfaces], self._bflux[bfaces]
         for _ in range(rounds):
-            over = raw > 1.0
+            w = wt * (raw[up] > 1.0)
+            bw = bwt * (raw[bc] > 1.0)
+            total = np.bincount(up, w, g.n) + np.bincount(bc, bw, g.n)
+            over = (raw > 1.0) & (total > 0)
             if not over.any():
                 break
-            w = self._absflux[faces] * over[self._up[faces]]
-            bw = self._bflux[bfaces] * over[g.boundary_cell[bfaces]]
-            total = np.bincount(self._up[faces], w, g.n)
-            total += np.bincount(g.boundary_cell[bfaces], bw, g.n)
-            if np.any(over & (total <= 0)):  # no open way out: every outflow face
-                faces = np.nonzero(self._absflux > 0)[0]
-                bfaces = np.nonzero(self._bflux > 0)[0]
-                continue
             excess = np.where(over, (raw - 1.0) * g.pore_m3, 0.0)
-            raw = np.minimum(raw, 1.0)
-            share = excess / np.where(total > 0, total, 1.0)
-            gain = np.bincount(self._down[faces], w * share[self._up[faces]], g.n)
-            raw = raw + gain / g.pore_m3
-            bc = g.boundary_cell[bfaces]
+            raw = np.where(over, 1.0, raw)
+            share = excess / np.where(over, total, 1.0)
+            raw = raw + np.bincount(down, w * share[up], g.n) / g.pore_m3
             np.add.at(self.exited_m3, g.site[bc], bw * share[bc])
+        if (raw > 1.0).any():
+            raw = self._deposit(raw)
+        return raw
+
+    def _deposit(self, raw: np.ndarray) -> np.ndarray:
+        """Each overfull cell's excess into the nearest cells with room, breadth first through
+        the body's inner faces (and from a leak-site cell into the body only through the face
+        it came by: any face to a body cell); exact, so the balance holds."""
+        from scipy.sparse.csgraph import breadth_first_order
+
+        g = self.grid
+        if self._body_graph is None:
+            body = g.site == 0
+            keep = (g.face_t > 0) & (body[g.face_i] | body[g.face_j])
+            i, j = g.face_i[keep], g.face_j[keep]
+            # edges lead into body cells only: the excess never enters a leak site this way
+            frm = np.concatenate([i[body[j]], j[body[i]]])
+            to = np.concatenate([j[body[j]], i[body[i]]])
+            self._body_graph = sp.csr_matrix((np.ones(frm.size), (frm, to)), shape=(g.n, g.n))
+        for cell in np.nonzero(raw > 1.0)[0]:
+            excess = (raw[cell] - 1.0) * g.pore_m3[cell]
+            raw[cell] = 1.0
+            order = breadth_first_order(self._body_graph, int(cell), return_predecessors=False)
+            for c in order[1:]:
+                room = (1.0 - raw[c]) * g.pore_m3[c]
+                if room <= 0.0:
+                    continue
+                put = min(room, excess)
+                raw[c] += put / g.pore_m3[c]
+                excess -= put
+                if excess <= 0.0:
+                    break
+            else:  # the whole connected body is full: the excess stays, and the balance fails
+                raw[cell] += excess / g.pore_m3[cell]
         return raw
 
     def cement_m3(self) -> np.ndarray:

@@ -41,7 +41,7 @@ from simulator.inputs import (
 )
 from simulator.materials import outside_sites
 from simulator.metrics import metric_table
-from simulator.procedure import Procedure, procedure_for
+from simulator.procedure import Procedure, model_for_version, procedure_for
 from simulator.records.signing import sign, signature_of
 from simulator.scenario.ids import ID_RULE, is_scenario_id
 from simulator.scoring.rules import score_attempt
@@ -316,8 +316,16 @@ def script_actions(log: dict) -> list:
     return parse_script(raw, path="log")
 
 
-def rebuild(log: dict, scenario, *, run: bool = True, phantom=None) -> Procedure:
-    """The procedure of a log (its scenario already loaded and checked by the caller)."""
+def rebuild(log: dict, scenario, *, run: bool = True, phantom=None, path: str = "log") -> Procedure:
+    """The procedure of a log (its scenario already loaded and checked by the caller), with
+    the model of the release that wrote it; a log from a newer or unknown release is a
+    :class:`LogError` on ``simulator_version``."""
+    try:
+        model = model_for_version(log["simulator_version"])
+    except ValueError as err:
+        raise LogError(
+            f"{path}: simulator_version: {err}; it cannot be re-simulated here"
+        ) from None
     return procedure_for(
         scenario,
         seed=log["seed"],
@@ -325,6 +333,7 @@ def rebuild(log: dict, scenario, *, run: bool = True, phantom=None) -> Procedure
         actions=script_actions(log),
         run=run,
         phantom=phantom,
+        model=model,
     )
 
 

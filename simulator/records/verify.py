@@ -89,7 +89,7 @@ def verify_log(path: str | Path, *, key: bytes | None) -> list[str]:
             f"scenario: the file {scenario.path} differs from the one of the attempt "
             f"(sha256 {scenario.sha256[:12]}…, log {log['scenario']['sha256'][:12]}…)"
         )
-    proc = rebuild(log, scenario)
+    proc = rebuild(log, scenario, path=str(path))
     replay = attempt_log(proc, trainee=log["trainee"], started_at=log["started_at"])
     replay_actions = [dict(a) for a in proc.applied]
     found = differences(log["actions"], replay_actions, "actions")

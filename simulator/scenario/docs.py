@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from simulator.scenario.keys import SECTIONS
-from simulator.scenario.schema import FROM_LEVEL, REQUIRED
+from simulator.scenario.schema import FROM_LEVEL, FROM_PRODUCT, REQUIRED
 
 SCORING_DOC = (
     "Overrides of `assets/rubric.toml`: any of its numeric keys (component points, pass mark, "
@@ -22,7 +22,7 @@ def schema_markdown() -> str:
         out.append("| key | unit | default | allowed | what it does |")
         out.append("|---|---|---|---|---|")
         for k in sec.keys:
-            default = repr(k.default) if k.default in (REQUIRED, FROM_LEVEL) else f"`{k.default}`"
+            default = repr(k.default) if k.default in (REQUIRED, FROM_LEVEL, FROM_PRODUCT) else f"`{k.default}`"
             doc = k.doc + (f" ({k.why}.)" if k.why else "")
             out.append(f"| `{k.name}` | {k.unit or '—'} | {default} | {k.allowed()} | {doc} |")
         out.append("")

@@ -9,6 +9,7 @@ from simulator.inputs import SEED_MAX, SEED_MIN
 from simulator.scenario.schema import (
     DEFECT_KINDS,
     FROM_LEVEL,
+    FROM_PRODUCT,
     LEVELS,
     VEIN_KINDS,
     Key,
@@ -314,6 +315,17 @@ SECTIONS: tuple[Section, ...] = (
                 lo=15.0,
                 hi=30.0,
                 doc="Room (and cement) temperature; warmer cement sets sooner.",
+            ),
+            Key(
+                name="batch_ml",
+                kind="float",
+                unit="ml",
+                default=FROM_PRODUCT,
+                lo=0.5,
+                hi=40.0,
+                doc="Cement in the kit, the cannula's fill included: the injection ends with a "
+                "`cement_used_up` event when it is all delivered.",
+                why="a pack makes a finite batch; `assets/cements.toml` gives each product's",
             ),
         ),
     ),

@@ -21,7 +21,13 @@ from simulator.scenario import model
 from simulator.scenario.catalog import find_scenario
 from simulator.scenario.keys import SECTION_BY_NAME, SECTIONS, TOP_LEVEL_NAMES
 from simulator.scenario.placement import check_placements
-from simulator.scenario.schema import FROM_LEVEL, REQUIRED, SCHEMA_VERSION, Section
+from simulator.scenario.schema import (
+    FROM_LEVEL,
+    FROM_PRODUCT,
+    REQUIRED,
+    SCHEMA_VERSION,
+    Section,
+)
 from simulator.scenario.values import check_value, describe, did_you_mean, is_number
 
 MAX_FILE_BYTES = CAPS["scenario"]
@@ -217,6 +223,11 @@ def _validate_keys(sec: Section, raw: dict, where: str, problems: _Problems, lev
             if level_table is None:
                 continue  # the level itself is reported missing or invalid
             value = float(level_table[_LEVEL_KEYS[(sec.name, key.name)]])
+        elif key.default is FROM_PRODUCT:
+            products = load_table("cements")["products"]
+            if out.get("product") not in products:
+                continue  # the product itself is reported
+            value = float(products[out["product"]][key.name])
         else:
             value = key.default
         if value is not None:

@@ -79,6 +79,8 @@ class Cement:
 
     product: str
     room_temperature_c: float
+    batch_ml: float
+    """Cement in the kit (ml)."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -30,9 +30,16 @@ class _FromLevel:
         return "from level"
 
 
+class _FromProduct:
+    def __repr__(self) -> str:
+        return "the product's"
+
+
 REQUIRED = _Required()
 FROM_LEVEL = _FromLevel()
 """Default taken from ``assets/anatomy.toml`` for the scenario's level."""
+FROM_PRODUCT = _FromProduct()
+"""Default taken from ``assets/cements.toml`` for the section's ``product``."""
 
 
 @dataclass(frozen=True, kw_only=True)

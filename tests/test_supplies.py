@@ -1,0 +1,124 @@
+"""Finite supplies and a clock that pulses occupy: the kit's cement batch, exposures that take
+time, and the model of an earlier release kept for its logs."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from simulator import __version__
+from simulator.actions import make_action
+from simulator.assets import load_table
+from simulator.planning import plan_trajectory
+from simulator.procedure import RELEASED_MODELS, ModelOptions, Procedure, model_for_version
+from tests.conftest import scenario_and_phantom
+
+PULSE_RATE_HZ = float(load_table("fluoro")["beam"]["pulse_rate_hz"])
+
+
+def placed(scenario, phantom) -> list:
+    """Aim and advance to the planned target (left)."""
+    plan = plan_trajectory(phantom, scenario, "left")
+    aim = plan.aim_action()
+    aim.pop("do")
+    return [make_action(0.0, "aim", **aim), make_action(0.1, "advance", mm=plan.depth_mm)]
+
+
+def with_batch(scenario, ml: float):
+    return dataclasses.replace(scenario, cement=dataclasses.replace(scenario.cement, batch_ml=ml))
+
+
+def test_the_shipped_kits_hold_the_products_batch():
+    s, _ = scenario_and_phantom("first_case_l1")
+    product = load_table("cements")["products"][s.cement.product]
+    assert s.cement.batch_ml == product["batch_ml"] == 10.0
+
+
+def test_an_open_ended_injection_ends_when_the_batch_is_used_up():
+    """An ``inject`` without ``ml`` (which once ran until the cement set, 272 ml in one
+    script) stops at the kit's volume with a ``cement_used_up`` event; a new ``inject`` is
+    refused."""
+    s, ph = scenario_and_phantom("venous_risk_l2")
+    s = with_batch(s, 1.5)
+    actions = [
+        *placed(s, ph),
+        make_action(60.0, "mix"),
+        make_action(200.0, "inject", rate_ml_min=20.0),
+        make_action(400.0, "inject", rate_ml_min=2.0),
+        make_action(420.0, "finish"),
+    ]
+    proc = Procedure(s, phantom=ph, render_images=False).run(actions)
+    used = [e for e in proc.events if e.kind == "cement_used_up"]
+    assert len(used) == 1 and used[0].details["injected_ml"] == pytest.approx(1.5, abs=1e-6)
+    assert proc.metrics()["injected_ml"] == pytest.approx(1.5, abs=1e-6)
+    refused = [e for e in proc.events if e.kind == "refused"]
+    assert refused and "used up" in refused[-1].details["reason"]
+    assert used[0].t_s == pytest.approx(200.0 + 1.5 / (20.0 / 60.0), abs=0.2)  # no stall here
+
+
+def test_the_release_0_1_model_has_no_batch():
+    s, ph = scenario_and_phantom("first_case_l1")
+    s = with_batch(s, 0.5)
+    actions = [
+        *placed(s, ph),
+        make_action(60.0, "mix"),
+        make_action(200.0, "inject", rate_ml_min=6.0, ml=1.0),
+        make_action(300.0, "finish"),
+    ]
+    old = Procedure(s, phantom=ph, render_images=False, model=model_for_version("0.1.0"))
+    assert old.run(actions).metrics()["injected_ml"] == pytest.approx(1.0, abs=1e-6)
+    new = Procedure(s, phantom=ph, render_images=False).run(actions)
+    assert new.metrics()["injected_ml"] == pytest.approx(0.5, abs=1e-6)
+
+
+def test_pulses_occupy_the_clock():
+    """600 pulses at t = 0, twice, then finish at t = 0: the exposures take 2 × 80 s, the
+    second waits for the first and the finish for both."""
+    s, ph = scenario_and_phantom("first_case_l1")
+    actions = [
+        make_action(0.0, "fluoro", view="ap", pulses=600),
+        make_action(0.0, "fluoro", view="lateral", pulses=600),
+        make_action(0.0, "finish"),
+    ]
+    proc = Procedure(s, phantom=ph, render_images=False).run(actions)
+    m = proc.metrics()
+    assert m["fluoro_time_s"] == pytest.approx(1200 / PULSE_RATE_HZ)
+    assert m["procedure_time_s"] == pytest.approx(1200 / PULSE_RATE_HZ, abs=0.021)
+    shots = [e.t_s for e in proc.events if e.kind == "fluoro"]
+    assert shots[0] == 0.0 and shots[1] == pytest.approx(600 / PULSE_RATE_HZ, abs=0.021)
+
+
+def test_an_advance_waits_for_the_exposure_but_the_needle_moves_during_one():
+    s, ph = scenario_and_phantom("first_case_l1")
+    first = placed(s, ph)
+    actions = [
+        first[0],
+        make_action(0.1, "advance", mm=20.0),
+        make_action(0.2, "fluoro", view="lateral", pulses=75),  # 10 s
+        make_action(1.0, "advance", mm=5.0),
+        make_action(60.0, "finish"),
+    ]
+    proc = Procedure(s, phantom=ph, render_images=False).run(actions)
+    advances = [e for e in proc.events if e.kind == "advance"]
+    assert advances[0].t_s == pytest.approx(0.1, abs=0.021)
+    assert advances[1].t_s == pytest.approx(0.2 + 10.0, abs=0.021)  # waited for the pulses
+    stopped = [e for e in proc.events if e.kind == "needle_stopped"]
+    assert stopped and stopped[0].t_s < 10.0  # the first 20 mm went on under the beam
+
+
+def test_pulses_took_no_time_in_release_0_1():
+    s, ph = scenario_and_phantom("first_case_l1")
+    actions = [make_action(0.0, "fluoro", view="ap", pulses=600), make_action(0.0, "finish")]
+    proc = Procedure(s, phantom=ph, render_images=False, model=model_for_version("0.1.0"))
+    assert proc.run(actions).metrics()["procedure_time_s"] == 0.0
+
+
+def test_model_for_version():
+    assert model_for_version(__version__) == ModelOptions()
+    old = model_for_version("0.1.0")
+    assert old == RELEASED_MODELS[(0, 1, 0)] and old != ModelOptions()
+    assert not (old.pulse_clock or old.finite_batch or old.conservative_cement)
+    for bad in ("9.0.0", "x.y", "0.0.1"):
+        with pytest.raises(ValueError):
+            model_for_version(bad)
