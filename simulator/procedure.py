@@ -38,44 +38,37 @@ TICK_S = 0.02
 @dataclass(frozen=True, kw_only=True)
 class ModelOptions:
     """Behaviours of the model that changed between releases. A log is re-simulated with the
-    options of the release that made it (:func:`model_for_version`), so that a log verifies
-    under the model that wrote it; new attempts use the defaults.
-
-    ``conservative_cement``: cement that would overfill a cell passes on downstream (else it
-    was clipped away: ≈ 0.1–0.4 % of the injected volume in 0.1.0). ``keep_cg_state``: a
-    pressure solve spread over several flow steps keeps its conjugate-gradient state (else it
-    restarted every step). ``geometric_aggregation``: the multigrid's first level aggregates
-    2×2×2 cells (else pyamg's algebraic aggregation). ``finite_batch``: the kit holds
-    ``[cement] batch_ml`` (else an injection without ``ml`` ran until the cement set).
-    ``pulse_clock``: an exposure of n pulses occupies the clock for n / pulse rate seconds and
-    the next action waits for it (else pulses took no time).
-    """
+    options of the release that made it (:func:`model_for_version`, ``assets/releases.toml``,
+    where each is explained), so that a log verifies under the model that wrote it; new
+    attempts use the defaults. ``yield_per_s`` None: ``assets/cement_model.toml``'s."""
 
     conservative_cement: bool = True
     keep_cg_state: bool = True
     geometric_aggregation: bool = True
     finite_batch: bool = True
     pulse_clock: bool = True
+    yield_per_s: float | None = None
 
-    def cement_options(self) -> dict[str, bool]:
+    def cement_options(self) -> dict:
         """The keyword options of :class:`~simulator.cement.injection.CementInjection`."""
         return {
             "finite_batch": self.finite_batch,
+            "yield_per_s": self.yield_per_s,
             "conservative": self.conservative_cement,
             "keep_cg_state": self.keep_cg_state,
             "geometric_aggregation": self.geometric_aggregation,
         }
 
 
-RELEASED_MODELS: dict[tuple[int, ...], ModelOptions] = {
-    (0, 1, 0): ModelOptions(
-        conservative_cement=False,
-        keep_cg_state=False,
-        geometric_aggregation=False,
-        finite_batch=False,
-        pulse_clock=False,
-    ),
-}
+def _released_models() -> dict[tuple[int, ...], ModelOptions]:
+    table = load_table("releases")
+    return {
+        tuple(int(p) for p in version.split(".")): ModelOptions(**row)
+        for version, row in table.items()
+    }
+
+
+RELEASED_MODELS = _released_models()
 """The model of each earlier release whose behaviour differs from today's (by version)."""
 
 

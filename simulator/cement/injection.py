@@ -45,13 +45,22 @@ class CementInjection:
     OPENING_MM = float(MODEL["entry"]["opening_mm"])
 
     def __init__(
-        self, scenario, phantom: Phantom, *, finite_batch: bool = True, **solver_options: bool
+        self,
+        scenario,
+        phantom: Phantom,
+        *,
+        finite_batch: bool = True,
+        yield_per_s: float | None = None,
+        **solver_options: bool,
     ):
         """``finite_batch``: the kit holds ``[cement] batch_ml`` (else, as in release 0.1.0,
-        an injection without ``ml`` runs until the cement sets). ``solver_options``:
+        an injection without ``ml`` runs until the cement sets). ``yield_per_s``: the entry
+        threshold's yield factor (s⁻¹; None: the table's). ``solver_options``:
         ``keep_cg_state``, ``conservative``, ``geometric_aggregation`` of
         :class:`FlowSolver` (its defaults: today's model)."""
         self.solver_options = solver_options
+        if yield_per_s is not None:
+            self.YIELD_PER_S = float(yield_per_s)
         self.batch_m3 = scenario.cement.batch_ml * 1e-6 if finite_batch else math.inf
         self.scenario = scenario
         self.phantom = phantom

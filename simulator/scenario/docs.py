@@ -22,7 +22,11 @@ def schema_markdown() -> str:
         out.append("| key | unit | default | allowed | what it does |")
         out.append("|---|---|---|---|---|")
         for k in sec.keys:
-            default = repr(k.default) if k.default in (REQUIRED, FROM_LEVEL, FROM_PRODUCT) else f"`{k.default}`"
+            default = (
+                repr(k.default)
+                if k.default in (REQUIRED, FROM_LEVEL, FROM_PRODUCT)
+                else f"`{k.default}`"
+            )
             doc = k.doc + (f" ({k.why}.)" if k.why else "")
             out.append(f"| `{k.name}` | {k.unit or '—'} | {default} | {k.allowed()} | {doc} |")
         out.append("")
