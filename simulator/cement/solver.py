@@ -267,6 +267,8 @@ class FlowSolver:
         full cells) goes to the nearest body cells with room (:meth:`_deposit`): never through
         a shut face, so the yield stress that holds the cement out of a vein holds the excess
         out too."""
+        if not (raw > 1.0).any():
+            return raw
         g = self.grid
         faces, bfaces = self._active, self._active_b
         up, down, wt = self._up[faces], self._down[faces], self._absflux[faces]
@@ -289,19 +291,19 @@ class FlowSolver:
 
     def _deposit(self, raw: np.ndarray) -> np.ndarray:
         """Each overfull cell's excess into the nearest cells with room, breadth first through
-        the body's inner faces (and from a leak-site cell into the body only through the face
-        it came by: any face to a body cell); exact, so the balance holds."""
+        the grid's inner faces except those from the body into a leak site (the faces the
+        entry threshold may hold shut); exact, so the balance holds."""
         from scipy.sparse.csgraph import breadth_first_order
 
         g = self.grid
         if self._body_graph is None:
-            body = g.site == 0
-            keep = (g.face_t > 0) & (body[g.face_i] | body[g.face_j])
+            keep = g.face_t > 0
             i, j = g.face_i[keep], g.face_j[keep]
-            # edges lead into body cells only: the excess never enters a leak site this way
-            frm = np.concatenate([i[body[j]], j[body[i]]])
-            to = np.concatenate([j[body[j]], i[body[i]]])
-            self._body_graph = sp.csr_matrix((np.ones(frm.size), (frm, to)), shape=(g.n, g.n))
+            frm, to = np.concatenate([i, j]), np.concatenate([j, i])
+            ok = ~((g.site[frm] == 0) & (g.site[to] != 0))  # never out of the body this way
+            self._body_graph = sp.csr_matrix(
+                (np.ones(int(ok.sum())), (frm[ok], to[ok])), shape=(g.n, g.n)
+            )
         for cell in np.nonzero(raw > 1.0)[0]:
             excess = (raw[cell] - 1.0) * g.pore_m3[cell]
             raw[cell] = 1.0
