@@ -103,7 +103,7 @@ def _blas_controller():
     return ThreadpoolController()
 
 
-def _blas_single_thread():
+def blas_single_thread():
     """A context in which BLAS (OpenBLAS, MKL…) runs on one thread."""
     return _blas_controller().limit(limits=1, user_api="blas")
 
@@ -247,7 +247,7 @@ class Procedure:
     def _advance_to_tick(self, target: int) -> None:
         # the model's linear algebra is on vectors of ~10⁴ entries: BLAS threads only contend
         # (measured: a fuzzed 37-action attempt 11.2 s → 5.2 s on a busy 2-core machine)
-        with _blas_single_thread():
+        with blas_single_thread():
             self._advance_to_tick_unlimited(target)
 
     def _advance_to_tick_unlimited(self, target: int) -> None:

@@ -202,6 +202,7 @@ class FlowSolver:
         self._active = act = np.nonzero(open_)[0]
         self._active_b = act_b = np.nonzero(has[g.boundary_cell] & (self._bflux > 0))[0]
         self._threshold = entry_threshold_pa
+        self._spill_op = None  # built when first needed for these faces
         # what advance needs of them, gathered once: the upwind cells (each raised to the
         # power a once per step), the fluxes, the cells that gain and lose
         up, down, bc = self._up[act], self._down[act], g.boundary_cell[act_b]
@@ -270,21 +271,25 @@ class FlowSolver:
         if not (raw > 1.0).any():
             return raw
         g = self.grid
-        faces, bfaces = self._active, self._active_b
-        up, down, wt = self._up[faces], self._down[faces], self._absflux[faces]
-        bc, bwt = g.boundary_cell[bfaces], self._bflux[bfaces]
+        if self._spill_op is None:  # once per set of open faces: a sparse "share → gain"
+            faces, bfaces = self._active, self._active_b
+            up, down, wt = self._up[faces], self._down[faces], self._absflux[faces]
+            bc, bwt = g.boundary_cell[bfaces], self._bflux[bfaces]
+            gain = sp.csr_matrix((wt, (down, up)), shape=(g.n, g.n))
+            total = np.bincount(up, wt, g.n) + np.bincount(bc, bwt, g.n)
+            self._spill_op = (gain, total, bc, bwt, g.site[bc])
+        gain, total, bc, bwt, bsite = self._spill_op
         for _ in range(rounds):
-            w = wt * (raw[up] > 1.0)
-            bw = bwt * (raw[bc] > 1.0)
-            total = np.bincount(up, w, g.n) + np.bincount(bc, bw, g.n)
-            over = (raw > 1.0) & (total > 0)
-            if not over.any():
+            over = np.nonzero((raw > 1.0) & (total > 0))[0]
+            if over.size == 0:
                 break
-            excess = np.where(over, (raw - 1.0) * g.pore_m3, 0.0)
-            raw = np.where(over, 1.0, raw)
-            share = excess / np.where(over, total, 1.0)
-            raw = raw + np.bincount(down, w * share[up], g.n) / g.pore_m3
-            np.add.at(self.exited_m3, g.site[bc], bw * share[bc])
+            share = np.zeros(g.n)
+            share[over] = (raw[over] - 1.0) * g.pore_m3[over] / total[over]
+            raw[over] = 1.0
+            raw += (gain @ share) / g.pore_m3
+            out = bwt * share[bc]
+            if out.any():
+                np.add.at(self.exited_m3, bsite, out)
         if (raw > 1.0).any():
             raw = self._deposit(raw)
         return raw
