@@ -8,10 +8,11 @@ Public API::
     plan = plan_trajectory(phantom, scenario, "left")
 """
 
-__version__ = "0.2.0"
-
 from simulator.anatomy.build import build_phantom
 from simulator.planning import plan_trajectory
+from simulator.releases import VERSION
+
+__version__ = VERSION
 from simulator.scenario import load_scenario
 
 __all__ = ["__version__", "build_phantom", "load_scenario", "plan_trajectory"]

@@ -18,7 +18,10 @@ PACKAGE = ROOT / "simulator"
 
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("base", ("simulator.errors", "simulator.units", "simulator.assets", "simulator.inputs")),
-    ("tables", ("simulator.materials", "simulator.metrics", "simulator.rubric")),
+    (
+        "tables",
+        ("simulator.materials", "simulator.metrics", "simulator.releases", "simulator.rubric"),
+    ),
     ("anatomy", ("simulator.anatomy",)),
     ("scenario", ("simulator.scenario",)),
     (

@@ -11,7 +11,8 @@ from simulator import __version__
 from simulator.actions import make_action
 from simulator.assets import load_table
 from simulator.planning import plan_trajectory
-from simulator.procedure import RELEASED_MODELS, ModelOptions, Procedure, model_for_version
+from simulator.procedure import Procedure
+from simulator.releases import RELEASED_MODELS, ModelOptions, model_for_version
 from tests.conftest import scenario_and_phantom
 
 PULSE_RATE_HZ = float(load_table("fluoro")["beam"]["pulse_rate_hz"])
@@ -122,3 +123,33 @@ def test_model_for_version():
     for bad in ("9.0.0", "x.y", "0.0.1"):
         with pytest.raises(ValueError):
             model_for_version(bad)
+
+
+def test_a_log_of_a_newer_release_is_refused_by_verify(tmp_path):
+    """The committed logs were written by release 0.1.0 and verify (tests/test_records.py)
+    under its model; a log that names a newer release cannot be re-simulated here."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from simulator.records.signing import sign
+    from tests.make_personas import LOGS, TEST_KEY
+
+    log = json.loads((LOGS / "expert.json").read_text())
+    assert log["simulator_version"] == "0.1.0"
+    log.pop("signature")
+    log["simulator_version"] = "9.0.0"
+    path = tmp_path / "future.json"
+    path.write_text(json.dumps(sign(log, TEST_KEY)))
+    env = {**os.environ, "VSIM_LOG_KEY": TEST_KEY.decode()}
+    root = LOGS.parents[3]
+    r = subprocess.run(
+        [sys.executable, str(root / "run_sim.py"), "verify", str(path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert "simulator_version" in r.stderr + r.stdout and "Traceback" not in r.stderr

@@ -41,8 +41,9 @@ from simulator.inputs import (
 )
 from simulator.materials import outside_sites
 from simulator.metrics import metric_table
-from simulator.procedure import Procedure, model_for_version, procedure_for
+from simulator.procedure import Procedure, procedure_for
 from simulator.records.signing import sign, signature_of
+from simulator.releases import model_for_version
 from simulator.scenario.ids import ID_RULE, is_scenario_id
 from simulator.scoring.rules import score_attempt
 

@@ -1,0 +1,71 @@
+"""The model of each release: what changed in the model between releases, so that a log is
+re-simulated (verify, replay, recover) with the model of the release that wrote it and keeps
+verifying after the model improves. The differences are ``assets/releases.toml``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from simulator.assets import load_table
+
+VERSION = "0.2.0"
+"""This release (``simulator.__version__``, the package's version, a log's
+``simulator_version``)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelOptions:
+    """Behaviours of the model that changed between releases. A log is re-simulated with the
+    options of the release that made it (:func:`model_for_version`, ``assets/releases.toml``,
+    where each is explained), so that a log verifies under the model that wrote it; new
+    attempts use the defaults. ``yield_per_s`` None: ``assets/cement_model.toml``'s."""
+
+    conservative_cement: bool = True
+    keep_cg_state: bool = True
+    geometric_aggregation: bool = True
+    finite_batch: bool = True
+    pulse_clock: bool = True
+    yield_per_s: float | None = None
+
+    def cement_options(self) -> dict:
+        """The keyword options of :class:`~simulator.cement.injection.CementInjection`."""
+        return {
+            "finite_batch": self.finite_batch,
+            "yield_per_s": self.yield_per_s,
+            "conservative": self.conservative_cement,
+            "keep_cg_state": self.keep_cg_state,
+            "geometric_aggregation": self.geometric_aggregation,
+        }
+
+
+def _released_models() -> dict[tuple[int, ...], ModelOptions]:
+    table = load_table("releases")
+    return {
+        tuple(int(p) for p in version.split(".")): ModelOptions(**row)
+        for version, row in table.items()
+    }
+
+
+RELEASED_MODELS = _released_models()
+"""The model of each earlier release whose behaviour differs from today's (by version)."""
+
+
+def model_for_version(version: str) -> ModelOptions:
+    """The model options a log written by simulator ``version`` (``"0.1.0"``) was made with:
+    today's for this release, an earlier release's own, a ``ValueError`` for a version that is
+    not a release of this package or is newer than this one."""
+    try:
+        key = tuple(int(part) for part in version.split("."))
+    except ValueError:
+        raise ValueError(f"{version!r} is not a version of this simulator") from None
+    current = tuple(int(part) for part in VERSION.split("."))
+    if key > current:
+        raise ValueError(f"made by version {version}, newer than this one ({VERSION})")
+    if key == current:
+        return ModelOptions()
+    if key < min(RELEASED_MODELS):
+        raise ValueError(f"{version!r} is older than every release this simulator can replay")
+    # a version between two listed releases behaves as the next listed one, one after the
+    # last listed release as today's
+    later = [v for v in RELEASED_MODELS if v >= key]
+    return RELEASED_MODELS[min(later)] if later else ModelOptions()
