@@ -4,6 +4,7 @@ time, and the model of an earlier release kept for its logs."""
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import pytest
 
@@ -153,3 +154,28 @@ def test_a_log_of_a_newer_release_is_refused_by_verify(tmp_path):
     )
     assert r.returncode == 2, r.stdout + r.stderr
     assert "simulator_version" in r.stderr + r.stdout and "Traceback" not in r.stderr
+
+
+ADVERSARIAL = sorted((Path(__file__).parent / "data" / "adversarial").glob("*/*.json"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", ADVERSARIAL, ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_adversarial_scripts_end_within_their_bounds(path):
+    """Each script written to make an attempt long and costly ends by itself, within the
+    scenario's time limit, with no more cement than the kit holds and its balance kept."""
+    from simulator.actions import load_script
+
+    s, ph = scenario_and_phantom(path.parent.name)
+    proc = Procedure(s, phantom=ph, render_images=False).run(load_script(path))
+    m = proc.metrics()
+    assert proc.finished and proc.t_s <= s.scenario.time_limit_s + 1e-9
+    assert m["injected_ml"] <= s.cement.batch_ml + 1e-9
+    if proc.cement.flow is not None:
+        assert proc.cement.check_balance(proc.t_s) <= 1e-9
+    if path.stem == "open_ended_inject":  # once 272 ml until the cement set
+        assert m["injected_ml"] == pytest.approx(s.cement.batch_ml, abs=1e-6)
+        assert [e.kind for e in proc.events].count("cement_used_up") == 1
+    if path.stem == "pulse_flood":  # once 8 million seconds of fluoroscopy in a 0 s attempt
+        assert m["fluoro_time_s"] == pytest.approx(6000 / PULSE_RATE_HZ)
+        assert m["procedure_time_s"] == pytest.approx(6000 / PULSE_RATE_HZ, abs=0.021)
