@@ -446,3 +446,37 @@ def test_a_reaim_in_bone_is_refused_and_says_so(tmp_path, monkeypatch):
     assert not any("withdrawn to the skin" in m for m in said)
     assert s.medial_deg == 24.5  # the shown aim goes back to the needle's
     screen.on_quit()
+
+
+def test_holding_inject_until_the_kit_is_empty_says_so():
+    """The kit holds ``batch_ml``: with the key held the injection ends by itself there, the
+    window says the syringe is empty, and a release sends no stray ``stop``."""
+    import dataclasses
+
+    from simulator.personas import build, placement
+    from simulator.ui.session import LiveSession
+
+    scenario = load_scenario(SCENARIO)
+    scenario = dataclasses.replace(
+        scenario, cement=dataclasses.replace(scenario.cement, batch_ml=1.0)
+    )
+    proc = Procedure(scenario, render_images=False)
+    acts = placement(build(SCENARIO)["expert"]["actions"])
+    for a in parse_script(
+        json.dumps({"format": "vsim-script/1", "actions": acts}).encode(), path="x"
+    ):
+        proc.submit(a)
+    while proc.t_s < acts[-1]["t"] + 20.0:
+        proc.step()
+    s = LiveSession(proc, max_frame_s=100.0)
+    s.mix()
+    s.update(200.0)
+    s.inject_down()
+    for _ in range(20):
+        s.update(5.0)
+    assert not proc.cement.injecting
+    assert proc.metrics()["injected_ml"] == pytest.approx(1.0, abs=1e-6)
+    assert any("syringe is empty" in m for _, m in s.messages)
+    s.inject_up()
+    s.update(1.0)
+    assert [a["do"] for a in proc.applied][-1] == "inject"

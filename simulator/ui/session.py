@@ -260,6 +260,11 @@ class LiveSession:
                 self.say(f"injection stopped: {d.get('reason', '')}")
             elif e.kind == "injection_done":
                 self.inject_held = False
+            elif e.kind == "cement_used_up":
+                self.inject_held = False
+                self.say(
+                    f"the syringe is empty: all the kit's cement is in ({d['injected_ml']:g} ml)"
+                )
             elif e.kind == "finish" and d.get("reason") == "time limit":
                 self.say("time is up")
             elif self.hints and e.kind in HINT_KINDS:
