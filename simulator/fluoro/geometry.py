@@ -1,0 +1,175 @@
+"""Cone-beam geometry of a C-arm at any pose: where the source is, where the detector is, and
+where a world point lands on it (pinhole projection).
+
+Frames (all millimetres):
+
+* world — the phantom's LPS frame (+x patient's left, +y posterior, +z superior).
+* detector — origin at the centre of the detector plane; ``u`` along the image columns
+  (left → right on the monitor), ``v`` along the rows (top → bottom), ``w`` along the central
+  ray (source → detector). The source sits at ``w = −SID`` on the detector's axis.
+
+Pose convention (a prone patient, tube under the table):
+
+* ``rotation_deg`` about the patient's long axis (+z). 0° is the frontal beam (PA through the
+  prone patient: source anterior, under the table, beam along +y, detector above the back),
+  drawn like today's ``ap`` view: columns along +x (the patient's right on the viewer's
+  left), rows along −z (head up). Positive rotation swings the tube toward the patient's left:
+  at +90° the source is on the patient's left, the beam runs along −x and the columns follow
+  +y (anterior on the left), today's ``lateral`` view. At −90° the beam runs along +x and the
+  raw image is the mirror image of it; ``mirror=True`` (the monitor's left–right image reverse,
+  as on a real C-arm) shows it like today's lateral.
+* ``tilt_deg`` toward the head (+, cranial: the central ray heads toward +z, the source moves
+  toward the feet) or the feet (−, caudal); a rotation about the detector's ``u`` axis.
+* ``isocentre_mm`` — the point (LPS) the central ray passes through, ``SOD`` from the source.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from simulator.assets import load_table
+
+
+@dataclass(frozen=True, kw_only=True)
+class CArmPose:
+    """Where the C-arm points: angles in degrees, isocentre in LPS mm (see module docstring)."""
+
+    rotation_deg: float = 0.0
+    tilt_deg: float = 0.0
+    isocentre_mm: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    mirror: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConeBeam:
+    """The device's fixed geometry: source–image and source–isocentre distances (mm) and the
+    detector-plane field diameters (mm) of its magnification modes (``[geometry]`` of
+    ``assets/fluoro.toml``)."""
+
+    sid_mm: float
+    sod_mm: float
+    field_modes_mm: dict[str, float] = field(hash=False)
+
+    @classmethod
+    def from_table(cls, table: dict | None = None) -> ConeBeam:
+        """From the ``[geometry]`` table (default: ``assets/fluoro.toml``)."""
+        geo = (table or load_table("fluoro"))["geometry"]
+        return cls(
+            sid_mm=float(geo["source_image_distance_mm"]),
+            sod_mm=float(geo["source_isocentre_distance_mm"]),
+            field_modes_mm={k: float(v) for k, v in geo["field_modes_mm"].items()},
+        )
+
+    @property
+    def magnification(self) -> float:
+        """Magnification of an object at the isocentre: SID / SOD."""
+        return self.sid_mm / self.sod_mm
+
+
+def beam_axes(rotation_deg: float, tilt_deg: float, mirror: bool = False) -> np.ndarray:
+    """World directions (3, 3) of the detector's (u, v, w) axes as rows: columns, rows, beam."""
+    a, t = np.radians(rotation_deg), np.radians(tilt_deg)
+    horizontal = np.array([-np.sin(a), np.cos(a), 0.0])  # R_z(a) · (0, 1, 0)
+    up = np.array([0.0, 0.0, 1.0])
+    w = np.cos(t) * horizontal + np.sin(t) * up
+    v = np.sin(t) * horizontal - np.cos(t) * up
+    u = np.cross(v, w)  # = R_z(a) · (1, 0, 0): +x at rotation 0, +y at +90°
+    if mirror:
+        u = -u
+    return np.stack([u, v, w])
+
+
+@dataclass(frozen=True, kw_only=True)
+class Projection:
+    """One pose of one device with an N×N-pixel detector of diameter ``field_mm``.
+
+    Pixel (row, col) centres sit at ``v, u = (index − (N − 1)/2) · pixel_mm`` in the detector
+    frame, so the central ray hits the middle of the image.
+    """
+
+    pose: CArmPose
+    beam: ConeBeam
+    field_mm: float
+    size_px: int
+
+    @classmethod
+    def make(
+        cls, pose: CArmPose, *, size_px: int, mode: str = "mag1", beam: ConeBeam | None = None
+    ) -> Projection:
+        """The projection of ``pose`` in the named field mode (``normal``, ``mag1``, ``mag2``)."""
+        beam = beam or ConeBeam.from_table()
+        return cls(pose=pose, beam=beam, field_mm=beam.field_modes_mm[mode], size_px=size_px)
+
+    @property
+    def pixel_mm(self) -> float:
+        """Pixel pitch on the detector plane (mm)."""
+        return self.field_mm / self.size_px
+
+    @property
+    def pixel_mm_at_isocentre(self) -> float:
+        """Pixel pitch back-projected to the isocentre (mm): ``pixel_mm / magnification``."""
+        return self.pixel_mm / self.beam.magnification
+
+    @property
+    def axes(self) -> np.ndarray:
+        """World directions of (u, v, w) as rows (3, 3)."""
+        p = self.pose
+        return beam_axes(p.rotation_deg, p.tilt_deg, p.mirror)
+
+    @property
+    def source_mm(self) -> np.ndarray:
+        """The focal spot (LPS mm): SOD before the isocentre along the central ray."""
+        return np.asarray(self.pose.isocentre_mm, dtype=float) - self.beam.sod_mm * self.axes[2]
+
+    @property
+    def detector_centre_mm(self) -> np.ndarray:
+        """Centre of the detector plane (LPS mm), SID from the source."""
+        return self.source_mm + self.beam.sid_mm * self.axes[2]
+
+    @property
+    def world_from_detector(self) -> np.ndarray:
+        """4×4 homogeneous transform: detector-frame mm (u, v, w, 1) → LPS mm."""
+        m = np.eye(4)
+        m[:3, :3] = self.axes.T
+        m[:3, 3] = self.detector_centre_mm
+        return m
+
+    @property
+    def detector_from_world(self) -> np.ndarray:
+        """4×4 homogeneous transform: LPS mm → detector-frame mm (the inverse; axes orthonormal)."""
+        r = self.axes
+        m = np.eye(4)
+        m[:3, :3] = r
+        m[:3, 3] = -r @ self.detector_centre_mm
+        return m
+
+    def to_detector(self, points_mm) -> np.ndarray:
+        """Detector-frame (u, v, w) mm of LPS points (..., 3) mm."""
+        p = np.asarray(points_mm, dtype=float)
+        m = self.detector_from_world
+        return p @ m[:3, :3].T + m[:3, 3]
+
+    def magnification_at(self, points_mm) -> np.ndarray:
+        """SID over each point's distance from the source along the central ray (...,)."""
+        w = self.to_detector(points_mm)[..., 2]
+        return self.beam.sid_mm / (w + self.beam.sid_mm)
+
+    def project(self, points_mm) -> np.ndarray:
+        """Detector (row, col) in pixels (floats, (..., 2)) of LPS points (..., 3) in mm: the
+        pinhole projection from the source onto the detector plane."""
+        d = self.to_detector(points_mm)
+        scale = self.beam.sid_mm / (d[..., 2] + self.beam.sid_mm)
+        c = (self.size_px - 1) / 2.0
+        return np.stack(
+            [d[..., 1] * scale / self.pixel_mm + c, d[..., 0] * scale / self.pixel_mm + c], axis=-1
+        )
+
+    def pixel_mm_world(self, rows, cols) -> np.ndarray:
+        """LPS mm (..., 3) of the centres of detector pixels (row, col) (floats, broadcast)."""
+        c = (self.size_px - 1) / 2.0
+        r = (np.asarray(rows, dtype=float) - c) * self.pixel_mm
+        k = (np.asarray(cols, dtype=float) - c) * self.pixel_mm
+        u, v, _ = self.axes
+        return self.detector_centre_mm + k[..., None] * u + r[..., None] * v
