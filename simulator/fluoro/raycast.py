@@ -1,12 +1,12 @@
 """Line integrals ∫μ dl from the source to every detector pixel (perspective ray casting).
 
-Each ray is clipped to the occupied box of the volume (the voxels with μ > 0, plus half a voxel
-all round), split into equal steps of at most ``step_mm`` and sampled at the steps' midpoints
-with trilinear interpolation of μ between voxel centres (clamped at the volume's edge, so an
-axis-aligned ray through uniform voxels gives their plain sum). The sum of μ × step is the
-integral (dimensionless). Two implementations with the same sampling: a numba kernel
-(parallel over detector rows, compiled once and cached on disk) and a vectorised numpy
-reference over all rays at once (used by the tests to check the kernel).
+Each ray is clipped to the occupied box of the volume (the voxels with μ > 0, plus the one
+voxel the interpolation reaches), split into equal steps of at most ``step_mm`` and sampled at
+the steps' midpoints with trilinear interpolation of μ between voxel centres (clamped at the
+volume's edge, so an axis-aligned ray through uniform voxels gives their plain sum). The sum
+of μ × step is the integral (dimensionless). Two implementations with the same sampling: a
+numba kernel (parallel over detector rows, compiled once and cached on disk) and a vectorised
+numpy reference over all rays at once (used by the tests to check the kernel).
 
 Index space: a voxel ``[i, j, k]`` is centred at ``origin_mm + voxel_mm · (i, j, k)`` (the
 phantom's :class:`~simulator.anatomy.grid.Grid`); the kernels work in voxel units.
@@ -42,7 +42,10 @@ class MuVolume:
         mu = np.ascontiguousarray(mu, dtype=np.float32)
         occ = np.argwhere(mu > 0)
         if occ.size:
-            lo, hi = occ.min(axis=0) - 0.5, occ.max(axis=0) + 0.5
+            # one voxel beyond the occupied centres (the interpolation's reach), within the
+            # half voxel past the edge centres that the clamped interpolation fills
+            lo = np.maximum(occ.min(axis=0) - 1.0, -0.5)
+            hi = np.minimum(occ.max(axis=0) + 1.0, np.asarray(mu.shape) - 0.5)
         else:
             lo = hi = np.zeros(3)
         return cls(
