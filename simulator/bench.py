@@ -2,7 +2,9 @@
 
 Figures so far: phantom build time (budget ≤ 2 s) for the default scenario and the slowest
 shipped scenario, planning time, both fluoroscopy views rendered with needle and cement
-(budget ≤ 5 ms, anatomy cached), and the process's peak resident memory (budget ≤ 600 MB).
+(budget ≤ 5 ms, anatomy cached), one perspective image at a new C-arm pose
+(``render_new_pose_ms``, issue 13's budget ≤ 120 ms), and the process's peak resident memory
+(budget ≤ 600 MB).
 Later parts of the simulator add their own figures here; no test asserts a time.
 """
 
@@ -32,6 +34,7 @@ def run_bench(*, repeat: int = 3) -> dict:
     phantom = build_phantom(scenario)
     plan_s = min(_timed(lambda: plan_trajectory(phantom, scenario, "left")) for _ in range(repeat))
     imaging = _bench_imaging(scenario, phantom)
+    new_pose_ms = _bench_new_pose(phantom)
     headless = _bench_headless(repeat)
     cement = _bench_cement()
     from simulator.ui.bench import ui_frame_ms  # window frame time while injecting
@@ -49,6 +52,7 @@ def run_bench(*, repeat: int = 3) -> dict:
         "phantom_mb": round(phantom.nbytes / 1e6, 1),
         "plan_s": round(plan_s, 4),
         **imaging,
+        "render_new_pose_ms": new_pose_ms,
         **headless,
         **cement,
         **adversarial,
@@ -99,6 +103,30 @@ def _bench_imaging(scenario, phantom) -> dict:
         "render_both_views_ms_p95": round(1000.0 * float(np.percentile(times[5:], 95)), 3),
         "fluoro_cache_build_s": round(cache_s, 4),
     }
+
+
+def _bench_new_pose(phantom, *, size_px: int = 368, poses: int = 12) -> float:
+    """p50 (ms) of one perspective line-integral image (``size_px``² rays, default step) at
+    ``poses`` poses never seen before (rotation −90…90°, tilt −20…20°), after one warm-up."""
+    import numpy as np
+
+    from simulator.fluoro.geometry import CArmPose, Projection
+    from simulator.fluoro.raycast import MuVolume, line_integrals
+
+    vol = MuVolume.from_phantom(phantom)
+    iso = (0.0, phantom.geometry.body.wall_y_mm - 4.0, 0.0)
+    rng = np.random.default_rng(0)
+    line_integrals(vol, Projection.make(CArmPose(isocentre_mm=iso), size_px=size_px))
+    times = []
+    for _ in range(poses):
+        pose = CArmPose(
+            rotation_deg=float(rng.uniform(-90, 90)),
+            tilt_deg=float(rng.uniform(-20, 20)),
+            isocentre_mm=iso,
+        )
+        proj = Projection.make(pose, size_px=size_px)
+        times.append(_timed(lambda p=proj: line_integrals(vol, p)))
+    return round(1000.0 * float(np.median(times)), 1)
 
 
 def _bench_headless(repeat: int) -> dict:
