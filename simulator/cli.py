@@ -9,6 +9,7 @@ import argparse
 import json
 import os
 import sys
+from collections import Counter
 from pathlib import Path
 
 from simulator import __version__
@@ -235,6 +236,9 @@ def _cmd_run(args) -> int:
     target = (
         "" if m["tip_to_target_mm"] is None else f", {m['tip_to_target_mm']:.1f} mm from target"
     )
+    reasons = Counter(e["details"]["reason"] for e in log["events"] if e["kind"] == "refused")
+    refused = "; ".join(f"{why} ×{n}" for why, n in reasons.most_common(3))
+    refused = f"; {sum(reasons.values())} actions refused ({refused})" if reasons else ""
     print(
         f"{scenario.id} seed {proc.seed}: {m['procedure_time_s']:.1f} s, tip {m['tip_zone']}"
         f"{target}, breaches: {breaches}, fluoro {m['fluoro_shots']} shots "
@@ -242,6 +246,7 @@ def _cmd_run(args) -> int:
         f"{m['needle_repositions']}; cement {m['in_body_ml']:.2f} ml in body; score "
         f"{score['total']:.1f} {'passed' if score['passed'] else 'failed'}"
         + (f" (critical: {', '.join(score['critical'])})" if score["critical"] else "")
+        + refused
         + (f"; log {args.log}" if args.log else "")
     )
     if args.log:

@@ -100,3 +100,14 @@ def test_bench_json_has_the_build_figures():
     assert figures["render_both_views_ms"] > 0
     assert figures["headless_realtime_factor"] > 0
     assert set(figures["phantom_build_s_by_scenario"]) >= {"first_case_l1"}
+
+
+def test_the_run_summary_counts_refused_actions(tmp_path):
+    script = tmp_path / "refused.json"
+    script.write_text(
+        '{"format": "vsim-script/1", "actions": [{"t": 0, "do": "inject", "rate_ml_min": 2},'
+        ' {"t": 1, "do": "stop"}, {"t": 2, "do": "finish"}]}'
+    )
+    r = run("run", "--scenario", "first_case_l1", "--script", str(script))
+    assert r.returncode == 0, r.stderr
+    assert "2 actions refused (mix the cement first ×1; no injection is running ×1)" in r.stdout

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import pygame
 
+from simulator.scoring.feedback import clock  # the feedback's clock: one time per moment
 from simulator.ui import render as r
 from simulator.ui.app import App, Screen
 from simulator.ui.catalog import list_scenarios
-from simulator.ui.hud import clock
 from simulator.ui.screens.truth import (
     CEMENT_RGB,
     GREAT_VESSEL_RGB,
@@ -48,7 +48,9 @@ LISTED = (
     "stall",
     "leak",
     "injection_done",
+    "cement_used_up",
     "cement_set",
+    "wall_contact",
     "finish",
 )
 
