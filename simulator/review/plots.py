@@ -145,7 +145,7 @@ def fluoro_vs_score(attempts: list[Attempt]) -> bytes:
     ax.set_title("Fluoroscopy time against score", fontsize=11)
     ax.grid(alpha=0.3)
     if by:
-        ax.legend(fontsize=7, markerscale=2, loc="lower left", frameon=True, framealpha=0.8)
+        ax.legend(fontsize=7, markerscale=2, loc="best", frameon=True, framealpha=0.8)
     return _png(fig)
 
 
@@ -161,9 +161,11 @@ def leak_sites(attempts: list[Attempt]) -> bytes:
     ax1, ax2 = fig.subplots(1, 2)
     ax1.bar(names, share, color="#c0504d")
     ax1.set(ylabel="attempts with a leak (%)")
+    ax1.set_ylim(bottom=0.0, top=max(max(share, default=0.0) * 1.1, 1.0))  # no negative axis
     ax1.set_title(f"Leak frequency by site (≥ {LEAK_MIN_ML:g} ml)", fontsize=11)
     ax2.bar(names, total, color="#4f81bd")
     ax2.set(ylabel="cement leaked, all attempts (ml)")
+    ax2.set_ylim(bottom=0.0, top=max(max(total, default=0.0) * 1.1, 0.1))
     ax2.set_title("Leaked volume by site", fontsize=11)
     for ax in (ax1, ax2):
         ax.grid(axis="y", alpha=0.3)
