@@ -161,3 +161,31 @@ def test_top_level_stays_small():
     """``simulator/`` keeps about a dozen top-level modules; the rest live in packages."""
     top = sorted(p.stem for p in PACKAGE.glob("*.py") if p.stem not in ("__init__", "__main__"))
     assert len(top) <= 15, top
+
+
+def test_every_import_of_the_package_resolves():
+    """Every ``from simulator… import NAME`` (lazy ones too) names something that exists, so
+    that a stale import left in a function cannot hide until it runs."""
+    import importlib
+
+    missing = []
+    for name, path in module_names().items():
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.ImportFrom):
+                continue
+            base = node.module or ""
+            if node.level:
+                up = package.split(".")[: len(package.split(".")) - (node.level - 1)]
+                base = ".".join([*up, *([base] if base else [])])
+            if base != "simulator" and not base.startswith("simulator."):
+                continue
+            module = importlib.import_module(base)
+            for alias in node.names:
+                if hasattr(module, alias.name):
+                    continue
+                try:
+                    importlib.import_module(f"{base}.{alias.name}")
+                except ModuleNotFoundError:
+                    missing.append(f"{name}: from {base} import {alias.name}")
+    assert missing == []

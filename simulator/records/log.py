@@ -343,15 +343,6 @@ def is_signed(log: dict) -> bool:
     return log.get("signature", {}).get("algorithm") == "HMAC-SHA256"
 
 
-def __getattr__(name: str):
-    # the recorder lives in simulator.records.journal (it needs this module); offered here too
-    if name in ("AttemptRecorder", "recover_journal"):
-        from simulator import journal
-
-        return getattr(journal, name)
-    raise AttributeError(name)
-
-
 __all__ = [
     "LOG_FORMAT",
     "LogError",
