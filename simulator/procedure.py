@@ -81,7 +81,10 @@ class Procedure:
         self.phantom = phantom if phantom is not None else build_phantom(scenario, seed=self.seed)
         eq = scenario.equipment
         self.needle = NeedleModel(
-            self.phantom, gauge=eq.needle_gauge, length_mm=eq.needle_length_mm
+            self.phantom,
+            gauge=eq.needle_gauge,
+            length_mm=eq.needle_length_mm,
+            wall_contact_events=self.model.wall_contact_events,
         )
         if render_images:
             self.carm: CArm | None = CArm(make_imager(scenario, self.phantom, seed=self.seed))

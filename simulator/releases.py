@@ -25,6 +25,7 @@ class ModelOptions:
     geometric_aggregation: bool = True
     finite_batch: bool = True
     pulse_clock: bool = True
+    wall_contact_events: bool = True
     yield_per_s: float | None = None
 
     def cement_options(self) -> dict:

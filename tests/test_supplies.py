@@ -179,3 +179,27 @@ def test_adversarial_scripts_end_within_their_bounds(path):
     if path.stem == "pulse_flood":  # once 8 million seconds of fluoroscopy in a 0 s attempt
         assert m["fluoro_time_s"] == pytest.approx(6000 / PULSE_RATE_HZ)
         assert m["procedure_time_s"] == pytest.approx(6000 / PULSE_RATE_HZ, abs=0.021)
+
+
+LEGACY = sorted((Path(__file__).parent / "data" / "personas" / "legacy").glob("*.json"))
+
+
+@pytest.mark.parametrize("path", LEGACY, ids=lambda p: p.stem)
+def test_release_0_1_logs_whose_needle_touched_a_wall_still_verify(path):
+    """Logs written by release 0.1.0 (its expert personas on two more cases) whose needle's
+    surface touched a pedicle wall: today's needle adds a ``wall_contact`` event there, the
+    0.1.0 model did not, so they verify only under their own release's model."""
+    import dataclasses
+
+    from simulator.records.log import read_log, script_actions
+    from simulator.records.verify import verify_log
+    from simulator.scenario import load_scenario
+    from tests.make_personas import TEST_KEY
+
+    assert verify_log(path, key=TEST_KEY) == []
+    log = read_log(path)
+    scenario = load_scenario(log["scenario"]["id"])
+    today = dataclasses.replace(model_for_version("0.1.0"), wall_contact_events=True)
+    proc = Procedure(scenario, seed=log["seed"], render_images=False, model=today)
+    proc.run(script_actions(log))
+    assert "wall_contact" in [e.kind for e in proc.events]

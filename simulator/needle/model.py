@@ -102,8 +102,12 @@ class NeedleState:
 class NeedleModel:
     """Moves a :class:`NeedleState` through a phantom and records what happens."""
 
-    def __init__(self, phantom: Phantom, *, gauge: int, length_mm: float):
+    def __init__(
+        self, phantom: Phantom, *, gauge: int, length_mm: float, wall_contact_events: bool = True
+    ):
+        """``wall_contact_events``: record ``wall_contact`` (release 0.1.0 did not)."""
         self.phantom = phantom
+        self.wall_contact_events = wall_contact_events
         t = tissues()
         self.t = t
         g = load_table("equipment")["gauges"][str(gauge)]
@@ -203,7 +207,7 @@ class NeedleModel:
             kinds = self._breach_kinds(s.last_label, label)
             if kinds:
                 s.clean_pass = False
-            elif self._wall_contact(s.last_label, label):
+            elif self.wall_contact_events and self._wall_contact(s.last_label, label):
                 s.clean_pass = False
                 events.append(("wall_contact", self._contact_details()))
             for kind in kinds:
