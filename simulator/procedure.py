@@ -103,6 +103,7 @@ class Procedure:
         self._pending_shot: tuple[float, str, int] | None = None
         self.exposing_until_s = 0.0
         """End of the exposure under way (s); actions wait for it (``pulse_clock``)."""
+        self._waited = False
         self.tick = 0
         self.events: list[Event] = []
         self.applied: list[dict] = []
@@ -137,6 +138,7 @@ class Procedure:
         if self._pending_shot is not None and self._pending_shot[0] <= now + 1e-9:
             _, view, pulses = self._pending_shot
             self._pending_shot = None
+            self._waited = False
             self.carm_view = view
             self._expose(view, pulses, continued=False)
         end = now + TICK_S
@@ -212,6 +214,7 @@ class Procedure:
     # ----- actions ------------------------------------------------------------------------------
     def _apply(self, action: Action) -> None:
         self.applied.append({"tick": self.tick, **action.as_json()})
+        self._waited = action.t < self.exposing_until_s - 1e-9  # for an exposure that ended
         reason = getattr(self, f"_do_{action.do}")(action.args)
         if reason:
             self._event("refused", {"do": action.do, "reason": reason})
@@ -268,6 +271,15 @@ class Procedure:
         return None
 
     def _expose(self, view: str, pulses: int, *, continued: bool) -> None:
+        requested = pulses
+        if self.model.pulse_clock:
+            rate = self.ledger.beam.pulse_rate_hz
+            # an exposure that waited for the one before starts where that one ended, so that
+            # pulses sent at the pulse rate (the held pedal) do not fall behind by the ticks
+            start = self.exposing_until_s if self._waited else self.t_s
+            left_s = self.scenario.scenario.time_limit_s - start
+            pulses = max(1, min(pulses, math.floor(left_s * rate + 1e-9)))  # the clock ends
+            self.exposing_until_s = start + pulses / rate
         if self.carm is not None:
             self.carm.expose(
                 view,
@@ -278,9 +290,9 @@ class Procedure:
             )
         else:
             self.ledger.record(view, pulses, continued=continued)
-        if self.model.pulse_clock:
-            self.exposing_until_s = self.t_s + pulses / self.ledger.beam.pulse_rate_hz
         details = {"view": view, "pulses": pulses}
+        if pulses < requested:
+            details["cut_by_time_limit_from"] = requested
         if continued:
             details["continued"] = True
         self._event("fluoro", details)

@@ -203,3 +203,41 @@ def test_release_0_1_logs_whose_needle_touched_a_wall_still_verify(path):
     proc = Procedure(scenario, seed=log["seed"], render_images=False, model=today)
     proc.run(script_actions(log))
     assert "wall_contact" in [e.kind for e in proc.events]
+
+
+def test_a_held_pedal_keeps_pace_and_other_actions_wait_at_most_a_pulse():
+    """The window sends a pulse every 1/7.5 s while the pedal is held; each exposure starts
+    where the one before ended, so the pulses keep pace (none queue up) and an advance sent
+    meanwhile applies within one pulse."""
+    from simulator.ui.session import LiveSession
+
+    s, ph = scenario_and_phantom("first_case_l1")
+    proc = Procedure(s, phantom=ph, render_images=False)
+    sess = LiveSession(proc, max_frame_s=100.0)
+    sess.choose_entry("left", (43.8, 15.7))
+    sess.pedal_down("lateral")
+    for k in range(30):  # 60 s: an advance every 2 s, frames of 1/60 s
+        sess.advance(1.0)
+        for _ in range(120):
+            sess.update(1.0 / 60.0)
+        assert len(proc._queue) <= 2, (k, [a.do for a in proc._queue])
+    held_s = proc.t_s
+    sess.pedal_up()
+    sess.update(0.5)
+    m = proc.metrics()
+    assert m["fluoro_time_s"] == pytest.approx(held_s, abs=0.2)  # the beam on all along
+    submitted = {round(a.t, 6) for a in proc._queue}
+    assert not submitted
+    lags = [a["tick"] * 0.02 - a["t"] for a in proc.applied if a["do"] == "advance"]
+    assert max(lags) <= 1.0 / PULSE_RATE_HZ + 0.021, max(lags)
+
+
+def test_an_exposure_stops_at_the_time_limit():
+    s, ph = scenario_and_phantom("first_case_l1")
+    limit = s.scenario.time_limit_s
+    actions = [make_action(limit - 5.0, "fluoro", view="ap", pulses=600)]
+    proc = Procedure(s, phantom=ph, render_images=False).run(actions)
+    shot = next(e for e in proc.events if e.kind == "fluoro")
+    assert shot.details["pulses"] == int(5.0 * PULSE_RATE_HZ)
+    assert shot.details["cut_by_time_limit_from"] == 600
+    assert proc.metrics()["fluoro_time_s"] == pytest.approx(5.0, abs=1.0 / PULSE_RATE_HZ)
