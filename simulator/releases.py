@@ -4,6 +4,7 @@ verifying after the model improves. The differences are ``assets/releases.toml``
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from simulator.assets import load_table
@@ -53,20 +54,18 @@ RELEASED_MODELS = _released_models()
 
 def model_for_version(version: str) -> ModelOptions:
     """The model options a log written by simulator ``version`` (``"0.1.0"``) was made with:
-    today's for this release, an earlier release's own, a ``ValueError`` for a version that is
-    not a release of this package or is newer than this one."""
-    try:
-        key = tuple(int(part) for part in version.split("."))
-    except ValueError:
-        raise ValueError(f"{version!r} is not a version of this simulator") from None
+    today's for this release, a listed earlier release's own (``assets/releases.toml``), a
+    ``ValueError`` for anything else (not a release, or newer than this one)."""
+    shown = repr(version if len(version) <= 24 else version[:21] + "…")
+    if not re.fullmatch(r"[0-9]{1,4}\.[0-9]{1,4}\.[0-9]{1,4}", version):
+        raise ValueError(f"{shown} is not a version of this simulator (like {VERSION!r})")
+    key = tuple(int(part) for part in version.split("."))
     current = tuple(int(part) for part in VERSION.split("."))
     if key > current:
         raise ValueError(f"made by version {version}, newer than this one ({VERSION})")
     if key == current:
         return ModelOptions()
-    if key < min(RELEASED_MODELS):
-        raise ValueError(f"{version!r} is older than every release this simulator can replay")
-    # a version between two listed releases behaves as the next listed one, one after the
-    # last listed release as today's
-    later = [v for v in RELEASED_MODELS if v >= key]
-    return RELEASED_MODELS[min(later)] if later else ModelOptions()
+    if key not in RELEASED_MODELS:
+        known = ", ".join(".".join(map(str, v)) for v in sorted(RELEASED_MODELS))
+        raise ValueError(f"{shown} is not a release this simulator can replay ({known}, {VERSION})")
+    return RELEASED_MODELS[key]

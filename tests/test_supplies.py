@@ -121,7 +121,7 @@ def test_model_for_version():
     old = model_for_version("0.1.0")
     assert old == RELEASED_MODELS[(0, 1, 0)] and old != ModelOptions()
     assert not (old.pulse_clock or old.finite_batch or old.conservative_cement)
-    for bad in ("9.0.0", "x.y", "0.0.1"):
+    for bad in ("9.0.0", "x.y", "0.0.1", "0.1.5", " 0.2.0\n", "٠.٢.٠", "0.2", "9" * 5000):
         with pytest.raises(ValueError):
             model_for_version(bad)
 
