@@ -228,6 +228,19 @@ def _cmd_run(args) -> int:
     actions = load_script(args.script)  # everything is checked before anything runs
     proc = Procedure(scenario, seed=args.seed).run(actions)
     log = attempt_log(proc, trainee=args.trainee, key=load_key())
+    if args.log:
+        try:
+            write_json_atomic(args.log, log, exclusive=not args.force)
+        except FileExistsError:
+            raise UserError(_EXISTS.format(log=args.log)) from None
+        except OSError as exc:
+            raise UserError(f"{args.log}: --log: cannot write ({exc.strerror})") from None
+    print(_run_summary(scenario, proc, log, args.log))
+    return 0
+
+
+def _run_summary(scenario, proc, log: dict, log_path: str | None) -> str:
+    """The one-line summary of a headless attempt."""
     m, score = log["metrics"], log["score"]
     breaches = ", ".join(f"{b['kind']} {b['depth_mm']:.1f} mm" for b in m["breaches"]) or "none"
     contacts = [e["details"]["side"] for e in log["events"] if e["kind"] == "wall_contact"]
@@ -239,7 +252,7 @@ def _cmd_run(args) -> int:
     reasons = Counter(e["details"]["reason"] for e in log["events"] if e["kind"] == "refused")
     refused = "; ".join(f"{why} ×{n}" for why, n in reasons.most_common(3))
     refused = f"; {sum(reasons.values())} actions refused ({refused})" if reasons else ""
-    print(
+    return (
         f"{scenario.id} seed {proc.seed}: {m['procedure_time_s']:.1f} s, tip {m['tip_zone']}"
         f"{target}, breaches: {breaches}, fluoro {m['fluoro_shots']} shots "
         f"{m['fluoro_time_s']:.1f} s {m['dose_dap_mgycm2']:.0f} mGy·cm², repositions "
@@ -247,16 +260,8 @@ def _cmd_run(args) -> int:
         f"{score['total']:.1f} {'passed' if score['passed'] else 'failed'}"
         + (f" (critical: {', '.join(score['critical'])})" if score["critical"] else "")
         + refused
-        + (f"; log {args.log}" if args.log else "")
+        + (f"; log {log_path}" if log_path else "")
     )
-    if args.log:
-        try:
-            write_json_atomic(args.log, log, exclusive=not args.force)
-        except FileExistsError:
-            raise UserError(_EXISTS.format(log=args.log)) from None
-        except OSError as exc:
-            raise UserError(f"{args.log}: --log: cannot write ({exc.strerror})") from None
-    return 0
 
 
 _EXISTS = "{log}: --log: the file exists; give a new file name, or --force to replace it"
@@ -275,6 +280,8 @@ def _check_new_log(log: str, *, force: bool) -> None:
         raise UserError(f"{log}: --log: is a folder; give a file name ending in .json")
     if not out.parent.exists():
         raise UserError(f"{log}: --log: the folder {out.parent} does not exist")
+    if not out.parent.is_dir():
+        raise UserError(f"{log}: --log: {out.parent} is a file, not a folder")
     if not force and os.path.lexists(out):
         raise UserError(_EXISTS.format(log=log))
 

@@ -176,7 +176,31 @@ CASES = {
     "log fake trainee first": verify_edit("{", '{"trainee": "someone else", '),
     "log fake score first": verify_edit('"score": {', '"score": {"total": 100.0, '),
     "log duplicate deep": verify_edit('"fluoro_shots": ', '"fluoro_shots": 0, "fluoro_shots": '),
+    # logs whose model or display cannot be replayed
+    "log display not an object": verify_changed(lambda log: log.update(display="yes")),
+    "log display bad value": verify_changed(lambda log: log.update(display={"invert": 1})),
+    "log version not a release": verify_changed(lambda log: log.update(simulator_version="0.1.5")),
+    "log version newer": verify_changed(lambda log: log.update(simulator_version="9.0.0")),
+    "log version not ASCII": verify_changed(lambda log: log.update(simulator_version="٠.١.٠")),
+    # a --log whose folder is a file
+    "run --log under a file": lambda t: run_with(
+        short_script(t), t, "--log", str(write(t / "out.d", "x") / "a.json")
+    ),
 }
+
+FIELD = {
+    "log display not an object": "display",
+    "log display bad value": "display",
+    "log version not a release": "simulator_version",
+    "log version newer": "simulator_version",
+    "log version not ASCII": "simulator_version",
+    "run --log under a file": "--log",
+    "log seed 2**40": "seed",
+    "log seed -1": "seed",
+    "log trainee empty": "trainee",
+    "journal negative seed": "seed",
+}
+"""The field the one message must name, for the cases where it is known."""
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
@@ -191,7 +215,9 @@ def test_hostile_input_is_one_message_and_exit_2(case, tmp_path):
     assert r.returncode == 2, (r.stdout, stderr)
     assert "Traceback" not in stderr and "Error:" not in stderr.replace("error:", "")
     assert stderr.strip().count("\n") == 0, stderr  # one message line
-    assert not list(tmp_path.glob("out.*")), "nothing written"
+    if case in FIELD:
+        assert f"{FIELD[case]}:" in stderr, stderr
+    assert not list(tmp_path.glob("out.*json")), "nothing written"
     journals = [a for a in args if isinstance(a, str) and a.endswith(".journal.jsonl")]
     for j in journals:
         assert not Path(j.removesuffix(".journal.jsonl") + ".json").exists()

@@ -227,6 +227,11 @@ def check_log(data, *, path: str) -> None:
         datetime.fromisoformat(data["started_at"])
     except ValueError:
         _fail(path, "started_at", f"not an ISO 8601 time: {data['started_at']!r}")
+    display = data.get("display", {})
+    if not isinstance(display, dict) or any(
+        k != "invert" or not isinstance(v, bool) for k, v in display.items()
+    ):
+        _fail(path, "display", f'must be {{"invert": true or false}}, got {display!r:.60}')
     for i, a in enumerate(data["actions"]):
         if not isinstance(a, dict) or not isinstance(a.get("tick"), int) or a["tick"] < 0:
             _fail(path, f"actions[{i}].tick", "must be a whole number of ticks ≥ 0")
