@@ -25,11 +25,18 @@ def play(*, scenario_id: str, trainee: str = "", logs_dir: Path) -> int:
 
 def replay(log_path: Path, *, logs_dir: Path) -> int:
     """Open the replay viewer on one attempt log; returns the exit code."""
+    from simulator.errors import UserError
     from simulator.records.log import read_log
+    from simulator.releases import model_for_version
     from simulator.ui import screens  # noqa: F401  (registers the screens by name)
     from simulator.ui.app import Settings, open_app
 
-    read_log(log_path)  # a bad log is one clear message before any window opens
+    log = read_log(log_path)  # a bad log is one clear message before any window opens
+    try:
+        model_for_version(log["simulator_version"])
+    except ValueError as err:
+        why = f"{log_path}: simulator_version: {err}; it cannot be replayed here"
+        raise UserError(why) from None
     app = open_app(Settings(logs_dir=Path(logs_dir)))
     app.show("replay", log_path=log_path)
     return app.run()

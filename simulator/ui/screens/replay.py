@@ -32,6 +32,7 @@ class Replayer:
 
     def __init__(self, log: dict, log_path: str = "log"):
         self.log = log
+        self.log_path = str(log_path)
         self.scenario = load_scenario(log["scenario"]["id"])
         if self.scenario.sha256 != log["scenario"]["sha256"]:
             raise UserError(
@@ -46,7 +47,7 @@ class Replayer:
 
     def rebuild(self) -> None:
         """A fresh procedure at t = 0 with every action queued."""
-        proc = rebuild(self.log, self.scenario, run=False, phantom=self.phantom)
+        proc = rebuild(self.log, self.scenario, run=False, phantom=self.phantom, path=self.log_path)
         self.phantom = proc.phantom
         self.session = LiveSession(proc, follow_model=True, max_frame_s=0.1)
 
