@@ -241,3 +241,23 @@ def test_an_exposure_stops_at_the_time_limit():
     assert shot.details["pulses"] == int(5.0 * PULSE_RATE_HZ)
     assert shot.details["cut_by_time_limit_from"] == 600
     assert proc.metrics()["fluoro_time_s"] == pytest.approx(5.0, abs=1.0 / PULSE_RATE_HZ)
+
+
+@pytest.mark.slow
+def test_a_kit_larger_than_the_body_fills_it_and_the_rest_is_forced_out():
+    """A small L1 (18 × 24 × 30 mm, 5.7 ml of pores) and the default 10 ml kit pushed in at
+    6 ml/min: the body fills, the cement then leaves through the openings its yield stress
+    held shut (a leak), and the balance holds (once a CementBalanceError, a traceback)."""
+    from simulator.actions import load_script
+    from simulator.scenario import load_scenario
+
+    folder = Path(__file__).parent / "data" / "full_body"
+    s = load_scenario(folder / "small_l1.toml")
+    proc = Procedure(s, render_images=False).run(load_script(folder / "small_inj.json"))
+    m = proc.metrics()
+    grid = proc.cement.grid
+    body_pores_ml = float(grid.pore_m3[grid.site == 0].sum() * 1e6)
+    assert m["injected_ml"] == pytest.approx(s.cement.batch_ml, abs=1e-6)
+    assert 0.95 * body_pores_ml <= m["in_body_ml"] <= body_pores_ml + 1e-9  # full
+    assert sum(m["leak_ml"].values()) > 2.0  # what the full body could not take
+    assert proc.cement.check_balance(proc.t_s) <= 1e-9

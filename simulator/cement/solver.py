@@ -67,7 +67,7 @@ class FlowSolver:
         self.geometric_aggregation = geometric_aggregation
         self.conservative = conservative
         self.clipped_m3 = 0.0
-        self._body_graph = None
+        self._graphs = None
         """Cement removed by clipping the fill to [0, 1] so far (m³; > 0: lost)."""
         self.fill = np.zeros(grid.n)
         self.pressure_pa = np.zeros(grid.n)
@@ -297,34 +297,47 @@ class FlowSolver:
     def _deposit(self, raw: np.ndarray) -> np.ndarray:
         """Each overfull cell's excess into the nearest cells with room, breadth first through
         the grid's inner faces except those from the body into a leak site (the faces the
-        entry threshold may hold shut); exact, so the balance holds."""
-        from scipy.sparse.csgraph import breadth_first_order
-
+        entry threshold may hold shut). Only when the body around it is full is the cement
+        forced through those faces (into the nearest leak-site cells with room) and, with the
+        whole grid full, out of the grid at the cell's site. Exact, so the balance holds."""
         g = self.grid
-        if self._body_graph is None:
+        if self._graphs is None:
             keep = g.face_t > 0
             i, j = g.face_i[keep], g.face_j[keep]
             frm, to = np.concatenate([i, j]), np.concatenate([j, i])
             ok = ~((g.site[frm] == 0) & (g.site[to] != 0))  # never out of the body this way
-            self._body_graph = sp.csr_matrix(
-                (np.ones(int(ok.sum())), (frm[ok], to[ok])), shape=(g.n, g.n)
-            )
+
+            def graph(sel):
+                return sp.csr_matrix((np.ones(int(sel.sum())), (frm[sel], to[sel])), (g.n, g.n))
+
+            self._graphs = (graph(ok), graph(np.ones(frm.size, dtype=bool)))
         for cell in np.nonzero(raw > 1.0)[0]:
             excess = (raw[cell] - 1.0) * g.pore_m3[cell]
             raw[cell] = 1.0
-            order = breadth_first_order(self._body_graph, int(cell), return_predecessors=False)
-            for c in order[1:]:
-                room = (1.0 - raw[c]) * g.pore_m3[c]
-                if room <= 0.0:
-                    continue
-                put = min(room, excess)
-                raw[c] += put / g.pore_m3[c]
-                excess -= put
+            for graph in self._graphs:
+                excess = self._fill_nearest(raw, graph, int(cell), excess)
                 if excess <= 0.0:
                     break
-            else:  # the whole connected body is full: the excess stays, and the balance fails
-                raw[cell] += excess / g.pore_m3[cell]
+            else:  # every cell it can reach is full: the cement leaves the grid here
+                self.exited_m3[g.site[cell]] += excess
         return raw
+
+    def _fill_nearest(self, raw: np.ndarray, graph, cell: int, excess_m3: float) -> float:
+        """Put ``excess_m3`` into the cells with room nearest ``cell`` along ``graph``
+        (breadth first); returns what is left (m³)."""
+        from scipy.sparse.csgraph import breadth_first_order
+
+        pore = self.grid.pore_m3
+        for c in breadth_first_order(graph, cell, return_predecessors=False)[1:]:
+            room = (1.0 - raw[c]) * pore[c]
+            if room <= 0.0:
+                continue
+            put = min(room, excess_m3)
+            raw[c] += put / pore[c]
+            excess_m3 -= put
+            if excess_m3 <= 0.0:
+                break
+        return excess_m3
 
     def cement_m3(self) -> np.ndarray:
         """Cement volume per cell (m³)."""
