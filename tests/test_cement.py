@@ -1,5 +1,5 @@
 """The cement model: conservation, compact fill, channel leaks against viscosity, defects,
-pressure, stall and setting (DESIGN §5.1)."""
+pressure, stall and setting."""
 
 from __future__ import annotations
 

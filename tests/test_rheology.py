@@ -1,4 +1,4 @@
-"""Cement rheology and cannula pressure (DESIGN §5.1 behaviour 5, the cannula part)."""
+"""Cement rheology and cannula pressure (the cannula part of the pressure)."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ def test_newtonian_cannula_pressure_is_poiseuille(mu, gauge):
 
 
 def test_reference_worked_example_about_one_megapascal():
-    """REFERENCE: 4 ml/min, 100 Pa·s, 11 G (inner radius ≈ 1.19 mm), 120 mm → ≈ 1 MPa."""
+    """docs/SOURCES.md: 4 ml/min, 100 Pa·s, 11 G (inner radius ≈ 1.19 mm), 120 mm → ≈ 1 MPa."""
     r = load_table("equipment")["gauges"]["11"]["inner_diameter_mm"] / 2000.0
     assert r == pytest.approx(1.19e-3, abs=0.01e-3)  # the table's 11 G is the reference's
     dp = cannula_pressure_pa(
@@ -110,7 +110,7 @@ def test_products_match_the_reference_ranges():
     assert 100 <= low.consistency_pa_s(540, 22) <= 300  # 8–10 min
     assert high.consistency_pa_s(0, 22) >= 200  # several hundred from the start
     assert 900 <= med.set_after_s(22) <= 1100  # ≈ 17 min (Boger 2008)
-    assert high.set_after_s(20) == pytest.approx(534, rel=0.03)  # REFERENCE
+    assert high.set_after_s(20) == pytest.approx(534, rel=0.03)  # docs/SOURCES.md
     assert high.set_after_s(28) == pytest.approx(381, rel=0.03)
     for c in (low, med, high):
         assert 0.3 <= c.power_law_index <= 0.7

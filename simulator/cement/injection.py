@@ -372,7 +372,7 @@ class CementInjection:
         }
 
     def metrics(self) -> dict:
-        """The cement metrics of DESIGN §4.4."""
+        """The cement metrics (``assets/metrics.toml``)."""
         if self.product is None:
             return {
                 "cement_product": None,

@@ -55,4 +55,4 @@ class CementModel(Protocol):
         """What the trainee's gauges show, or None before mixing."""
 
     def metrics(self) -> dict:
-        """The cement metrics of DESIGN §4.4 (empty when no cement model runs)."""
+        """The cement metrics, ``assets/metrics.toml`` (empty when no cement model runs)."""

@@ -10,7 +10,7 @@ volume rate Q needs
 
     Δp = (2 K L / r) · [(3n + 1) Q / (n π r³)]ⁿ
 
-(REFERENCE, Baroud & Steffen 2005), which for n = 1 (K = μ) is Poiseuille's
+(docs/SOURCES.md, Baroud & Steffen 2005), which for n = 1 (K = μ) is Poiseuille's
 ``Δp = 8 μ L Q / (π r⁴)``. About 95 % of the injection pressure is lost here.
 """
 

@@ -42,7 +42,7 @@ class FlowSolver:
     """Pressure and cement fill on a :class:`FlowGrid` (mutable state ``fill``).
 
     The defaults are today's model; release 0.1.0 had all three options off, and its logs are
-    re-simulated that way (``simulator.procedure.model_for_version``).
+    re-simulated that way (``simulator.releases.model_for_version``).
 
     ``conservative``: cement that would fill a cell beyond its pore volume (a cell whose
     faces into a leak site are held shut by the entry threshold receives more than it can
