@@ -163,8 +163,9 @@ def _bench_cement() -> dict:
     import numpy as np
 
     from simulator.actions import make_action
+    from simulator.cement.solver import blas_single_thread
     from simulator.personas import build, placement
-    from simulator.procedure import Procedure, blas_single_thread
+    from simulator.procedure import Procedure
 
     scenario = load_scenario(DEFAULT_SCENARIO)
     proc = Procedure(scenario, render_images=False)

@@ -12,7 +12,6 @@ are skipped in one jump; the result is identical to stepping through them.
 
 from __future__ import annotations
 
-import functools
 import math
 from collections import deque
 from collections.abc import Iterable, Mapping
@@ -27,6 +26,7 @@ from simulator.anatomy.build import build_phantom
 from simulator.anatomy.phantom import Phantom
 from simulator.assets import load_table
 from simulator.cement.injection import CementInjection, CementModel
+from simulator.cement.solver import blas_single_thread
 from simulator.fluoro import BeamModel, CArm, DisplaySettings, DoseLedger, NeedleRender, make_imager
 from simulator.materials import tissues
 from simulator.metrics import check_metrics
@@ -35,18 +35,6 @@ from simulator.releases import ModelOptions
 
 TICK_S = 0.02
 """The fixed step (s)."""
-
-
-@functools.cache
-def _blas_controller():
-    from threadpoolctl import ThreadpoolController
-
-    return ThreadpoolController()
-
-
-def blas_single_thread():
-    """A context in which BLAS (OpenBLAS, MKL…) runs on one thread."""
-    return _blas_controller().limit(limits=1, user_api="blas")
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -17,7 +17,11 @@ from simulator.cement.conservation import check_balance
 from simulator.cement.flow import MARROW_VISCOSITY_PA_S, MODEL, SITES, FlowGrid, build_grid
 from simulator.cement.image import voxel_fraction
 from simulator.cement.model import CementFill, CementModel
-from simulator.cement.rheology import CementProduct, cannula_pressure_pa
+from simulator.cement.rheology import (
+    CementProduct,
+    cannula_pressure_pa,
+    rate_within_limit_m3_s,
+)
 from simulator.cement.solver import FlowSolver
 
 __all__ = ["CementFill", "CementInjection", "CementModel"]
@@ -221,26 +225,16 @@ class CementInjection:
         return []
 
     def _achievable_rate(self, k: float, n: float) -> float:
-        """The requested rate, or the lower rate at which cannula + bone pressure meets the
-        syringe's limit (the flow stalls toward it)."""
-
-        def total(q: float) -> float:
-            return cannula_pressure_pa(
-                consistency_pa_s=k,
-                power_law_index=n,
-                rate_m3_s=q,
-                radius_m=self.radius_m,
-                length_m=self.length_m,
-            ) + (self._r_bone * q)
-
-        q = self.rate_req_m3_s
-        if total(q) <= self.limit_pa:
-            return q
-        lo, hi = 0.0, q
-        for _ in range(50):
-            mid = 0.5 * (lo + hi)
-            lo, hi = (mid, hi) if total(mid) <= self.limit_pa else (lo, mid)
-        return lo
+        """The requested rate, or the lower one at which cannula + bone meet the syringe."""
+        return rate_within_limit_m3_s(
+            self.rate_req_m3_s,
+            limit_pa=self.limit_pa,
+            consistency_pa_s=k,
+            power_law_index=n,
+            radius_m=self.radius_m,
+            length_m=self.length_m,
+            bone_pa_s_per_m3=self._r_bone,
+        )
 
     def _flow(self, rate_m3_s: float, dt_s: float, t_s: float, k: float, needle) -> bool:
         """Move ``rate_m3_s × dt_s`` of cement into the bone at the needle tip; False when it

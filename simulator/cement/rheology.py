@@ -109,3 +109,36 @@ def cannula_rate_m3_s(
         return 0.0
     shear = (pressure_pa * radius_m / (2.0 * k * length_m)) ** (1.0 / n)
     return shear * n * math.pi * radius_m**3 / (3 * n + 1)
+
+
+def rate_within_limit_m3_s(
+    requested_m3_s: float,
+    *,
+    limit_pa: float,
+    consistency_pa_s: float,
+    power_law_index: float,
+    radius_m: float,
+    length_m: float,
+    bone_pa_s_per_m3: float,
+) -> float:
+    """``requested_m3_s`` (m³/s), or the lower rate at which the cannula's pressure plus a
+    linear bone resistance (``bone_pa_s_per_m3``, Pa per m³/s) meets ``limit_pa`` (the flow
+    stalls toward it; bisection to double precision)."""
+
+    def total(q: float) -> float:
+        return cannula_pressure_pa(
+            consistency_pa_s=consistency_pa_s,
+            power_law_index=power_law_index,
+            rate_m3_s=q,
+            radius_m=radius_m,
+            length_m=length_m,
+        ) + (bone_pa_s_per_m3 * q)
+
+    q = requested_m3_s
+    if total(q) <= limit_pa:
+        return q
+    lo, hi = 0.0, q
+    for _ in range(50):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if total(mid) <= limit_pa else (lo, mid)
+    return lo

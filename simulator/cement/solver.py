@@ -26,6 +26,7 @@ model checks the cement balance after every flow step (:mod:`.conservation`).
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -36,6 +37,18 @@ from simulator.cement.flow import MARROW_VISCOSITY_PA_S, MODEL, SITES, FlowGrid
 from simulator.cement.pcg import PCG
 
 SOLVER = MODEL["solver"]
+
+
+@functools.cache
+def _blas_controller():
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
+
+
+def blas_single_thread():
+    """A context in which BLAS (OpenBLAS, MKL…) runs on one thread."""
+    return _blas_controller().limit(limits=1, user_api="blas")
 
 
 class FlowSolver:

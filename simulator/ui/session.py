@@ -25,7 +25,8 @@ from collections import deque
 
 from simulator.actions import ACTIONS, make_action
 from simulator.assets import load_table
-from simulator.procedure import TICK_S, Procedure, blas_single_thread
+from simulator.cement.solver import blas_single_thread
+from simulator.procedure import TICK_S, Procedure
 
 DEFAULT_MEDIAL_DEG = 20.0
 DEFAULT_CAUDAL_DEG = 0.0
