@@ -29,14 +29,25 @@ class Metric:
     source: str
     required: bool
     meaning: str
+    since: tuple[int, int, int] = (0, 1, 0)
+    """The first release whose attempts have it (a log of an older one has not)."""
 
 
 def _metric(i: int, row: dict) -> Metric:
     where = f"{SOURCE}: metrics[{i}]"
+    fields = [f for f in Metric.__dataclass_fields__ if f != "since"]
     try:
-        m = Metric(**{f: row[f] for f in Metric.__dataclass_fields__})
+        m = Metric(**{f: row[f] for f in fields})
     except KeyError as e:
         raise ValueError(f"{where}.{e.args[0]}: missing") from None
+    if "since" in row:
+        try:
+            since = tuple(int(p) for p in str(row["since"]).split("."))
+        except ValueError:
+            since = ()
+        if len(since) != 3:
+            raise ValueError(f"{where}.since: a release like '0.3.0', got {row['since']!r}")
+        m = Metric(**{f: getattr(m, f) for f in fields}, since=since)
     if m.kind.removesuffix(" or null") not in KINDS:
         raise ValueError(f"{where}.kind: must be one of {KINDS} (or '… or null'), got {m.kind!r}")
     if m.source not in SOURCES:
@@ -58,15 +69,22 @@ def metric_table() -> tuple[Metric, ...]:
     return out
 
 
-def metric_names(source: str | None = None) -> tuple[str, ...]:
-    """Declared metric names (of one ``source``, or all), in table order."""
-    return tuple(m.name for m in metric_table() if source in (None, m.source))
+def metric_names(source: str | None = None, *, release: str | None = None) -> tuple[str, ...]:
+    """Declared metric names (of one ``source``, or all; of the attempts of ``release``, or
+    of every release), in table order."""
+    upto = None if release is None else tuple(int(p) for p in release.split("."))
+    return tuple(
+        m.name
+        for m in metric_table()
+        if source in (None, m.source) and (upto is None or m.since <= upto)
+    )
 
 
-def check_metrics(metrics: dict, source: str | None = None) -> None:
+def check_metrics(metrics: dict, source: str | None = None, *, release: str | None = None) -> None:
     """Raise ``ValueError`` unless ``metrics`` has exactly the declared names (of ``source``,
-    or all): an undeclared metric or a declared one not produced is a programming error."""
-    declared = set(metric_names(source))
+    or all; of ``release``'s attempts, or every release's): an undeclared metric or a declared
+    one not produced is a programming error."""
+    declared = set(metric_names(source, release=release))
     extra = sorted(set(metrics) - declared)
     missing = sorted(declared - set(metrics))
     if extra or missing:

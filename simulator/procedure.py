@@ -27,10 +27,12 @@ from simulator.anatomy.phantom import Phantom
 from simulator.assets import load_table
 from simulator.cement.injection import CementInjection, CementModel
 from simulator.cement.solver import blas_single_thread
-from simulator.fluoro import BeamModel, CArm, DisplaySettings, DoseLedger, NeedleRender, make_imager
+from simulator.fluoro import DisplaySettings, NeedleRender
+from simulator.fluoro.poses import ArmPose
 from simulator.materials import tissues
 from simulator.metrics import check_metrics
 from simulator.needle.model import NeedleModel
+from simulator.fluoro.alignment import alignment_metrics, make_carm
 from simulator.releases import ModelOptions
 
 TICK_S = 0.02
@@ -74,21 +76,19 @@ class Procedure:
             length_mm=eq.needle_length_mm,
             wall_contact_events=self.model.wall_contact_events,
         )
-        if render_images:
-            self.carm: CArm | None = CArm(make_imager(scenario, self.phantom, seed=self.seed))
-            self.ledger = self.carm.ledger
-        else:
-            self.carm = None
-            self.ledger = DoseLedger(BeamModel.from_table(load_table("fluoro")))
+        self.carm = make_carm(
+            scenario, self.phantom, seed=self.seed, images=render_images, model=self.model
+        )
+        self.ledger = self.carm.ledger
         self.cement: CementModel = (
             cement
             if cement is not None
             else CementInjection(scenario, self.phantom, **self.model.cement_options())
         )
-        self.single_carm = eq.c_arm == "single"
-        self.carm_view = "ap"  # a single C-arm starts in AP, where the entry is chosen
-        self.carm_rotate_s = float(load_table("equipment")["c_arm"]["rotate_s"])
-        self._pending_shot: tuple[float, str, int] | None = None
+        self.passed_wall_s: float | None = None
+        """When the tip first passed the body's posterior wall (s), None before."""
+        self.entered_bone_s: float | None = None
+        """When the needle first engaged bone (s), None before."""
         self.exposing_until_s = 0.0
         """End of the exposure under way (s); actions wait for it (``pulse_clock``)."""
         self._waited = False
@@ -123,15 +123,16 @@ class Procedure:
             self._apply(self._queue.popleft())
             if self.finished:
                 return self.events[start:]
-        if self._pending_shot is not None and self._pending_shot[0] <= now + 1e-9:
-            _, view, pulses = self._pending_shot
-            self._pending_shot = None
+        due = self.carm.due(now)
+        if due is not None:
             self._waited = False
-            self.carm_view = view
-            self._expose(view, pulses, continued=False)
+            self._expose(*due, continued=False)
         end = now + TICK_S
+        moving = self.needle.state.moving
         for kind, details in self.needle.step(TICK_S, end):
             self._event(kind, details, t_s=end)
+        if moving:
+            self._note_needle_milestones(end)
         if self.cement.active:
             for kind, details in self.cement.step(TICK_S, end, self.needle.state):
                 self._event(kind, details, t_s=end)
@@ -159,7 +160,7 @@ class Procedure:
         return (
             not self.needle.state.moving
             and not self.cement.active
-            and self._pending_shot is None
+            and self.carm.pending is None
             and not self.exposing
         )
 
@@ -245,18 +246,37 @@ class Procedure:
 
     def _do_fluoro(self, a) -> str | None:
         view, pulses, continued = a["view"], a["pulses"], a.get("continued", False)
-        if self.single_carm and self._pending_shot is not None:
-            return "the C-arm is turning"
-        if self.single_carm and view != self.carm_view:
-            if continued:
-                return f"the C-arm is in {self.carm_view}"
-            # one C-arm: it is turned to the other view first; the shot follows
-            ready_s = self.t_s + self.carm_rotate_s
-            self._pending_shot = (ready_s, view, pulses)
-            self._event("carm_rotate", {"to": view, "ready_s": round(ready_s, 6)})
+        what, detail = self.carm.request_shot(view, pulses, self.t_s, continued=continued)
+        if what == "refused":
+            return detail
+        if what == "wait":
+            if detail is not None:  # a single C-arm turns to the other view; the shot follows
+                self._event("carm_rotate", detail)
             return None
         self._expose(view, pulses, continued=continued)
         return None
+
+    def _do_carm(self, a) -> str | None:
+        if self.carm.legacy:
+            return "this release's C-arm has fixed views"
+        arm = a.get("arm", "single" if self.carm.single else None)
+        if arm is None:
+            return "say which arm: frontal or lateral"
+        pose = ArmPose(rotation_deg=a["rotation_deg"], tilt_deg=a["tilt_deg"])
+        reason, details = self.carm.move(arm, pose, self.t_s)
+        if reason is None:
+            self._event("carm", details)
+        return reason
+
+    def _note_needle_milestones(self, t_s: float) -> None:
+        """Note when the needle first engages bone and when its tip first passes the body's
+        posterior wall (the alignment metrics look at the images taken before)."""
+        s = self.needle.state
+        if self.entered_bone_s is None and self.needle.engaged_in_bone():
+            self.entered_bone_s = t_s
+        if self.passed_wall_s is None and s.placed:
+            if s.tip_mm[1] < self.phantom.geometry.body.wall_y_mm:
+                self.passed_wall_s = t_s
 
     def _expose(self, view: str, pulses: int, *, continued: bool) -> None:
         requested = pulses
@@ -268,17 +288,17 @@ class Procedure:
             left_s = self.scenario.scenario.time_limit_s - start
             pulses = max(1, min(pulses, math.floor(left_s * rate + 1e-9)))  # the clock ends
             self.exposing_until_s = start + pulses / rate
-        if self.carm is not None:
-            self.carm.expose(
-                view,
-                pulses=pulses,
-                continued=continued,
-                needle=self.needle_render(),
-                cement=self.cement.field(),
-            )
-        else:
-            self.ledger.record(view, pulses, continued=continued)
+        pose = self.carm.expose(
+            view,
+            pulses,
+            self.t_s,
+            continued=continued,
+            needle=self.needle_render(),
+            cement=self.cement.field(),
+        )
         details = {"view": view, "pulses": pulses}
+        if not self.carm.legacy:
+            details.update(pose.as_json())
         if pulses < requested:
             details["cut_by_time_limit_from"] = requested
         if continued:
@@ -353,7 +373,20 @@ class Procedure:
             out["tip_to_target_mm"] = round(float(np.linalg.norm(tip - target)), 3)
         out["needle_repositions"] = s.repositions
         out["breaches"] = [b.as_metric() for b in s.breaches]
-        check_metrics(out, "procedure")  # exactly the names of assets/metrics.toml
+        release = None
+        if self.carm.legacy:
+            release = "0.2.0"  # before the C-arm device: no alignment metrics
+        else:
+            out.update(
+                alignment_metrics(
+                    self.carm,
+                    self.phantom,
+                    side=s.side,
+                    passed_wall_s=self.passed_wall_s,
+                    entered_bone_s=self.entered_bone_s,
+                )
+            )
+        check_metrics(out, "procedure", release=release)  # the names of assets/metrics.toml
         cement = self.cement.metrics()
         check_metrics(cement, "cement")
         out.update(cement)

@@ -133,38 +133,69 @@ class Imager:
         settings: DisplaySettings = DisplaySettings(),
     ) -> FluoroImage:
         """One exposure of ``view`` at ``dose_factor`` × the reference dose per pulse."""
-        det = self.table["detector"]
         lam = self._photons(
             view, self.line_integral(view, needle=needle, cement=cement), dose_factor
         )
-        if settings.noise:
-            rng = rng_for(self.seed, FLUORO_STREAM, int(pulse_index))
-            eps = rng.standard_normal(lam.shape, dtype=np.float32)
-            counts = np.maximum(lam + np.sqrt(lam) * eps, 0.0)
-        else:
-            counts = lam
-        counts = ndimage.gaussian_filter(counts.astype(np.float32), det["blur_px"])
-        lo, hi = self._window[view]
-        n_ref = det["photons_per_pixel_at_reference"]
-        floor = 1e-4 * n_ref * dose_factor
-        lg = np.log(np.maximum(counts, floor) / dose_factor)
-        disp = (lg - lo) / (hi - lo)
-        gain = settings.edge_enhancement
-        if gain > 0:
-            disp = disp + gain * (disp - ndimage.gaussian_filter(disp, 2.0))
-        disp = np.clip(disp, 0.0, 1.0)
-        if settings.invert:
-            disp = 1.0 - disp
-        disp = disp * self._vignette[view]
-        disp[~self._circle[view]] = 0.0
-        pixels = np.round(disp * 255.0).astype(np.uint8)
+        pixels, counts = display_chain(
+            lam,
+            det=self.table["detector"],
+            noise_rng=rng_for(self.seed, FLUORO_STREAM, int(pulse_index)) if settings.noise else None,
+            window=self._window[view],
+            vignette=self._vignette[view],
+            circle=self._circle[view],
+            settings=settings,
+            dose_factor=dose_factor,
+        )
         return FluoroImage(
             view=view,
             pixels=pixels,
-            counts=counts.astype(np.float32),
+            counts=counts,
             pulse_index=int(pulse_index),
             dose_factor=float(dose_factor),
         )
+
+
+def display_chain(
+    lam, *, det, noise_rng, window, vignette, circle, settings, dose_factor: float, glare=None
+):
+    """Mean photons ``lam`` → (uint8 display pixels, float32 counts): quantum noise (if
+    ``noise_rng``), blur, optional veiling ``glare`` (fraction of the blurred signal added,
+    ``(fraction, sigma_px)``), log, window, edge enhancement, invert, vignetting (an array of
+    gains) and the collimated field ``circle`` (a 0–1 array: soft at its edge)."""
+    if noise_rng is not None:
+        eps = noise_rng.standard_normal(lam.shape, dtype=np.float32)
+        counts = np.maximum(lam + np.sqrt(lam) * eps, 0.0)
+    else:
+        counts = lam
+    counts = ndimage.gaussian_filter(counts.astype(np.float32), det["blur_px"])
+    if glare is not None:
+        counts = veiling_glare(counts, *glare)
+    lo, hi = window
+    floor = 1e-4 * det["photons_per_pixel_at_reference"] * dose_factor
+    lg = np.log(np.maximum(counts, floor) / dose_factor)
+    disp = (lg - lo) / (hi - lo)
+    gain = settings.edge_enhancement
+    if gain > 0:
+        disp = disp + gain * (disp - ndimage.gaussian_filter(disp, 2.0))
+    disp = np.clip(disp, 0.0, 1.0)
+    if settings.invert:
+        disp = 1.0 - disp
+    disp = disp * vignette
+    if circle.dtype == bool:
+        disp[~circle] = 0.0
+    else:
+        disp = disp * circle
+    return np.round(disp * 255.0).astype(np.uint8), counts.astype(np.float32)
+
+
+def veiling_glare(counts: np.ndarray, fraction: float, sigma_px: float) -> np.ndarray:
+    """Light scattered in the intensifier: ``fraction`` of the signal spread with a wide
+    Gaussian (σ ``sigma_px``), computed on a grid 8× coarser."""
+    small = counts[::8, ::8]
+    wide = ndimage.gaussian_filter(small, sigma_px / 8.0, mode="nearest")
+    zoom = (counts.shape[0] / wide.shape[0], counts.shape[1] / wide.shape[1])
+    up = ndimage.zoom(wide, zoom, order=1, grid_mode=True, mode="nearest")
+    return (1.0 - fraction) * counts + fraction * up
 
 
 def make_imager(scenario, phantom: Phantom, *, seed: int | None = None) -> Imager:

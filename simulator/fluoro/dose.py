@@ -4,6 +4,12 @@ Model (numbers in ``assets/fluoro.toml [beam]``): each pulse counts ``1/pulse_ra
 on the fluoroscopy timer and delivers the view's entrance air kerma per pulse K (mGy) over the
 collimated field area A (cm²), so DAP per pulse = K·A (mGy·cm²). A shot is one ``fluoro``
 action (one press of the pedal), whatever its number of pulses.
+
+At any C-arm pose (release 0.3.0 on) the exposure control sets K from the trunk's thickness L
+along the central ray (:class:`Torso`): log-linear between the table's AP and lateral kerma at
+the AP and lateral thicknesses, K(L) = K_AP · (K_LAT / K_AP)^((L − L_AP) / (L_LAT − L_AP)) —
+the AEC raises the tube output exponentially with the path, at the effective (kV-raised)
+attenuation this implies; A is then the field at the isocentre in the device's field mode.
 """
 
 from __future__ import annotations
@@ -13,7 +19,49 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+import numpy as np
+
 from simulator.fluoro.views import VIEW_NAMES
+
+
+@dataclass(frozen=True, kw_only=True)
+class Torso:
+    """The trunk around the phantom as the beam crosses it: an elliptic cylinder along z
+    (``width_mm`` × ``depth_mm``, centred on x = 0) whose back is the skin plane ``skin_y_mm``
+    (anatomy mm; its centre lies ``depth_mm / 2`` in front of the skin)."""
+
+    width_mm: float
+    depth_mm: float
+    skin_y_mm: float
+
+    @classmethod
+    def from_table(cls, table: dict, *, skin_y_mm: float) -> Torso:
+        """From ``[torso]`` of ``assets/fluoro.toml`` and the phantom's skin (mm)."""
+        t = table["torso"]
+        return cls(width_mm=float(t["width_mm"]), depth_mm=float(t["depth_mm"]), skin_y_mm=skin_y_mm)
+
+    def chord_mm(self, point_mm, direction) -> float:
+        """Length (mm) of the line through ``point_mm`` along ``direction`` inside the trunk."""
+        p = np.asarray(point_mm, dtype=float)
+        d = np.asarray(direction, dtype=float)
+        d = d / np.linalg.norm(d)
+        a, b = self.width_mm / 2.0, self.depth_mm / 2.0
+        cy = self.skin_y_mm - b
+        px, py, dx, dy = p[0] / a, (p[1] - cy) / b, d[0] / a, d[1] / b
+        qa = dx * dx + dy * dy
+        if qa < 1e-15:  # along z: inside the ellipse or not, the cylinder is endless
+            return 0.0
+        qb, qc = 2.0 * (px * dx + py * dy), px * px + py * py - 1.0
+        disc = qb * qb - 4.0 * qa * qc
+        if disc <= 0.0:
+            return 0.0
+        t0, t1 = (-qb - math.sqrt(disc)) / (2 * qa), (-qb + math.sqrt(disc)) / (2 * qa)
+        if abs(d[1]) > 1e-12:  # the back: y ≤ skin
+            ts = (self.skin_y_mm - p[1]) / d[1]
+            t0, t1 = (t0, min(t1, ts)) if d[1] > 0 else (max(t0, ts), t1)
+        elif p[1] > self.skin_y_mm:
+            return 0.0
+        return max(t1 - t0, 0.0)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -23,16 +71,37 @@ class BeamModel:
     pulse_rate_hz: float
     kerma_per_pulse_mgy: Mapping[str, float]
     field_area_cm2: float
+    path_ap_mm: float = 0.0
+    path_lateral_mm: float = 1.0
 
     @classmethod
-    def from_table(cls, table: dict) -> BeamModel:
-        """From the parsed ``assets/fluoro.toml``."""
+    def from_table(cls, table: dict, *, torso: Torso | None = None, iso_mm=None) -> BeamModel:
+        """From the parsed ``assets/fluoro.toml``: the parallel views' field (release 0.2.0
+        and before), or with ``torso`` and the isocentre ``iso_mm`` (anatomy mm) the cone
+        beam's field at the isocentre in its default mode and the AP/lateral paths."""
         radius_cm = table["detector"]["field_diameter_mm"] / 20.0
+        extra = {}
+        if torso is not None:
+            geo = table["geometry"]
+            field_mm = geo["field_modes_mm"][geo["default_mode"]]
+            mag = geo["source_image_distance_mm"] / geo["source_isocentre_distance_mm"]
+            radius_cm = field_mm / mag / 20.0
+            extra = {
+                "path_ap_mm": torso.chord_mm(iso_mm, (0.0, 1.0, 0.0)),
+                "path_lateral_mm": torso.chord_mm(iso_mm, (1.0, 0.0, 0.0)),
+            }
         return cls(
             pulse_rate_hz=float(table["beam"]["pulse_rate_hz"]),
             kerma_per_pulse_mgy=MappingProxyType(dict(table["beam"]["kerma_per_pulse_mgy"])),
             field_area_cm2=math.pi * radius_cm**2,
+            **extra,
         )
+
+    def kerma_for_path(self, path_mm: float) -> float:
+        """Entrance air kerma per pulse (mGy) through ``path_mm`` of trunk (module docstring)."""
+        k_ap, k_lat = self.kerma_per_pulse_mgy["ap"], self.kerma_per_pulse_mgy["lateral"]
+        frac = (path_mm - self.path_ap_mm) / (self.path_lateral_mm - self.path_ap_mm)
+        return float(k_ap * (k_lat / k_ap) ** frac)
 
     def dap_per_pulse_mgycm2(self, view: str) -> float:
         """Dose–area product of one pulse in ``view`` (mGy·cm²)."""
@@ -48,9 +117,12 @@ class DoseLedger:
     pulses: dict[str, int] = field(default_factory=lambda: dict.fromkeys(VIEW_NAMES, 0))
     dap_mgycm2: float = 0.0
 
-    def record(self, view: str, pulses: int, *, continued: bool = False) -> None:
+    def record(
+        self, view: str, pulses: int, *, continued: bool = False, kerma_mgy: float | None = None
+    ) -> None:
         """Book one shot of ``pulses`` pulses in ``view``; ``continued`` pulses belong to the
-        previous shot (the pedal is still held) and add time and dose but no shot."""
+        previous shot (the pedal is still held) and add time and dose but no shot.
+        ``kerma_mgy``: the pulse's kerma at the arm's pose (default: the view's table value)."""
         if view not in self.shots:
             raise ValueError(f"view must be one of {VIEW_NAMES}, got {view!r}")
         if pulses < 1:
@@ -58,7 +130,10 @@ class DoseLedger:
         if not continued:
             self.shots[view] += 1
         self.pulses[view] += pulses
-        self.dap_mgycm2 += pulses * self.beam.dap_per_pulse_mgycm2(view)
+        if kerma_mgy is None:
+            self.dap_mgycm2 += pulses * self.beam.dap_per_pulse_mgycm2(view)
+        else:
+            self.dap_mgycm2 += pulses * kerma_mgy * self.beam.field_area_cm2
 
     def fluoro_time_s(self, view: str | None = None) -> float:
         """Fluoroscopy time (s), of one view or of both."""

@@ -3,7 +3,8 @@ where a world point lands on it (pinhole projection).
 
 Frames (all millimetres):
 
-* world — the phantom's LPS frame (+x patient's left, +y posterior, +z superior).
+* world — the table's LPS frame (+x patient's left, +y posterior, +z superior): the anatomy
+  frame of a patient lying straight (see :class:`PatientFrame`).
 * detector — origin at the centre of the detector plane; ``u`` along the image columns
   (left → right on the monitor), ``v`` along the rows (top → bottom), ``w`` along the central
   ray (source → detector). The source sits at ``w = −SID`` on the detector's axis.
@@ -20,7 +21,13 @@ Pose convention (a prone patient, tube under the table):
   as on a real C-arm) shows it like today's lateral.
 * ``tilt_deg`` toward the head (+, cranial: the central ray heads toward +z, the source moves
   toward the feet) or the feet (−, caudal); a rotation about the detector's ``u`` axis.
-* ``isocentre_mm`` — the point (LPS) the central ray passes through, ``SOD`` from the source.
+* ``isocentre_mm`` — the point the central ray passes through, ``SOD`` from the source, in the
+  world (table) frame.
+
+The patient (:class:`PatientFrame`) may lie rotated on the table: the world (table) frame is
+the anatomy frame turned about a pivot (the treated body's centre). The C-arm's pose is in the
+world frame; a :class:`Projection` maps *anatomy-frame* points (the phantom's, the needle's,
+the cement's), so everything downstream works in one frame.
 """
 
 from __future__ import annotations
@@ -40,6 +47,59 @@ class CArmPose:
     tilt_deg: float = 0.0
     isocentre_mm: tuple[float, float, float] = (0.0, 0.0, 0.0)
     mirror: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class PatientFrame:
+    """How the patient lies on the table: the anatomy frame turned about ``pivot_mm`` (anatomy
+    LPS mm) by ``axial_rotation_deg`` about the long axis (right-handed about +z: positive
+    turns the patient's left side, +x, toward posterior, +y) then ``sagittal_tilt_deg`` about
+    the left–right axis (right-handed about +x: positive moves the head end anterior, toward
+    the table of a prone patient). Zero angles: the world frame is the anatomy frame."""
+
+    axial_rotation_deg: float = 0.0
+    sagittal_tilt_deg: float = 0.0
+    pivot_mm: tuple[float, float, float] = (0.0, 0.0, 0.0)
+
+    @property
+    def world_from_anatomy(self) -> np.ndarray:
+        """Rotation (3, 3) taking anatomy directions to world directions."""
+        a, t = np.radians(self.axial_rotation_deg), np.radians(self.sagittal_tilt_deg)
+        rz = np.array([[np.cos(a), -np.sin(a), 0.0], [np.sin(a), np.cos(a), 0.0], [0, 0, 1.0]])
+        rx = np.array([[1.0, 0, 0], [0, np.cos(t), -np.sin(t)], [0, np.sin(t), np.cos(t)]])
+        return rx @ rz
+
+    def to_world(self, points_mm) -> np.ndarray:
+        """World (table) mm of anatomy points (..., 3) mm."""
+        piv = np.asarray(self.pivot_mm, dtype=float)
+        return (np.asarray(points_mm, dtype=float) - piv) @ self.world_from_anatomy.T + piv
+
+    def to_anatomy(self, points_mm) -> np.ndarray:
+        """Anatomy mm of world (table) points (..., 3) mm."""
+        piv = np.asarray(self.pivot_mm, dtype=float)
+        return (np.asarray(points_mm, dtype=float) - piv) @ self.world_from_anatomy + piv
+
+
+def beam_direction(rotation_deg: float, tilt_deg: float) -> np.ndarray:
+    """World unit vector of the central ray (source → detector) at a pose (degrees)."""
+    return beam_axes(rotation_deg, tilt_deg)[2]
+
+
+def pose_for_beam(direction_world) -> tuple[float, float]:
+    """The (rotation_deg, tilt_deg) whose central ray runs along ``direction_world`` (a world
+    vector, source → detector): the inverse of :func:`beam_direction`."""
+    d = np.asarray(direction_world, dtype=float)
+    d = d / np.linalg.norm(d)
+    tilt = float(np.degrees(np.arcsin(np.clip(d[2], -1.0, 1.0))))
+    rotation = float(np.degrees(np.arctan2(-d[0], d[1])))
+    return rotation, tilt
+
+
+def angle_between_lines_deg(a, b) -> float:
+    """Angle (degrees, 0–90) between the lines along vectors ``a`` and ``b`` (sign-blind)."""
+    a = np.asarray(a, dtype=float) / np.linalg.norm(a)
+    b = np.asarray(b, dtype=float) / np.linalg.norm(b)
+    return float(np.degrees(np.arccos(np.clip(abs(float(a @ b)), 0.0, 1.0))))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -93,14 +153,28 @@ class Projection:
     beam: ConeBeam
     field_mm: float
     size_px: int
+    patient: PatientFrame = PatientFrame()
 
     @classmethod
     def make(
-        cls, pose: CArmPose, *, size_px: int, mode: str = "mag1", beam: ConeBeam | None = None
+        cls,
+        pose: CArmPose,
+        *,
+        size_px: int,
+        mode: str = "mag1",
+        beam: ConeBeam | None = None,
+        patient: PatientFrame | None = None,
     ) -> Projection:
-        """The projection of ``pose`` in the named field mode (``normal``, ``mag1``, ``mag2``)."""
+        """The projection of ``pose`` in the named field mode (``normal``, ``mag1``, ``mag2``)
+        of a patient lying as ``patient`` says (default: straight)."""
         beam = beam or ConeBeam.from_table()
-        return cls(pose=pose, beam=beam, field_mm=beam.field_modes_mm[mode], size_px=size_px)
+        return cls(
+            pose=pose,
+            beam=beam,
+            field_mm=beam.field_modes_mm[mode],
+            size_px=size_px,
+            patient=patient or PatientFrame(),
+        )
 
     @property
     def pixel_mm(self) -> float:
@@ -114,14 +188,15 @@ class Projection:
 
     @property
     def axes(self) -> np.ndarray:
-        """World directions of (u, v, w) as rows (3, 3)."""
+        """Anatomy-frame directions of (u, v, w) as rows (3, 3)."""
         p = self.pose
-        return beam_axes(p.rotation_deg, p.tilt_deg, p.mirror)
+        return beam_axes(p.rotation_deg, p.tilt_deg, p.mirror) @ self.patient.world_from_anatomy
 
     @property
     def source_mm(self) -> np.ndarray:
-        """The focal spot (LPS mm): SOD before the isocentre along the central ray."""
-        return np.asarray(self.pose.isocentre_mm, dtype=float) - self.beam.sod_mm * self.axes[2]
+        """The focal spot (anatomy LPS mm): SOD before the isocentre along the central ray."""
+        iso = self.patient.to_anatomy(self.pose.isocentre_mm)
+        return iso - self.beam.sod_mm * self.axes[2]
 
     @property
     def detector_centre_mm(self) -> np.ndarray:
@@ -130,7 +205,7 @@ class Projection:
 
     @property
     def world_from_detector(self) -> np.ndarray:
-        """4×4 homogeneous transform: detector-frame mm (u, v, w, 1) → LPS mm."""
+        """4×4 homogeneous transform: detector-frame mm (u, v, w, 1) → anatomy LPS mm."""
         m = np.eye(4)
         m[:3, :3] = self.axes.T
         m[:3, 3] = self.detector_centre_mm
@@ -138,7 +213,7 @@ class Projection:
 
     @property
     def detector_from_world(self) -> np.ndarray:
-        """4×4 homogeneous transform: LPS mm → detector-frame mm (the inverse; axes orthonormal)."""
+        """4×4 homogeneous transform: anatomy LPS mm → detector-frame mm (the inverse)."""
         r = self.axes
         m = np.eye(4)
         m[:3, :3] = r

@@ -366,6 +366,36 @@ SECTIONS: tuple[Section, ...] = (
         ),
     ),
     Section(
+        name="patient",
+        doc="How the patient lies on the table. The C-arm's home poses are square to the "
+        "table, so a rotated or tilted spine makes the trainee find the treated level's true "
+        "AP and true lateral.",
+        keys=(
+            Key(
+                name="axial_rotation_deg",
+                kind="float",
+                unit="°",
+                default=0.0,
+                lo=-25.0,
+                hi=25.0,
+                doc="The spine's rotation about its long axis on the table (positive: the "
+                "patient's left side turned up, toward the ceiling of a prone patient). A "
+                "frontal image at 0° then shows the spinous process off the pedicles' midpoint.",
+            ),
+            Key(
+                name="sagittal_tilt_deg",
+                kind="float",
+                unit="°",
+                default=0.0,
+                lo=-25.0,
+                hi=25.0,
+                doc="The spine's tilt in the sagittal plane (positive: the head end toward the "
+                "table). A frontal image at 0° then shows the endplates as ellipses; the "
+                "wedge's own kyphosis adds half its angle at the treated level.",
+            ),
+        ),
+    ),
+    Section(
         name="targets",
         doc="What a good result is.",
         keys=(

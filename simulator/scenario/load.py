@@ -49,6 +49,7 @@ _DATACLASS = {
     "canal": model.Canal,
     "cement": model.Cement,
     "equipment": model.Equipment,
+    "patient": model.Patient,
     "targets": model.Targets,
     "expert": model.Expert,
     "veins": model.Vein,

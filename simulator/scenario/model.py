@@ -94,6 +94,14 @@ class Equipment:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Patient:
+    """``[patient]`` (degrees)."""
+
+    axial_rotation_deg: float
+    sagittal_tilt_deg: float
+
+
+@dataclass(frozen=True, kw_only=True)
 class Targets:
     """``[targets]`` (ml)."""
 
@@ -125,6 +133,7 @@ class Scenario:
     defects: tuple[Defect, ...]
     cement: Cement
     equipment: Equipment
+    patient: Patient
     targets: Targets
     expert: Expert
     scoring: Mapping[str, float]

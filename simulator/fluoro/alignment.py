@@ -1,0 +1,103 @@
+"""The C-arm of an attempt, as the procedure builds it, and how well its images were aligned.
+
+:func:`make_carm` sets the device up for a scenario: the patient's lie from ``[patient]``, the
+arms' isocentre on the treated body, the exposure control's trunk, and the imager (perspective
+at any pose; the fixed parallel views for logs of releases before the device).
+
+:func:`alignment_metrics` reads the shots it took (``assets/metrics.toml``): the beam of the
+last frontal and the last lateral image before the tip passed the posterior wall of the body
+(those on which the medial-wall rule is judged) against the true AP and true lateral, and
+whether an en-face image (within 5° of the pedicle axis) was taken before the needle engaged
+bone.
+"""
+
+from __future__ import annotations
+
+from simulator.assets import load_table
+from simulator.fluoro.chain import make_imager
+from simulator.fluoro.device import CArm, CArmLimits
+from simulator.fluoro.dose import BeamModel, DoseLedger, Torso
+from simulator.fluoro.geometry import PatientFrame, angle_between_lines_deg
+from simulator.fluoro.poses import EN_FACE_TOLERANCE_DEG, ap_error_deg, lateral_error_deg
+
+
+def isocentre_mm(phantom) -> tuple[float, float, float]:
+    """Where the arms point (anatomy mm): the treated body, 4 mm in front of its posterior
+    wall (the pedicles and the whole body fit the field)."""
+    return (0.0, float(phantom.geometry.body.wall_y_mm) - 4.0, 0.0)
+
+
+def patient_frame(scenario, phantom) -> PatientFrame:
+    """The patient's lie on the table (``[patient]``), turned about the isocentre."""
+    p = scenario.patient
+    return PatientFrame(
+        axial_rotation_deg=p.axial_rotation_deg,
+        sagittal_tilt_deg=p.sagittal_tilt_deg,
+        pivot_mm=isocentre_mm(phantom),
+    )
+
+
+def make_carm(scenario, phantom, *, seed: int, images: bool, model) -> CArm:
+    """The C-arm of one attempt (``images`` False: headless, dose and poses only)."""
+    table = load_table("fluoro")
+    legacy = not model.carm_device
+    patient = patient_frame(scenario, phantom)
+    iso = isocentre_mm(phantom)
+    torso = Torso.from_table(table, skin_y_mm=float(phantom.skin_y0_mm))
+    if legacy:
+        beam = BeamModel.from_table(table)
+    else:
+        beam = BeamModel.from_table(table, torso=torso, iso_mm=iso)
+    imager = None
+    if images and legacy:
+        imager = make_imager(scenario, phantom, seed=seed)
+    elif images:
+        from simulator.fluoro.imaging import PoseImager
+
+        products = load_table("cements")["products"]
+        imager = PoseImager(
+            phantom,
+            patient=patient,
+            iso_mm=patient.to_world(iso),
+            cement_barium_fraction=products[scenario.cement.product][
+                "barium_sulfate_mass_fraction"
+            ],
+            seed=seed,
+        )
+    return CArm(
+        single=scenario.equipment.c_arm == "single",
+        patient=patient,
+        limits=CArmLimits.from_table(),
+        ledger=DoseLedger(beam),
+        imager=imager,
+        torso=torso,
+        legacy=legacy,
+    )
+
+
+def alignment_metrics(carm: CArm, phantom, *, side, passed_wall_s, entered_bone_s) -> dict:
+    """``carm_moves``, ``ap_alignment_error_deg``, ``lateral_alignment_error_deg`` and
+    ``en_face_used`` of an attempt (degrees rounded to 0.01)."""
+    body = phantom.geometry.body
+    before_wall = [s for s in carm.shots if passed_wall_s is None or s.t_s <= passed_wall_s]
+    last = {}
+    for shot in before_wall:
+        last[shot.view] = shot
+    ap = last.get("ap")
+    lat = last.get("lateral")
+    en_face = False
+    if side is not None:
+        axis = phantom.landmarks.pedicle_axes[side].direction
+        en_face = any(
+            angle_between_lines_deg(s.beam, axis) <= EN_FACE_TOLERANCE_DEG
+            for s in carm.shots
+            if entered_bone_s is None or s.t_s <= entered_bone_s
+        )
+    return {
+        "carm_moves": carm.moves,
+        "ap_alignment_error_deg": None if ap is None else round(ap_error_deg(body, ap.beam), 2),
+        "lateral_alignment_error_deg": None
+        if lat is None
+        else round(lateral_error_deg(lat.beam), 2),
+        "en_face_used": en_face,
+    }

@@ -1,0 +1,214 @@
+"""Perspective fluoroscopy at any C-arm pose (release 0.3.0 on).
+
+Per pose (cached, :class:`PoseImager`): the anatomy's ∫μ dl by ray casting from the focal spot
+to each detector pixel (:mod:`simulator.fluoro.raycast`), the exposure control's reference
+(the median line integral behind the treated body, at the field's centre, where the arm's
+isocentre puts it) and the display window set from the anatomy (automatic brightness). Per
+exposure: the trocar and the cement (:mod:`simulator.fluoro.overlay`), the lead side marker,
+then the image chain (:func:`simulator.fluoro.chain.display_chain`): quantum noise seeded by
+the pulse, blur, the intensifier's veiling glare, window, vignetting and a soft-edged
+collimated circle.
+
+A new pose's anatomy takes a ray cast (``render_new_pose_ms`` in ``bench``); the window asks
+for it in the background (:meth:`PoseImager.prepare_async`) and keeps showing the last image
+meanwhile. Poses are keyed to 0.01°.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+
+from simulator.anatomy.fields import rng_for
+from simulator.assets import load_table
+from simulator.fluoro.chain import FLUORO_STREAM, DisplaySettings, FluoroImage, display_chain
+from simulator.fluoro.dose import Torso
+from simulator.fluoro.geometry import CArmPose, ConeBeam, PatientFrame, Projection
+from simulator.fluoro.markers import marker_patch
+from simulator.fluoro.overlay import cement_patch, needle_patch
+from simulator.fluoro.poses import LATERAL_FROM_DEG, ArmPose
+from simulator.fluoro.projection import cement_mu_per_mm
+from simulator.fluoro.raycast import MuVolume, line_integrals
+
+
+class AnatomyVolume:  # provisional: until the fast caster lands
+    @staticmethod
+    def from_phantom(phantom, *, torso):
+        return MuVolume.from_phantom(phantom)
+
+
+def anatomy_line_integrals(volume, proj):
+    return line_integrals(volume, proj)
+
+CACHE_POSES = 24
+"""Poses whose anatomy image is kept (0.5 MB each at 368²)."""
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class PoseImage:
+    """What one pose's images share: the projection, the anatomy ∫μ dl, AEC and window."""
+
+    proj: Projection
+    anatomy: np.ndarray
+    ref: float
+    window: tuple[float, float]
+
+
+class PoseImager:
+    """Perspective images of one phantom lying as ``patient`` says, the arms' isocentre on
+    ``iso_mm`` (world mm)."""
+
+    def __init__(self, phantom, *, patient: PatientFrame, iso_mm, cement_barium_fraction, seed):
+        table = load_table("fluoro")
+        self.table = table
+        self.det = table["detector"]
+        self.geo = table["geometry"]
+        self.seed = int(seed)
+        self.grid = phantom.grid
+        self.patient = patient
+        self.iso_mm = tuple(float(v) for v in iso_mm)
+        self.beam = ConeBeam.from_table(table)
+        self.size_px = int(self.geo["detector_size_px"])
+        self.mode = self.geo["default_mode"]
+        self.torso = Torso.from_table(table, skin_y_mm=float(phantom.skin_y0_mm))
+        self.volume = AnatomyVolume.from_phantom(phantom, torso=self.torso)
+        att = table["attenuation"]
+        self.steel_per_mm = float(att["steel_per_mm"])
+        self.cement_delta_mu = cement_mu_per_mm(cement_barium_fraction, att) - att["marrow_per_mm"]
+        n = self.size_px
+        r = np.hypot(*np.meshgrid(*(np.arange(n) - (n - 1) / 2.0,) * 2, indexing="ij")) / (n / 2)
+        self.radius_fraction = r
+        self.circle = np.clip((1.0 - r) * n / 2.0 + 0.5, 0.0, 1.0).astype(np.float32)
+        self.vignette = (1.0 - self.det["vignetting"] * r**2).astype(np.float32)
+        self.glare = (float(self.det["glare_fraction"]), float(self.det["glare_sigma_px"]))
+        self._cache: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+        self._pool: ThreadPoolExecutor | None = None
+        self._futures: dict = {}
+
+    # ----- poses ----------------------------------------------------------------------------
+    def projection(self, pose: ArmPose) -> Projection:
+        """The projection of an arm at ``pose`` (a lateral from the patient's right is shown
+        mirrored, as the radiographer sets the monitor, so anterior stays on the left)."""
+        cpose = CArmPose(
+            rotation_deg=pose.rotation_deg,
+            tilt_deg=pose.tilt_deg,
+            isocentre_mm=self.iso_mm,
+            mirror=pose.rotation_deg <= -LATERAL_FROM_DEG,
+        )
+        return Projection.make(
+            cpose, size_px=self.size_px, mode=self.mode, beam=self.beam, patient=self.patient
+        )
+
+    @staticmethod
+    def key(pose: ArmPose) -> tuple[int, int]:
+        """The cache key of a pose (0.01° steps)."""
+        return round(pose.rotation_deg * 100), round(pose.tilt_deg * 100)
+
+    def ready(self, pose: ArmPose) -> bool:
+        """True when ``pose``'s anatomy is computed."""
+        return self.key(pose) in self._cache
+
+    def prepare(self, pose: ArmPose) -> PoseImage:
+        """The anatomy of ``pose`` (computed now if not cached)."""
+        k = self.key(pose)
+        hit = self._cache.get(k)
+        if hit is not None:
+            self._cache.move_to_end(k)
+            return hit
+        future = self._futures.get(k)
+        if future is not None:
+            future.result()
+            return self._cache[k]
+        return self._compute(pose)
+
+    def prepare_async(self, pose: ArmPose) -> None:
+        """Start computing ``pose``'s anatomy on a background thread (no-op when cached or
+        under way)."""
+        k = self.key(pose)
+        if k in self._cache or k in self._futures:
+            return
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vsim-raycast")
+        self._futures[k] = self._pool.submit(self._compute, pose)
+
+    def _compute(self, pose: ArmPose) -> PoseImage:
+        proj = self.projection(pose)
+        with self._lock:  # one ray cast at a time (the kernel is parallel itself)
+            line = anatomy_line_integrals(self.volume, proj)
+        n = self.size_px
+        centre = self.radius_fraction <= 0.12  # the treated body, at the isocentre
+        ref = float(np.median(line[centre]))
+        n_ref = self.det["photons_per_pixel_at_reference"]
+        lg = np.log(n_ref * np.exp(ref - line))
+        inside = self.radius_fraction <= 0.97
+        lo, hi = np.percentile(lg[inside], [0.5, 99.8])
+        window = (float(lo - 0.35 * (hi - lo)), float(hi))
+        item = PoseImage(proj=proj, anatomy=line, ref=ref, window=window)
+        assert item.anatomy.shape == (n, n)
+        k = self.key(pose)
+        self._cache[k] = item
+        self._futures.pop(k, None)
+        while len(self._cache) > CACHE_POSES:
+            self._cache.popitem(last=False)
+        return item
+
+    # ----- exposures --------------------------------------------------------------------------
+    def line_integral(self, pose: ArmPose, *, needle=None, cement=None, marker=True):
+        """∫μ dl on the detector at ``pose``: anatomy, cement, trocar and the lead marker."""
+        item = self.prepare(pose)
+        line = item.anatomy.copy()
+        patches = []
+        if cement is not None:
+            patches.append(
+                cement_patch(cement, item.proj, delta_mu_per_mm=self.cement_delta_mu, grid=self.grid)
+            )
+        if needle is not None:
+            patches.append(needle_patch(needle, item.proj, steel_per_mm=self.steel_per_mm))
+        if marker:
+            patches.append(marker_patch(item.proj, self.patient))
+        for patch in patches:
+            if patch is not None:
+                line[patch[0], patch[1]] += patch[2]
+        return line
+
+    def render(
+        self,
+        view: str,
+        pose: ArmPose,
+        *,
+        pulse_index: int,
+        needle=None,
+        cement=None,
+        dose_factor: float = 1.0,
+        settings: DisplaySettings = DisplaySettings(),  # noqa: B008
+    ) -> FluoroImage:
+        """One exposure at ``pose`` (``view`` labels it) at ``dose_factor`` × the dose the
+        exposure control sets."""
+        item = self.prepare(pose)
+        line = self.line_integral(pose, needle=needle, cement=cement)
+        n_ref = self.det["photons_per_pixel_at_reference"]
+        lam = n_ref * dose_factor * np.exp(item.ref - line)
+        rng = rng_for(self.seed, FLUORO_STREAM, int(pulse_index)) if settings.noise else None
+        pixels, counts = display_chain(
+            lam,
+            det=self.det,
+            noise_rng=rng,
+            window=item.window,
+            vignette=self.vignette,
+            circle=self.circle,
+            settings=settings,
+            dose_factor=dose_factor,
+            glare=self.glare,
+        )
+        return FluoroImage(
+            view=view,
+            pixels=pixels,
+            counts=counts,
+            pulse_index=int(pulse_index),
+            dose_factor=float(dose_factor),
+        )
