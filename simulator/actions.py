@@ -17,6 +17,7 @@ from typing import Any
 
 from simulator.assets import load_table
 from simulator.errors import UserError
+from simulator.fluoro.device import ARMS
 from simulator.fluoro.views import VIEW_NAMES
 from simulator.inputs import (
     InputFileError,
@@ -67,6 +68,8 @@ class Field:
         return f"{what} from {self.lo:g} to {self.hi:g}{unit}"
 
 
+_CARM = load_table("equipment")["c_arm"]
+
 ACTIONS: dict[str, dict[str, Field]] = {
     "aim": {
         "side": Field(kind="choice", choices=SIDES),
@@ -81,6 +84,16 @@ ACTIONS: dict[str, dict[str, Field]] = {
         "pulses": Field(kind="int", required=False, lo=1, hi=600, default=1),
         # a further pulse of the same pedal press: fluoro time and dose, not a new shot
         "continued": Field(kind="bool", required=False),
+    },
+    # turn a C-arm (biplane: say which arm; single: leave arm out) to a pose, in degrees
+    "carm": {
+        "arm": Field(kind="choice", required=False, choices=ARMS),
+        "rotation_deg": Field(
+            kind="number", lo=-_CARM["rotation_limit_deg"], hi=_CARM["rotation_limit_deg"], unit="°"
+        ),
+        "tilt_deg": Field(
+            kind="number", lo=-_CARM["tilt_limit_deg"], hi=_CARM["tilt_limit_deg"], unit="°"
+        ),
     },
     "mix": {"cement": Field(kind="cement", required=False)},
     "inject": {
@@ -158,6 +171,25 @@ def parse_script(raw: bytes, *, path: str) -> list[Action]:
         previous = action.t
         out.append(action)
     return out
+
+
+def check_script_for(actions: list[Action], scenario, *, path: str) -> None:
+    """Raise :class:`ScriptError` when a script does not fit the case's equipment: a
+    ``carm`` action naming an arm on a single C-arm, or none on a biplane one."""
+    single = scenario.equipment.c_arm == "single"
+    for i, a in enumerate(actions):
+        if a.do != "carm":
+            continue
+        field = f"{path}: actions[{i}].arm"
+        if single and "arm" in a.args:
+            raise ScriptError(
+                f"{field}: {scenario.id} has a single C-arm: leave arm out (it turns the one arm)"
+            )
+        if not single and "arm" not in a.args:
+            raise ScriptError(
+                f"{field}: missing; {scenario.id} has a biplane C-arm: one of "
+                + ", ".join(repr(v) for v in ARMS)
+            )
 
 
 class _BadFieldError(Exception):

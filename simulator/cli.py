@@ -213,7 +213,7 @@ def _cmd_preview(args) -> int:
 
 
 def _cmd_run(args) -> int:
-    from simulator.actions import load_script
+    from simulator.actions import check_script_for, load_script
     from simulator.procedure import Procedure
     from simulator.records.log import attempt_log, write_json_atomic
     from simulator.records.signing import load_key
@@ -226,6 +226,7 @@ def _cmd_run(args) -> int:
         _check_new_log(args.log, force=args.force)
     scenario = load_scenario(args.scenario)
     actions = load_script(args.script)  # everything is checked before anything runs
+    check_script_for(actions, scenario, path=args.script)
     proc = Procedure(scenario, seed=args.seed).run(actions)
     log = attempt_log(proc, trainee=args.trainee, key=load_key())
     if args.log:

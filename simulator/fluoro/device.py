@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from simulator.assets import load_table
+from simulator.fluoro.chain import DisplaySettings
 from simulator.fluoro.geometry import PatientFrame, beam_direction
 from simulator.fluoro.poses import LATERAL_FROM_DEG, ArmPose
 
@@ -119,7 +120,7 @@ class CArm:
     imager: object = None
     torso: object = None
     legacy: bool = False
-    settings: object = None
+    settings: DisplaySettings = field(default_factory=DisplaySettings)
     arms: dict = field(default_factory=dict)
     remembered: dict = field(default_factory=dict)
     single_view: str = "ap"
@@ -279,9 +280,12 @@ class CArm:
         return req.image
 
     def _render(self, req: _Request):
-        kwargs = {"pulse_index": req.pulse_index, "needle": req.needle, "cement": req.cement}
-        if self.settings is not None:
-            kwargs["settings"] = self.settings
+        kwargs = {
+            "pulse_index": req.pulse_index,
+            "needle": req.needle,
+            "cement": req.cement,
+            "settings": self.settings,
+        }
         if self.legacy:
             return self.imager.render(req.view, **kwargs)
         return self.imager.render(req.view, req.pose, **kwargs)
