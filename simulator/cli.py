@@ -152,12 +152,14 @@ def _load_with_phantom(ref: str):
 
 
 def _cmd_plan(args) -> int:
+    from simulator.fluoro.alignment import plan_poses
     from simulator.planning import plan_trajectory
 
     scenario, phantom = _load_with_phantom(args.scenario)
     plan = plan_trajectory(phantom, scenario, args.side)
+    poses = plan_poses(plan, scenario, phantom)
     if args.json:
-        print(json.dumps(plan.as_json(), indent=2))
+        print(json.dumps({**plan.as_json(), **poses}, indent=2))
         return 0
     print(f"{scenario.id}, {args.side} pedicle ({scenario.targets.approach}):")
     print(
@@ -171,6 +173,12 @@ def _cmd_plan(args) -> int:
     print(
         f"  target {_fmt(plan.target_mm)} mm; clearance to the pedicle walls "
         f"{plan.clearance_mm:g} mm"
+    )
+    print(
+        "  C-arm " + ", ".join(
+            f"{name.replace('_', ' ')} {p['rotation_deg']:+.1f}°/{p['tilt_deg']:+.1f}°"
+            for name, p in poses.items()
+        ) + " (rotation/tilt)"
     )
     if plan.touches_wall:
         what = "the canal or a pedicle wall" if plan.clearance_mm < -0.5 else "a pedicle wall"

@@ -1,5 +1,10 @@
 """Persona scripts built from the planner (``vsim-script/1`` actions): an expert and four typical
-novices (too medial, too shallow, too deep, too much fluoroscopy).
+novices (too medial, too shallow, too deep, too much fluoroscopy), and a misaligned novice for a
+case whose patient lies rotated (:func:`misaligned_novice`).
+
+The expert aligns the C-arm first: the true AP and the true lateral of the plan's poses, then the
+frontal arm down the pedicle (the en-face view) to place the entry on the skin, then back to the
+true AP for the advance. The novices work at the C-arm's home poses.
 
 Each persona places the needle and then injects. The expert mixes, waits until the cement has
 left its liquid phase, injects 3 ml at 2 ml/min and screens a 2 s burst of lateral pulsed
@@ -18,10 +23,11 @@ import numpy as np
 
 from simulator.anatomy.build import build_phantom
 from simulator.cement.rheology import CementProduct
+from simulator.fluoro.alignment import patient_frame, plan_poses
 from simulator.materials import tissues
 from simulator.planning import _skin_point, path_points, plan_trajectory
 from simulator.scenario import load_scenario
-from simulator.units import direction_from_angles
+from simulator.units import angles_from_direction, direction_from_angles
 
 SCENARIO = "first_case_l1"
 STEP_MM = 15.0
@@ -34,6 +40,32 @@ def _aim(plan_or_dict) -> dict:
     return {"t": 0.0, **{k: v for k, v in a.items()}}
 
 
+def _carm(t: float, single: bool, arm: str, pose: dict) -> dict:
+    """A ``carm`` action turning ``arm`` (left out on a single C-arm) to ``pose``."""
+    a = {"t": t, "do": "carm", **pose}
+    if not single:
+        a["arm"] = arm
+    return a
+
+
+def aligned_start(aim: dict, poses: dict, *, single: bool) -> list[dict]:
+    """The expert's set-up: the true lateral and true AP, the en-face view to place the entry
+    (one image with the needle on the skin: a dot in the pedicle's ring), back to the true AP.
+    Times leave each turn (≤ 8 s) its time."""
+    acts = [_carm(0.0, single, "lateral", poses["true_lateral"])]
+    t = 9.0 if single else 0.0
+    acts += [
+        {"t": t, "do": "fluoro", "view": "lateral"},
+        _carm(t + 1.0, single, "frontal", poses["en_face"]),
+        {"t": t + 10.0, "do": "fluoro", "view": "ap"},
+        {**aim, "t": t + 11.0},
+        {"t": t + 12.0, "do": "fluoro", "view": "ap"},
+        _carm(t + 13.0, single, "frontal", poses["true_ap"]),
+        {"t": t + 22.0, "do": "fluoro", "view": "ap"},
+    ]
+    return acts
+
+
 def _stepwise(
     aim: dict,
     depth_mm: float,
@@ -42,13 +74,14 @@ def _stepwise(
     liquid_s: float,
     shots_per_step=("lateral", "ap"),
     extra_shots: int = 0,
+    start: list[dict] | None = None,
 ) -> list[dict]:
-    acts = [
+    acts = start or [
         aim,
         {"t": 1.0, "do": "fluoro", "view": "lateral"},
         {"t": 2.0, "do": "fluoro", "view": "ap"},
     ]
-    t, done = 3.0, 0.0
+    t, done = acts[-1]["t"] + 1.0, 0.0
     while done < depth_mm - 1e-9:
         step = round(min(STEP_MM, depth_mm - done), 3)
         done += step
@@ -121,8 +154,10 @@ def build(scenario_ref: str = SCENARIO) -> dict[str, dict]:
     expert = {"injection": "expert", "liquid_s": liquid_s}
     novice = {"injection": "novice", "liquid_s": liquid_s}
 
+    single = scenario.equipment.c_arm == "single"
+    start = aligned_start(_aim(plan), plan_poses(plan, scenario, phantom), single=single)
     scripts = {}
-    scripts["expert"] = _stepwise(_aim(plan), round(plan.depth_mm, 3), **expert)
+    scripts["expert"] = _stepwise(_aim(plan), round(plan.depth_mm, 3), start=start, **expert)
 
     # medial novice: enters the pedicle where the expert does, but 15° too medial
     pts = path_points(skin, plan.target_mm, 0.25)
@@ -162,4 +197,35 @@ def build(scenario_ref: str = SCENARIO) -> dict[str, dict]:
             "actions": acts,
         }
         for name, acts in scripts.items()
+    }
+
+
+MISALIGNED_SCENARIO = "posterior_wall_l1"
+"""A shipped case whose patient lies rotated on the table (``[patient]``)."""
+
+
+def misaligned_novice(scenario_ref: str = MISALIGNED_SCENARIO) -> dict:
+    """A novice who never turns the C-arm: on a rotated patient they read the home AP as if it
+    were true and set the plan's angles against the table instead of the vertebra, so the
+    needle runs off the pedicle axis by the patient's rotation and tilt (``vsim-script/1``)."""
+    scenario = load_scenario(scenario_ref)
+    phantom = build_phantom(scenario)
+    plan = plan_trajectory(phantom, scenario, "left")
+    world = direction_from_angles("left", plan.medial_deg, plan.caudal_deg)
+    d = patient_frame(scenario, phantom).world_from_anatomy.T @ world  # the table's angles
+    medial, caudal = angles_from_direction("left", d)
+    aim = {
+        "do": "aim",
+        "side": "left",
+        "entry_mm": [round(v, 2) for v in plan.entry_mm],
+        "medial_deg": round(medial, 2),
+        "caudal_deg": round(caudal, 2),
+    }
+    product = CementProduct.load(scenario.cement.product)
+    liquid_s = product.liquid_end_s / product.clock_rate(scenario.cement.room_temperature_c)
+    acts = _stepwise(_aim(aim), round(plan.depth_mm, 3), injection="expert", liquid_s=liquid_s)
+    return {
+        "format": "vsim-script/1",
+        "description": f"misaligned_novice persona, {scenario.id}",
+        "actions": acts,
     }

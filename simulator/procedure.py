@@ -89,6 +89,7 @@ class Procedure:
         """When the tip first passed the body's posterior wall (s), None before."""
         self.entered_bone_s: float | None = None
         """When the needle first engaged bone (s), None before."""
+        self._pedicle_lines: dict[str, tuple] = {}
         self.exposing_until_s = 0.0
         """End of the exposure under way (s); actions wait for it (``pulse_clock``)."""
         self._waited = False
@@ -384,6 +385,7 @@ class Procedure:
                     side=s.side,
                     passed_wall_s=self.passed_wall_s,
                     entered_bone_s=self.entered_bone_s,
+                    pedicle_line=None if s.side is None else self.pedicle_line(s.side),
                 )
             )
         check_metrics(out, "procedure", release=release)  # the names of assets/metrics.toml
@@ -391,6 +393,17 @@ class Procedure:
         check_metrics(cement, "cement")
         out.update(cement)
         return out
+
+    def pedicle_line(self, side: str) -> tuple:
+        """(isthmus point, direction) of ``side``'s planned trajectory, anatomy mm (the line
+        an en-face view looks down; planned once per side)."""
+        if side not in self._pedicle_lines:
+            from simulator.planning import plan_trajectory
+
+            plan = plan_trajectory(self.phantom, self.scenario, side)
+            d = np.asarray(plan.target_mm) - np.asarray(plan.skin_point_mm)
+            self._pedicle_lines[side] = (plan.isthmus_point_mm, tuple(d / np.linalg.norm(d)))
+        return self._pedicle_lines[side]
 
     def tip_zone(self) -> str:
         """Where the tip is: ``anterior_third``/``middle_third``/``posterior_third`` of the

@@ -11,6 +11,7 @@ import pytest
 
 from simulator import personas
 from simulator.actions import load_script, make_action
+from simulator.assets import load_table
 from simulator.cli import main
 from simulator.procedure import TICK_S, Procedure
 from simulator.records.log import attempt_log
@@ -228,7 +229,8 @@ def test_rendered_and_headless_runs_give_the_same_events():
     assert [e.as_json() for e in a.events] == [e.as_json() for e in b.events]
     assert a.metrics() == b.metrics()
     held = a.carm.held("lateral")
-    assert held is not None and held.pixels.shape == (184, 184)
+    size = load_table("fluoro")["geometry"]["detector_size_px"]
+    assert held is not None and held.pixels.shape == (size, size)
 
 
 def test_log_is_json_safe():

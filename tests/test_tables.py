@@ -191,9 +191,20 @@ OLD_METRIC_COLUMNS = [
 ]
 
 
+NEW_IN_0_3_0 = [
+    "carm_moves",
+    "ap_alignment_error_deg",
+    "ap_rotation_error_deg",
+    "ap_tilt_error_deg",
+    "lateral_alignment_error_deg",
+    "en_face_used",
+]
+
+
 def test_csv_metric_columns_are_unchanged():
-    assert list(METRIC_COLUMNS) == OLD_METRIC_COLUMNS
-    assert len(COLUMNS) == 48
+    # the columns of earlier releases keep their order; new metrics only append
+    assert list(METRIC_COLUMNS) == OLD_METRIC_COLUMNS + NEW_IN_0_3_0
+    assert len(COLUMNS) == 54
 
 
 def test_rubric_tables_are_read_but_not_overridable():

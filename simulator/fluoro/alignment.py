@@ -13,12 +13,19 @@ bone.
 
 from __future__ import annotations
 
+import numpy as np
+
 from simulator.assets import load_table
 from simulator.fluoro.chain import make_imager
 from simulator.fluoro.device import CArm, CArmLimits
 from simulator.fluoro.dose import BeamModel, DoseLedger, Torso
 from simulator.fluoro.geometry import PatientFrame, angle_between_lines_deg
-from simulator.fluoro.poses import EN_FACE_TOLERANCE_DEG, ap_error_deg, lateral_error_deg
+from simulator.fluoro.poses import (
+    EN_FACE_TOLERANCE_DEG,
+    ap_error_deg,
+    ap_error_parts_deg,
+    lateral_error_deg,
+)
 
 
 def isocentre_mm(phantom) -> tuple[float, float, float]:
@@ -65,6 +72,7 @@ def make_carm(scenario, phantom, *, seed: int, images: bool, model) -> CArm:
             seed=seed,
         )
     return CArm(
+        sod_mm=float(table["geometry"]["source_isocentre_distance_mm"]),
         single=scenario.equipment.c_arm == "single",
         patient=patient,
         limits=CArmLimits.from_table(),
@@ -75,9 +83,13 @@ def make_carm(scenario, phantom, *, seed: int, images: bool, model) -> CArm:
     )
 
 
-def alignment_metrics(carm: CArm, phantom, *, side, passed_wall_s, entered_bone_s) -> dict:
-    """``carm_moves``, ``ap_alignment_error_deg``, ``lateral_alignment_error_deg`` and
-    ``en_face_used`` of an attempt (degrees rounded to 0.01)."""
+def alignment_metrics(
+    carm: CArm, phantom, *, side, passed_wall_s, entered_bone_s, pedicle_line=None
+) -> dict:
+    """``carm_moves``, ``ap_alignment_error_deg`` (and its rotation and tilt parts),
+    ``lateral_alignment_error_deg`` and ``en_face_used`` of an attempt (degrees rounded to
+    0.01). ``pedicle_line``: ``(point, direction)`` (anatomy mm) of the pedicle's planned axis
+    on the needle's side, for ``en_face_used``."""
     body = phantom.geometry.body
     before_wall = [s for s in carm.shots if passed_wall_s is None or s.t_s <= passed_wall_s]
     last = {}
@@ -86,18 +98,41 @@ def alignment_metrics(carm: CArm, phantom, *, side, passed_wall_s, entered_bone_
     ap = last.get("ap")
     lat = last.get("lateral")
     en_face = False
-    if side is not None:
-        axis = phantom.landmarks.pedicle_axes[side].direction
-        en_face = any(
-            angle_between_lines_deg(s.beam, axis) <= EN_FACE_TOLERANCE_DEG
+    if side is not None and pedicle_line is not None:
+        point, direction = pedicle_line
+        en_face = any(  # the ray through the pedicle, not the central one
+            angle_between_lines_deg(np.asarray(point) - np.asarray(s.source), direction)
+            <= EN_FACE_TOLERANCE_DEG
             for s in carm.shots
             if entered_bone_s is None or s.t_s <= entered_bone_s
         )
+    parts = (None, None) if ap is None else ap_error_parts_deg(body, ap.beam)
     return {
         "carm_moves": carm.moves,
         "ap_alignment_error_deg": None if ap is None else round(ap_error_deg(body, ap.beam), 2),
+        "ap_rotation_error_deg": None if ap is None else round(abs(parts[0]), 2),
+        "ap_tilt_error_deg": None if ap is None else round(abs(parts[1]), 2),
         "lateral_alignment_error_deg": None
         if lat is None
         else round(lateral_error_deg(lat.beam), 2),
         "en_face_used": en_face,
     }
+
+
+def plan_poses(plan, scenario, phantom) -> dict:
+    """The C-arm poses for a planned trajectory (``plan --json``): ``true_ap``,
+    ``true_lateral`` and ``en_face`` (down the planned needle), each ``{rotation_deg,
+    tilt_deg}``."""
+    from simulator.fluoro.poses import true_poses
+
+    from simulator.fluoro.geometry import ConeBeam
+
+    d = np.asarray(plan.target_mm) - np.asarray(plan.skin_point_mm)
+    poses = true_poses(
+        phantom.geometry.body,
+        patient_frame(scenario, phantom),
+        needle_line=(plan.isthmus_point_mm, d),
+        iso_mm=isocentre_mm(phantom),
+        sod_mm=ConeBeam.from_table().sod_mm,
+    )
+    return {name: pose.as_json() for name, pose in poses.items()}

@@ -87,12 +87,14 @@ class Arm:
 
 @dataclass(frozen=True, kw_only=True)
 class Shot:
-    """One exposure: when, which view, the arm's pose, its central ray (anatomy frame)."""
+    """One exposure: when, which view, the arm's pose, its central ray and its focal spot
+    (anatomy frame, mm)."""
 
     t_s: float
     view: str
     pose: ArmPose
     beam: tuple[float, float, float]
+    source: tuple[float, float, float]
     pulses: int
 
 
@@ -115,6 +117,7 @@ class CArm:
 
     single: bool
     patient: PatientFrame
+    sod_mm: float
     limits: CArmLimits
     ledger: object
     imager: object = None
@@ -173,9 +176,9 @@ class CArm:
         return self.ledger.beam.kerma_for_path(self.path_mm(pose))
 
     def path_mm(self, pose: ArmPose) -> float:
-        """The trunk's thickness (mm) along the central ray of ``pose``."""
-        iso = self.patient.to_anatomy(self.patient.pivot_mm)
-        return self.torso.chord_mm(iso, self.beam(pose))
+        """The trunk's thickness (mm) along the central ray of ``pose`` (it passes the
+        isocentre, the patient's pivot)."""
+        return self.torso.chord_mm(self.patient.pivot_mm, self.beam(pose))
 
     def move(self, arm_name: str, pose: ArmPose, t_s: float) -> tuple[str | None, dict]:
         """Turn an arm to ``pose`` (a ``carm`` action): (refusal or None, event details)."""
@@ -248,8 +251,18 @@ class CArm:
         kerma = None if self.legacy else self.kerma_per_pulse_mgy(pose)
         self.ledger.record(view, pulses, continued=continued, kerma_mgy=kerma)
         self.pulses_total += pulses
-        beam = tuple(float(v) for v in self.beam(pose))
-        self.shots.append(Shot(t_s=t_s, view=view, pose=pose, beam=beam, pulses=pulses))
+        beam = self.beam(pose)
+        source = np.asarray(self.patient.pivot_mm) - self.sod_mm * beam
+        self.shots.append(
+            Shot(
+                t_s=t_s,
+                view=view,
+                pose=pose,
+                beam=tuple(float(v) for v in beam),
+                source=tuple(float(v) for v in source),
+                pulses=pulses,
+            )
+        )
         if self.imager is not None:
             self._requests[view] = _Request(view, pose, self.pulses_total, needle, cement, 1.0)
         return pose

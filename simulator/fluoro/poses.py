@@ -11,8 +11,10 @@ lie on the table (:class:`~simulator.fluoro.geometry.PatientFrame`) is applied.
   midway between the pedicles.
 * **True lateral**: the beam along the left–right axis: the posterior wall one line, the two
   pedicles superimposed. From either side; the side reachable nearer the arm's home is chosen.
-* **En face**: the beam along a needle line (the planned trajectory), from anterior to
-  posterior, so the needle projects to a dot inside the pedicle's ring.
+* **En face**: the focal spot on the needle's line (the planned trajectory) extended forward,
+  so that the ray through the pedicle runs down the needle and the needle projects to a dot
+  inside the pedicle's ring. The arms turn about an isocentre on the body, so that ray is not
+  the central one: the pose is the one whose source (SOD from the isocentre) lies on the line.
 """
 
 from __future__ import annotations
@@ -40,7 +42,10 @@ class ArmPose:
 
     def as_json(self) -> dict:
         """``{"rotation_deg": …, "tilt_deg": …}`` rounded to 0.01°."""
-        return {"rotation_deg": round(self.rotation_deg, 2), "tilt_deg": round(self.tilt_deg, 2)}
+        return {
+            "rotation_deg": round(self.rotation_deg, 2) + 0.0,  # no −0.0
+            "tilt_deg": round(self.tilt_deg, 2) + 0.0,
+        }
 
 
 def wedge_angle_deg(body) -> float:
@@ -73,21 +78,31 @@ def lateral_pose(patient: PatientFrame, *, home_rotation_deg: float = 90.0) -> A
     return min(options, key=lambda p: abs(p.rotation_deg - home_rotation_deg))
 
 
-def en_face_direction(needle_direction) -> np.ndarray:
-    """Central ray of the en-face view of a needle pointing along ``needle_direction``
-    (skin → tip, anterior-going): the reverse, from the tube in front to the detector behind."""
+def en_face_source(point_mm, needle_direction, iso_mm, sod_mm: float) -> np.ndarray:
+    """Where the focal spot must be (anatomy mm) to look down the line through ``point_mm``
+    along ``needle_direction`` (skin → tip): on the line, in front of the tip, ``sod_mm`` from
+    the isocentre ``iso_mm`` (anatomy mm)."""
+    p = np.asarray(point_mm, dtype=float)
     d = np.asarray(needle_direction, dtype=float)
-    return -d / np.linalg.norm(d)
+    d = d / np.linalg.norm(d)
+    rel = p - np.asarray(iso_mm, dtype=float)
+    b = float(d @ rel)
+    c = float(rel @ rel) - sod_mm * sod_mm
+    return p + (-b + math.sqrt(max(b * b - c, 0.0))) * d
 
 
-def true_poses(body, patient: PatientFrame, *, needle_direction=None) -> dict[str, ArmPose]:
-    """``true_ap``, ``true_lateral`` and (with a needle line) ``en_face`` poses."""
+def true_poses(
+    body, patient: PatientFrame, *, needle_line=None, iso_mm=None, sod_mm: float = 0.0
+) -> dict[str, ArmPose]:
+    """``true_ap``, ``true_lateral`` and (with a ``needle_line`` ``(point, direction)``, the
+    isocentre ``iso_mm`` and ``sod_mm``, anatomy mm) ``en_face`` poses."""
     out = {
         "true_ap": pose_of_direction(true_ap_direction(body), patient),
         "true_lateral": lateral_pose(patient),
     }
-    if needle_direction is not None:
-        out["en_face"] = pose_of_direction(en_face_direction(needle_direction), patient)
+    if needle_line is not None:
+        source = en_face_source(*needle_line, iso_mm, sod_mm)
+        out["en_face"] = pose_of_direction(np.asarray(iso_mm) - source, patient)
     return out
 
 

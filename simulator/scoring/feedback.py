@@ -118,6 +118,50 @@ def leak_sentences(metrics: Mapping, events: Sequence[Mapping]) -> list[str]:
     return out
 
 
+ALIGNMENT_TOLERANCE_DEG = 2.0
+"""An AP or lateral this far (degrees) or more from the true one is told in the feedback."""
+
+
+def alignment_sentences(metrics: Mapping) -> list[str]:
+    """How true the frontal and lateral images were on which the needle was advanced to the
+    posterior wall, and whether an en-face view was used (release 0.3.0 logs on)."""
+    if "ap_alignment_error_deg" not in metrics or metrics["needle_tip_mm"] is None:
+        return []
+    out = []
+    tol = ALIGNMENT_TOLERANCE_DEG
+    if metrics["ap_alignment_error_deg"] is None:
+        out.append(
+            "You took no AP image before the tip passed the posterior wall: the medial pedicle "
+            "wall can only be judged on one."
+        )
+    else:
+        rot, tilt = metrics["ap_rotation_error_deg"], metrics["ap_tilt_error_deg"]
+        if rot >= tol:
+            out.append(
+                "On your last AP image before the tip passed the posterior wall, the spinous "
+                "process was not midway between the pedicles: the AP view was rotated "
+                f"{rot:.0f}° from the treated level's true AP, so the pedicles' medial walls "
+                "were not where they seemed. Turn the C-arm until the spinous process sits "
+                "midway."
+            )
+        if tilt >= tol:
+            out.append(
+                f"The AP view was tilted {tilt:.0f}° from the treated level's endplates, which "
+                "showed as ellipses instead of single lines; tilt the C-arm until they are lines."
+            )
+    lat = metrics["lateral_alignment_error_deg"]
+    if lat is None:
+        out.append("You took no lateral image before the tip passed the posterior wall.")
+    elif lat >= tol:
+        out.append(
+            f"Your lateral view was {lat:.0f}° from a true lateral: the two pedicles and the "
+            "posterior wall did not superimpose, so the depth of the tip was uncertain."
+        )
+    if metrics["en_face_used"]:
+        out.append("You used an en-face view down the pedicle before entering the bone.")
+    return out
+
+
 def placement_sentence(metrics: Mapping) -> str:
     """Where the tip ended."""
     if metrics["needle_tip_mm"] is None:
@@ -222,6 +266,7 @@ def feedback_sentences(
         )
     out += breach_sentences(metrics, events)
     out += leak_sentences(metrics, events)
+    out += alignment_sentences(metrics)
     out.append(placement_sentence(metrics))
     out += cement_sentences(scenario, metrics)
     if metrics["needle_tip_mm"] is None or metrics["in_body_ml"] <= 0.0:
