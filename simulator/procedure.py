@@ -124,10 +124,9 @@ class Procedure:
             self._apply(self._queue.popleft())
             if self.finished:
                 return self.events[start:]
-        due = self.carm.due(now)
-        if due is not None:
+        for view, pulses in self.carm.due(now):
             self._waited = False
-            self._expose(*due, continued=False)
+            self._expose(view, pulses, continued=False)
         end = now + TICK_S
         moving = self.needle.state.moving
         for kind, details in self.needle.step(TICK_S, end):
@@ -161,7 +160,7 @@ class Procedure:
         return (
             not self.needle.state.moving
             and not self.cement.active
-            and self.carm.pending is None
+            and not self.carm.pending
             and not self.exposing
         )
 

@@ -9,7 +9,7 @@ labelled by where it points: ``lateral`` when it is turned 45° or more from the
 
 Turning takes the radiographer's time, ``setup_s + max(Δrotation / rotate_deg_per_s, Δtilt /
 tilt_deg_per_s)`` (``assets/equipment.toml [c_arm]``); a shot asked for while its arm turns
-waits for it (one pending shot at a time). The arm's pose changes when the turn ends: until
+waits for it (one pending shot per arm). The arm's pose changes when the turn ends: until
 then its monitor keeps the last image (last-image-hold).
 
 Every shot's pose is kept (:attr:`CArm.shots`) for the alignment metrics. Images are made
@@ -127,7 +127,8 @@ class CArm:
     arms: dict = field(default_factory=dict)
     remembered: dict = field(default_factory=dict)
     single_view: str = "ap"
-    pending: tuple | None = None
+    pending: dict = field(default_factory=dict)
+    """Arm name → (ready_s, view, pulses) of the shot waiting for that arm's turn."""
     shots: list = field(default_factory=list)
     moves: int = 0
     pulses_total: int = 0
@@ -185,6 +186,7 @@ class CArm:
         arm = self.arms.get(arm_name)
         if arm is None:
             return f"no {arm_name} arm on this C-arm", {}
+        self.settle(t_s)
         if self.turning_any(arm_name, t_s):
             return "the C-arm is turning", {}
         for what, value, lim in (
@@ -203,15 +205,16 @@ class CArm:
     def turning_any(self, arm_name: str, t_s: float) -> bool:
         """True while ``arm_name`` turns or a shot waits for it."""
         arm = self.arms[arm_name]
-        return t_s < arm.ready_s - 1e-9 or (self.pending is not None and self.single)
+        return t_s < arm.ready_s - 1e-9 or arm_name in self.pending
 
     # ----- shots ---------------------------------------------------------------------------
     def request_shot(self, view: str, pulses: int, t_s: float, *, continued: bool):
         """Ask for a shot: ``("now", None)``, ``("wait", details)`` (the arm turns first; the
         shot is pending) or ``("refused", reason)``."""
-        if self.pending is not None:
+        name = self.arm_name(view)
+        if name in self.pending:
             return "refused", "the C-arm is turning"
-        arm = self.arms[self.arm_name(view)]
+        arm = self.arms[name]
         if self.single and view != self.single_view:
             if continued:
                 return "refused", f"the C-arm is in {self.single_view}"
@@ -221,7 +224,7 @@ class CArm:
             )
             arm.target, arm.ready_s = target, t_s + turn
             self.moves += 1
-            self.pending = (arm.ready_s, view, pulses)
+            self.pending[name] = (arm.ready_s, view, pulses)
             details = {"to": view, "ready_s": round(arm.ready_s, 6)}
             if not self.legacy:
                 details.update(target.as_json())
@@ -229,18 +232,21 @@ class CArm:
         if t_s < arm.ready_s - 1e-9:
             if continued:
                 return "refused", "the C-arm is turning"
-            self.pending = (arm.ready_s, view, pulses)
+            self.pending[name] = (arm.ready_s, view, pulses)
             return "wait", None
         return "now", None
 
-    def due(self, t_s: float) -> tuple[str, int] | None:
-        """The pending shot whose arm has arrived (taken off the queue), or None."""
+    def due(self, t_s: float) -> list[tuple[str, int]]:
+        """The pending shots whose arms have arrived, (view, pulses) each, taken off the
+        queue (frontal first)."""
         self.settle(t_s)
-        if self.pending is not None and self.pending[0] <= t_s + 1e-9:
-            _, view, pulses = self.pending
-            self.pending = None
-            return view, pulses
-        return None
+        out = []
+        for name in sorted(self.pending):
+            ready, view, pulses = self.pending[name]
+            if ready <= t_s + 1e-9:
+                del self.pending[name]
+                out.append((view, pulses))
+        return out
 
     def expose(self, view: str, pulses: int, t_s: float, *, continued=False, needle=None,
                cement=None) -> ArmPose:
