@@ -43,8 +43,9 @@ def _spinous_offset_mm(scenario, phantom, pose: dict) -> float:
     t = tissues()
     lab = phantom.labels
     g = phantom.grid
-    x, y, _ = np.meshgrid(*(g.origin_mm[a] + g.voxel_mm * np.arange(g.shape[a]) for a in range(3)),
-                          indexing="ij")
+    x, y, _ = np.meshgrid(
+        *(g.origin_mm[a] + g.voxel_mm * np.arange(g.shape[a]) for a in range(3)), indexing="ij"
+    )
     canal = phantom.geometry.canal
     spinous = (lab == t.id("posterior_bone")) & (np.abs(x) < 4.0)
     spinous &= y > canal.wall_y_mm + canal.depth_mm + 8.0
@@ -88,10 +89,12 @@ def test_the_planned_needle_is_a_dot_in_the_pedicle_ring_at_the_en_face_pose(cas
     axis = np.asarray(ped.axis)
     lateral = np.cross(axis, [0.0, 0.0, 1.0])
     lateral /= np.linalg.norm(lateral)
-    half_w = np.hypot(*(proj.project(np.asarray(ped.isthmus_mm) + ped.half_width_mm * lateral)
-                        - centre))
-    half_h = np.hypot(*(proj.project(np.asarray(ped.isthmus_mm) + [0, 0, ped.half_height_mm])
-                        - centre))
+    half_w = np.hypot(
+        *(proj.project(np.asarray(ped.isthmus_mm) + ped.half_width_mm * lateral) - centre)
+    )
+    half_h = np.hypot(
+        *(proj.project(np.asarray(ped.isthmus_mm) + [0, 0, ped.half_height_mm]) - centre)
+    )
     r_dot = np.hypot(*(dot - centre))
     assert r_dot + 0.5 * diameter / proj.pixel_mm_at_isocentre < min(half_w, half_h)
 
@@ -193,10 +196,16 @@ def test_the_exposure_control_needs_more_dose_through_the_thicker_trunk():
     ("action", "field", "words"),
     [
         ({"do": "carm", "arm": "middle", "rotation_deg": 0, "tilt_deg": 0}, "arm", "'frontal'"),
-        ({"do": "carm", "arm": "frontal", "rotation_deg": 130, "tilt_deg": 0},
-         "rotation_deg", "-120 to 120"),
-        ({"do": "carm", "arm": "frontal", "rotation_deg": 0, "tilt_deg": -41},
-         "tilt_deg", "-40 to 40"),
+        (
+            {"do": "carm", "arm": "frontal", "rotation_deg": 130, "tilt_deg": 0},
+            "rotation_deg",
+            "-120 to 120",
+        ),
+        (
+            {"do": "carm", "arm": "frontal", "rotation_deg": 0, "tilt_deg": -41},
+            "tilt_deg",
+            "-40 to 40",
+        ),
         ({"do": "carm", "rotation_deg": 0, "tilt_deg": 0}, "arm", "biplane"),
     ],
 )
@@ -250,8 +259,9 @@ def test_verify_catches_an_edited_pose(tmp_path):
         assert "rotation_deg" in r.stdout + r.stderr
 
 
-@pytest.mark.parametrize("path", sorted((PERSONAS / "release_0_2_0").glob("*.json")),
-                         ids=lambda p: p.stem)
+@pytest.mark.parametrize(
+    "path", sorted((PERSONAS / "release_0_2_0").glob("*.json")), ids=lambda p: p.stem
+)
 def test_release_0_2_logs_verify_with_their_fixed_views_and_images(path):
     from simulator.records.verify import verify_log
 

@@ -187,3 +187,31 @@ def test_true_ap_spinous_process_between_pedicles(case):
     )
     assert c_right < c_sp < c_left  # the patient's right on the viewer's left
     assert abs(c_sp - (c_right + c_left) / 2) * proj.pixel_mm_at_isocentre < 1.0
+
+
+def test_a_rotated_patient_projects_like_the_world_pinhole():
+    """With the patient turned on the table, the bead (anatomy frame) lands where the pinhole
+    formula puts its world position, for the world pose of the arm."""
+    from simulator.fluoro.geometry import PatientFrame, beam_axes
+
+    rng = np.random.default_rng(29)
+    for _ in range(10):
+        patient = PatientFrame(
+            axial_rotation_deg=float(rng.uniform(-20, 20)),
+            sagittal_tilt_deg=float(rng.uniform(-20, 20)),
+            pivot_mm=tuple(rng.uniform(-2, 2, 3)),
+        )
+        pose = CArmPose(
+            rotation_deg=float(rng.uniform(-90, 90)), tilt_deg=float(rng.uniform(-30, 30))
+        )
+        proj = Projection(pose=pose, beam=BEAM, field_mm=70.0, size_px=96, patient=patient)
+        index = rng.integers(16, 48, 3)
+        img = line_integrals(_bead_volume(index), proj, step_mm=0.25)
+        found = np.asarray(ndimage.center_of_mass(img))
+        world = patient.to_world(np.asarray(ORIGIN) + VOXEL * index)
+        u, v, w = beam_axes(pose.rotation_deg, pose.tilt_deg)
+        source = np.asarray(pose.isocentre_mm) - BEAM.sod_mm * w
+        d = world - source
+        scale = BEAM.sid_mm / (d @ w) / proj.pixel_mm
+        expect = np.array([d @ v, d @ u]) * scale + (96 - 1) / 2.0
+        assert np.hypot(*(found - expect)) < 0.5, (patient, pose, found, expect)

@@ -32,6 +32,7 @@ the cement's), so everything downstream works in one frame.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -186,24 +187,24 @@ class Projection:
         """Pixel pitch back-projected to the isocentre (mm): ``pixel_mm / magnification``."""
         return self.pixel_mm / self.beam.magnification
 
-    @property
+    @functools.cached_property
     def axes(self) -> np.ndarray:
         """Anatomy-frame directions of (u, v, w) as rows (3, 3)."""
         p = self.pose
         return beam_axes(p.rotation_deg, p.tilt_deg, p.mirror) @ self.patient.world_from_anatomy
 
-    @property
+    @functools.cached_property
     def source_mm(self) -> np.ndarray:
         """The focal spot (anatomy LPS mm): SOD before the isocentre along the central ray."""
         iso = self.patient.to_anatomy(self.pose.isocentre_mm)
         return iso - self.beam.sod_mm * self.axes[2]
 
-    @property
+    @functools.cached_property
     def detector_centre_mm(self) -> np.ndarray:
         """Centre of the detector plane (LPS mm), SID from the source."""
         return self.source_mm + self.beam.sid_mm * self.axes[2]
 
-    @property
+    @functools.cached_property
     def world_from_detector(self) -> np.ndarray:
         """4×4 homogeneous transform: detector-frame mm (u, v, w, 1) → anatomy LPS mm."""
         m = np.eye(4)
@@ -211,7 +212,7 @@ class Projection:
         m[:3, 3] = self.detector_centre_mm
         return m
 
-    @property
+    @functools.cached_property
     def detector_from_world(self) -> np.ndarray:
         """4×4 homogeneous transform: anatomy LPS mm → detector-frame mm (the inverse)."""
         r = self.axes

@@ -5,9 +5,8 @@ to each detector pixel (:mod:`simulator.fluoro.raycast`), the exposure control's
 (the median line integral behind the treated body, at the field's centre, where the arm's
 isocentre puts it) and the display window set from the anatomy (automatic brightness). Per
 exposure: the trocar and the cement (:mod:`simulator.fluoro.overlay`), the lead side marker,
-then the image chain (:func:`simulator.fluoro.chain.display_chain`): quantum noise seeded by
-the pulse, blur, the intensifier's veiling glare, window, vignetting and a soft-edged
-collimated circle.
+then the image chain (:mod:`simulator.fluoro.fastchain`): quantum noise seeded by the pulse,
+blur, the intensifier's veiling glare, window, vignetting and a soft-edged collimated circle.
 
 A new pose's anatomy takes a ray cast (``render_new_pose_ms`` in ``bench``); the window asks
 for it in the background (:meth:`PoseImager.prepare_async`) and keeps showing the last image
@@ -23,9 +22,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simulator.anatomy.fields import rng_for
+from scipy import ndimage
+
 from simulator.assets import load_table
-from simulator.fluoro.chain import FLUORO_STREAM, DisplaySettings, FluoroImage, display_chain
+from simulator.fluoro.chain import FLUORO_STREAM, DisplaySettings, FluoroImage, veiling_glare
+from simulator.fluoro.fastchain import NoiseBank, blur_weights, finish, noisy_photons
 from simulator.fluoro.dose import Torso
 from simulator.fluoro.geometry import CArmPose, ConeBeam, PatientFrame, Projection
 from simulator.fluoro.markers import marker_patch
@@ -56,6 +57,8 @@ class PoseImage:
     anatomy: np.ndarray
     ref: float
     window: tuple[float, float]
+    glare: np.ndarray
+    """The wide-blurred photons of the anatomy (veiling glare, per unit dose)."""
 
 
 class PoseImager:
@@ -85,6 +88,8 @@ class PoseImager:
         self.circle = np.clip((1.0 - r) * n / 2.0 + 0.5, 0.0, 1.0).astype(np.float32)
         self.vignette = (1.0 - self.det["vignetting"] * r**2).astype(np.float32)
         self.glare = (float(self.det["glare_fraction"]), float(self.det["glare_sigma_px"]))
+        self.noise = NoiseBank(self.seed, FLUORO_STREAM, (n, n))
+        self.blur = blur_weights(float(self.det["blur_px"]))
         self._cache: OrderedDict = OrderedDict()
         self._lock = threading.Lock()
         self._pool: ThreadPoolExecutor | None = None
@@ -148,7 +153,8 @@ class PoseImager:
         inside = self.radius_fraction <= 0.97
         lo, hi = np.percentile(lg[inside], [0.5, 99.8])
         window = (float(lo - 0.35 * (hi - lo)), float(hi))
-        item = PoseImage(proj=proj, anatomy=line, ref=ref, window=window)
+        glare = veiling_glare(np.exp(lg).astype(np.float32), 1.0, self.glare[1])
+        item = PoseImage(proj=proj, anatomy=line, ref=ref, window=window, glare=glare)
         assert item.anatomy.shape == (n, n)
         k = self.key(pose)
         self._cache[k] = item
@@ -191,20 +197,30 @@ class PoseImager:
         exposure control sets."""
         item = self.prepare(pose)
         line = self.line_integral(pose, needle=needle, cement=cement)
-        n_ref = self.det["photons_per_pixel_at_reference"]
-        lam = n_ref * dose_factor * np.exp(item.ref - line)
-        rng = rng_for(self.seed, FLUORO_STREAM, int(pulse_index)) if settings.noise else None
-        pixels, counts = display_chain(
+        n_ref = float(self.det["photons_per_pixel_at_reference"]) * dose_factor
+        eps, dr, dc = self.noise.frame(pulse_index)
+        lam = np.empty_like(line)
+        noisy_photons(line, item.ref, n_ref, eps, dr, dc, settings.noise, lam)
+        pixels = np.empty(line.shape, dtype=np.uint8)
+        counts = np.empty_like(line)
+        lo, hi = item.window
+        lo, hi = lo + np.log(dose_factor), hi + np.log(dose_factor)  # the window is per dose
+        finish(
             lam,
-            det=self.det,
-            noise_rng=rng,
-            window=item.window,
-            vignette=self.vignette,
-            circle=self.circle,
-            settings=settings,
-            dose_factor=dose_factor,
-            glare=self.glare,
+            self.blur,
+            item.glare if dose_factor == 1.0 else item.glare * np.float32(dose_factor),
+            self.glare[0],
+            lo,
+            hi,
+            1e-4 * n_ref,
+            settings.invert,
+            self.vignette,
+            self.circle,
+            pixels,
+            counts,
         )
+        if settings.edge_enhancement > 0:
+            pixels = enhance_edges(pixels, settings.edge_enhancement, self.circle)
         return FluoroImage(
             view=view,
             pixels=pixels,
@@ -212,3 +228,10 @@ class PoseImager:
             pulse_index=int(pulse_index),
             dose_factor=float(dose_factor),
         )
+
+
+def enhance_edges(pixels: np.ndarray, gain: float, circle: np.ndarray) -> np.ndarray:
+    """The monitor's unsharp mask (``gain`` × the difference from a σ = 2 px blur)."""
+    d = pixels.astype(np.float32) / 255.0
+    d = np.clip(d + gain * (d - ndimage.gaussian_filter(d, 2.0)), 0.0, 1.0) * circle
+    return np.round(d * 255.0).astype(np.uint8)

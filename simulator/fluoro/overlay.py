@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 from scipy import ndimage
 
 from simulator.fluoro.geometry import Projection
@@ -24,15 +25,26 @@ TIP_MM = 3.0
 """Length of the stylet's diamond (conical) point, mm (approx.; 11 G trocars)."""
 
 
-def _rays(proj: Projection, rows: slice, cols: slice):
-    """Source (3,) and unit ray directions (r, c, 3) of a block of pixels."""
+def _band(proj: Projection, box, ends_rc, pad_px: float):
+    """Pixel (rows, cols) of ``box`` within ``pad_px`` of the projected segment ``ends_rc``."""
     rr, cc = np.meshgrid(
-        np.arange(rows.start, rows.stop, dtype=float),
-        np.arange(cols.start, cols.stop, dtype=float),
+        np.arange(box[0].start, box[0].stop, dtype=float),
+        np.arange(box[1].start, box[1].stop, dtype=float),
         indexing="ij",
     )
+    (r0, c0), (r1, c1) = ends_rc
+    seg = np.array([r1 - r0, c1 - c0])
+    len2 = float(seg @ seg)
+    t = np.zeros_like(rr) if len2 < 1e-12 else ((rr - r0) * seg[0] + (cc - c0) * seg[1]) / len2
+    t = np.clip(t, 0.0, 1.0)
+    near = np.hypot(rr - (r0 + t * seg[0]), cc - (c0 + t * seg[1])) <= pad_px
+    return rr[near], cc[near], near
+
+
+def _rays(proj: Projection, rows, cols):
+    """Source (3,) and unit ray directions (..., 3) of pixels (rows, cols)."""
     src = proj.source_mm
-    d = proj.pixel_mm_world(rr, cc) - src
+    d = proj.pixel_mm_world(rows, cols) - src
     return src, d / np.linalg.norm(d, axis=-1, keepdims=True)
 
 
@@ -109,12 +121,14 @@ def needle_patch(needle, proj: Projection, *, steel_per_mm: float):
     axis = np.asarray(needle.direction, dtype=float)
     axis = axis / np.linalg.norm(axis)
     hub = tip - needle.length_mm * axis
-    mag = float(np.max(proj.magnification_at(np.stack([hub, tip]))))
+    ends = np.stack([hub, tip])
+    mag = float(np.max(proj.magnification_at(ends)))
     pad = needle.outer_radius_mm * mag / proj.pixel_mm + 2.0
-    box = _bbox(proj, np.stack([hub, tip]), pad)
+    box = _bbox(proj, ends, pad)
     if box is None:
         return None
-    src, d = _rays(proj, *box)
+    rows, cols, near = _band(proj, box, proj.project(ends), pad)
+    src, d = _rays(proj, rows, cols)
     r = needle.outer_radius_mm
     if needle.stylet_in:
         shaft = needle.length_mm - TIP_MM
@@ -123,44 +137,77 @@ def needle_patch(needle, proj: Projection, *, steel_per_mm: float):
     else:
         path = _cylinder_chord(src - hub, d, axis, r, needle.length_mm)
         path = path - _cylinder_chord(src - hub, d, axis, needle.inner_radius_mm, needle.length_mm)
-    return box[0], box[1], (steel_per_mm * path).astype(np.float32)
+    patch = np.zeros(near.shape, dtype=np.float32)
+    patch[near] = steel_per_mm * path
+    return box[0], box[1], patch
 
 
 def cement_patch(cement, proj: Projection, *, delta_mu_per_mm: float, grid):
     """(row slice, col slice, ∫Δμ dl float32 patch) of the cement, or None when there is none
     on the field (``grid``: the phantom's, whose voxels the cement fills)."""
-    idx = np.nonzero(cement.fraction > 1e-6)
-    if idx[0].size == 0:
-        return None
-    f = cement.fraction[idx].astype(float)
-    off = np.array([s.start for s in cement.slices], dtype=float)
-    pts = np.asarray(grid.origin_mm) + grid.voxel_mm * (np.stack(idx, axis=-1) + off)
-    rc = proj.project(pts)
-    mag = proj.magnification_at(pts)
     n = proj.size_px
-    # splat on a grid of twice the pitch (cement voxels are 1.7 pixels apart on the detector)
-    coarse = (rc - (-0.5)) / 2.0 - 0.5  # coarse pixel centres at fine 0.5, 2.5, …
-    weight = f * delta_mu_per_mm * grid.voxel_mm**3 * (mag / (2.0 * proj.pixel_mm)) ** 2
     m = (n + 1) // 2
-    i0 = np.floor(coarse).astype(int)
-    fr = coarse - i0
-    acc = np.zeros((m + 1) * (m + 1))
-    for di in (0, 1):
-        for dj in (0, 1):
-            w = weight * np.where(di, fr[:, 0], 1 - fr[:, 0]) * np.where(dj, fr[:, 1], 1 - fr[:, 1])
-            ii, jj = i0[:, 0] + di, i0[:, 1] + dj
-            ok = (ii >= 0) & (ii <= m) & (jj >= 0) & (jj <= m)
-            acc += np.bincount(ii[ok] * (m + 1) + jj[ok], weights=w[ok], minlength=acc.size)
-    acc = acc.reshape(m + 1, m + 1)
-    nz = np.argwhere(acc != 0)
-    if nz.size == 0:
+    acc = np.zeros((m + 1, m + 1), dtype=np.float64)
+    off = np.array([s.start for s in cement.slices], dtype=np.float64)
+    origin = np.asarray(grid.origin_mm, dtype=np.float64) + grid.voxel_mm * off
+    frac = np.ascontiguousarray(cement.fraction, dtype=np.float32)
+    mat = proj.detector_from_world[:3].astype(np.float64)
+    scale = delta_mu_per_mm * grid.voxel_mm**3 / (2.0 * proj.pixel_mm) ** 2
+    found = _splat(
+        frac, origin, float(grid.voxel_mm), mat, proj.beam.sid_mm, proj.pixel_mm, (n - 1) / 2.0,
+        scale, acc,
+    )
+    if not found:
         return None
-    (a0, b0), (a1, b1) = nz.min(axis=0), nz.max(axis=0) + 1
-    a0, b0 = max(a0 - 1, 0), max(b0 - 1, 0)
-    a1, b1 = min(a1 + 1, m + 1), min(b1 + 1, m + 1)
+    rows = np.flatnonzero(acc.any(axis=1))
+    cols = np.flatnonzero(acc.any(axis=0))
+    if rows.size == 0:
+        return None
+    a0, a1 = max(int(rows[0]) - 1, 0), min(int(rows[-1]) + 2, m + 1)
+    b0, b1 = max(int(cols[0]) - 1, 0), min(int(cols[-1]) + 2, m + 1)
     fine = ndimage.zoom(acc[a0:a1, b0:b1], 2.0, order=1, grid_mode=True, mode="nearest")
     r0, c0 = 2 * a0, 2 * b0
     r1, c1 = min(r0 + fine.shape[0], n), min(c0 + fine.shape[1], n)
     if r1 <= r0 or c1 <= c0:
         return None
     return slice(r0, r1), slice(c0, c1), fine[: r1 - r0, : c1 - c0].astype(np.float32)
+
+
+@njit(cache=True, nogil=True)
+def _splat(frac, origin, voxel, mat, sid, pixel, centre, scale, acc):  # pragma: no cover
+    """Deposit each voxel's f · scale · M² bilinearly on the coarse grid ``acc`` (pitch two
+    pixels, cell centres at fine 0.5, 2.5, …); True when anything landed."""
+    nx, ny, nz = frac.shape
+    m = acc.shape[0] - 1
+    found = False
+    for i in range(nx):
+        for j in range(ny):
+            for k in range(nz):
+                f = frac[i, j, k]
+                if f <= 1e-6:
+                    continue
+                x = origin[0] + voxel * i
+                y = origin[1] + voxel * j
+                z = origin[2] + voxel * k
+                u = mat[0, 0] * x + mat[0, 1] * y + mat[0, 2] * z + mat[0, 3]
+                v = mat[1, 0] * x + mat[1, 1] * y + mat[1, 2] * z + mat[1, 3]
+                w = mat[2, 0] * x + mat[2, 1] * y + mat[2, 2] * z + mat[2, 3]
+                mag = sid / (w + sid)
+                row = v * mag / pixel + centre
+                col = u * mag / pixel + centre
+                cr, cc = (row + 0.5) / 2.0 - 0.5, (col + 0.5) / 2.0 - 0.5
+                r0, c0 = int(np.floor(cr)), int(np.floor(cc))
+                fr, fc = cr - r0, cc - c0
+                val = f * scale * mag * mag
+                for dr in range(2):
+                    rr = r0 + dr
+                    if rr < 0 or rr > m:
+                        continue
+                    wr = fr if dr else 1.0 - fr
+                    for dc in range(2):
+                        ccol = c0 + dc
+                        if ccol < 0 or ccol > m:
+                            continue
+                        acc[rr, ccol] += val * wr * (fc if dc else 1.0 - fc)
+                        found = True
+    return found
