@@ -39,6 +39,7 @@ def run_bench(*, repeat: int = 3) -> dict:
     from simulator.ui.bench import ui_frame_ms  # window frame time while injecting
 
     window = ui_frame_ms()
+    startup = bench_startup()
     # the memory budget is the window's and one attempt's: read before the adversarial runs,
     # which build two more phantoms
     peak_rss_mb = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1)
@@ -61,6 +62,7 @@ def run_bench(*, repeat: int = 3) -> dict:
         **adversarial,
         "ui_frame_ms_p50": window["ui_frame_ms_p50"],
         "ui_frame_ms_p95": window["ui_frame_ms_p95"],
+        **startup,
         "peak_rss_mb": peak_rss_mb,
         "peak_rss_with_raycast_mb": peak_rss_raycast_mb,
         "python": platform.python_version(),
@@ -231,6 +233,52 @@ def run_adversarial() -> dict:
         "adversarial_worst_script": worst,
         "adversarial_by_script": by_script,
     }
+
+
+_STARTUP = """
+import os, sys, tempfile
+os.environ["SDL_VIDEODRIVER"] = "dummy"
+os.environ["SDL_AUDIODRIVER"] = "disk"
+from pathlib import Path
+from simulator.ui import screens
+from simulator.ui.app import App, Settings
+tmp = tempfile.mkdtemp()
+app = App(Settings(logs_dir=Path(tmp), trainee="bench"), size=(1280, 720))
+app.show("start")
+app.frame(0.0)
+print("start", flush=True)
+from simulator.ui.screens.procedure import start_attempt
+screen = start_attempt(app, sys.argv[1])
+app.frame(0.0)
+print("attempt", flush=True)
+"""
+
+
+def bench_startup(scenario_id: str = DEFAULT_SCENARIO) -> dict:
+    """Wall time (s) from launching Python to the trainer's first frame (the start screen) and
+    to the first frame of an attempt at ``scenario_id`` (its phantom built, its imager set
+    up), in a fresh process with the JIT cache as it is (run twice: the second is warm)."""
+    import subprocess
+    import sys
+
+    out = {}
+    for _ in range(2):  # the first run may compile and cache the kernels
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(
+            [sys.executable, "-c", _STARTUP, scenario_id],
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=PROJECT_ROOT,
+        )
+        marks = {}
+        for line in proc.stdout:
+            marks[line.strip()] = time.perf_counter() - t0
+        proc.wait(timeout=120)
+        out = {
+            "startup_first_frame_s": round(marks.get("start", float("nan")), 3),
+            "attempt_first_frame_s": round(marks.get("attempt", float("nan")), 3),
+        }
+    return out
 
 
 def _timed(fn) -> float:
