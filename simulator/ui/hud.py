@@ -1,9 +1,16 @@
 """The heads-up display beside the monitors: clock, needle, radiation, cement, pressure.
 
-Only what the operator would know in a real procedure: the clock, the needle's length and the
-angles they set, the C-arm's fluoroscopy timer, shot count and dose-area product, the
-cement's product, mixing clock and consistency phase, the syringe's delivered volume and the
-pressure they feel (a gauge). Nothing about where the tip or the cement really is.
+Only what the operator would know in a real procedure: the clock, the needle's inserted length
+(read off the trocar's centimetre marks), the C-arm's fluoroscopy timer, shot count and
+dose-area product, the cement's product, mixing clock and consistency phase, the syringe's
+delivered volume and the pressure they feel (a gauge). Nothing about where the tip or the
+cement really is, and not the needle's angles (no instrument shows them; the arms' angles are
+on the C-arm's display, :mod:`simulator.ui.carm_icon`).
+
+With training hints on, a HINTS section adds what a trainer would tell: the needle's medial and
+caudal angles, how far the current frontal and lateral poses are from the true AP and true
+lateral (:func:`~simulator.fluoro.poses.ap_error_deg`, ``lateral_error_deg``) and, once a side
+is chosen, how far the frontal beam is from the en-face view down that pedicle.
 """
 
 from __future__ import annotations
@@ -12,6 +19,8 @@ import math
 
 import pygame
 
+from simulator.fluoro.geometry import angle_between_lines_deg
+from simulator.fluoro.poses import ap_error_deg, lateral_error_deg
 from simulator.ui import render as r
 from simulator.ui.session import LiveSession
 
@@ -29,11 +38,7 @@ def needle_rows(session: LiveSession, *, live: bool = True) -> list[tuple[str, s
     needle = session.proc.needle
     state = needle.state
     inserted = state.inserted_mm if state.placed else 0.0
-    rows = [
-        ("inserted", f"{inserted:.1f} mm", r.TEXT),
-        ("medial", f"{session.medial_deg:+.1f}°", r.TEXT),
-        ("caudal", f"{session.caudal_deg:+.1f}°", r.TEXT),
-    ]
+    rows = [("inserted", f"{inserted:.1f} mm", r.TEXT)]
     if not live:
         return rows
     if session.entry_mm is None:
@@ -45,6 +50,27 @@ def needle_rows(session: LiveSession, *, live: bool = True) -> list[tuple[str, s
             rows.append(("new aim", "in bone: refused", r.BAD))
         else:
             rows.append(("new aim", "restarts at skin", r.ACCENT))
+    return rows
+
+
+def hint_rows(session: LiveSession) -> list[tuple[str, str, tuple]]:
+    """The HINTS section (training hints on): the needle's pending angles (degrees) and the
+    alignment errors (degrees) of the arms' current poses."""
+    proc = session.proc
+    carm = proc.carm
+    body = proc.phantom.geometry.body
+    frontal = carm.beam(carm.pose_of("ap"))
+    lateral = carm.beam(carm.pose_of("lateral"))
+    rows = [
+        ("medial", f"{session.medial_deg:+.1f}°", r.TEXT),
+        ("caudal", f"{session.caudal_deg:+.1f}°", r.TEXT),
+        ("AP error", f"{ap_error_deg(body, frontal):.1f}°", r.TEXT),
+        ("LAT error", f"{lateral_error_deg(lateral):.1f}°", r.TEXT),
+    ]
+    if session.side is not None:
+        axis = proc.phantom.landmarks.pedicle_axes[session.side].direction
+        side = "L" if session.side == "left" else "R"
+        rows.append((f"en face {side}", f"{angle_between_lines_deg(frontal, axis):.1f}°", r.TEXT))
     return rows
 
 
@@ -81,6 +107,10 @@ def draw_hud(
     section("NEEDLE" + (f"  ({session.side})" if session.side else ""))
     for label, value, color in needle_rows(session, live=live):
         line(label, value, color)
+    if session.hints:
+        section("HINTS")
+        for label, value, color in hint_rows(session):
+            line(label, value, color)
 
     m = proc.ledger.metrics()
     section("FLUORO")
