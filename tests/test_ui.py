@@ -68,8 +68,11 @@ def _start(app, name="Tess"):
 
 
 def _click_entry(app, screen, x_mm, z_mm):
+    """Click where the skin point of entry [x, z] shows on the frontal image."""
+    from simulator.ui.coords import skin_point_mm
+
     pm = screen.monitors.panel_map("ap")
-    x, y = pm.mm_to_screen((x_mm, 0.0, z_mm))
+    x, y = pm.mm_to_screen(skin_point_mm((x_mm, z_mm), screen.session.proc.phantom.skin_y_mm))
     _post(pygame.MOUSEBUTTONDOWN, button=1, pos=(round(x), round(y)))
     app.run_frames(1)
 
@@ -202,8 +205,10 @@ def test_every_screen_draws(attempt, tmp_path):
     _post(pygame.KEYUP, key=pygame.K_SPACE, mod=0)
     app.run_frames(2, 0.02)
     assert any(e.kind == "carm_rotate" for e in screen.session.proc.events)
-    assert screen.session.rotating
+    assert screen.session.turning("lateral")
     app.run_frames(90, 0.1)  # the arm arrives (8 s); the shot is taken in the new view
+    screen.session.proc.carm.held("lateral")  # its image made now (the window never waits)
+    app.run_frames(1, 0.1)
     assert not screen.session.rotating and screen.monitors.shown_view("single") == "lateral"
     for overlay_key in (pygame.K_p, pygame.K_h):
         _key(app, overlay_key)
