@@ -28,8 +28,9 @@ from simulator.actions import make_action
 SCENARIO = "first_case_l1"
 WAIT_AFTER_MIX_S = 300.0
 RATE_ML_MIN = 2.0
-TURN_EVERY_FRAMES = 6
-"""Frames between the 1° steps of the turning measurement (10 steps/s, a held key's repeat)."""
+TURN_EVERY_FRAMES = 60
+"""Frames between the 1° steps of the turning measurement: the arm arrives (0.6 s) and the
+held pedal takes a pulse at each new pose before the next step."""
 
 
 def ui_frame_ms(n_frames: int = 300) -> dict:
