@@ -183,6 +183,7 @@ class CArm:
         arm = self.arms.get(arm_name)
         if arm is None:
             return f"no {arm_name} arm on this C-arm", {}
+        self.settle(t_s)  # a turn ending this tick: the next one starts from where it ended
         if self.turning_any(arm_name, t_s):
             return "the C-arm is turning", {}
         for what, value, lim in (
