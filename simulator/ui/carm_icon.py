@@ -90,26 +90,40 @@ def _tilt_bar(surf: pygame.Surface, centre, length: float, tilt_deg: float) -> N
     cx, cy = centre
     t = math.radians(tilt_deg)
     dx, dy = math.sin(t) * length, math.cos(t) * length
-    pygame.draw.line(surf, BODY, (cx - length, cy), (cx + length, cy), 3)  # the patient
-    pygame.draw.line(surf, TUBE, (cx - dx, cy + dy), (cx + dx, cy - dy), 2)
-    pygame.draw.circle(surf, DETECTOR, (round(cx + dx), round(cy - dy)), 3)
-    r.text(surf, "H", (cx + length + 2, cy), size=14, color=r.DIM, anchor="midleft")
+    pygame.draw.line(surf, BODY, (cx - length, cy), (cx + length, cy), 4)  # the patient
+    pygame.draw.line(surf, (110, 96, 52), (cx - dx, cy + dy), (cx + dx, cy - dy), 1)
+    pygame.draw.line(
+        surf,
+        DETECTOR,
+        (cx + dx - dy * 0.4, cy - dy - dx * 0.4),
+        (cx + dx + dy * 0.4, cy - dy + dx * 0.4),
+        3,
+    )
+    pygame.draw.circle(surf, TUBE, (round(cx - dx), round(cy + dy)), 3)
+    r.text(surf, "H", (cx + length + 3, cy), size=16, color=r.DIM, anchor="midleft")
 
 
 def draw_arm_icon(
     surf: pygame.Surface, rect: pygame.Rect, pose: ArmPose, *, target: ArmPose | None = None
 ) -> None:
     """The icon of one arm at ``pose`` (and, while it turns, the ``target`` dimmed) in
-    ``rect`` (window pixels; ~70 × 100 fits): cross-section with tube and detector on top, the
-    tilt bar below."""
-    radius = min(rect.width, rect.height * 0.7) / 5.0
-    centre = (rect.centerx, rect.top + rect.height * 0.38)
+    ``rect`` (window pixels; ~140 × 80 fits), on a see-through dark plate: on the left the
+    cross-section from the feet with tube and detector (L and R: the patient's sides), on the
+    right the tilt's side view."""
+    plate = pygame.Surface(rect.size, pygame.SRCALPHA)
+    plate.fill((*r.BG, 150))
+    surf.blit(plate, rect)
+    radius = rect.height / 5.0
+    centre = (rect.left + rect.height / 2.0, rect.centery)
     if target is not None:
         _arm(surf, centre, radius, target, dim=True)
     pygame.draw.circle(surf, BODY, centre, radius)
     pygame.draw.circle(surf, r.DIM, centre, radius, 1)
-    # the table under the prone patient's front
-    y_table = centre[1] + radius + 2
+    for letter, side in (("L", -1), ("R", 1)):  # seen from the feet, prone: left on the left
+        at = (centre[0] + side * radius * 0.5, centre[1])
+        r.text(surf, letter, at, size=15, color=r.TEXT, anchor="center")
+    y_table = centre[1] + radius + 2  # the table under the prone patient's front
     pygame.draw.line(surf, r.FRAME, (centre[0] - radius, y_table), (centre[0] + radius, y_table))
     _arm(surf, centre, radius, pose, dim=False)
-    _tilt_bar(surf, (rect.centerx - 4, rect.bottom - 10), radius * 1.1, pose.tilt_deg)
+    side_view = (rect.left + rect.height + (rect.width - rect.height) / 2.0 - 6, rect.centery)
+    _tilt_bar(surf, side_view, rect.height * 0.28, pose.tilt_deg)

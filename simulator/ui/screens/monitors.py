@@ -165,7 +165,7 @@ class Monitors:
         plate = words.get_rect(topleft=(rect.left + 10, rect.top + 36)).inflate(8, 4)
         pygame.draw.rect(surf, r.BG, plate, border_radius=3)
         surf.blit(words, words.get_rect(center=plate.center))
-        icon = pygame.Rect(rect.left + 4, rect.bottom - 100, 76, 96)
+        icon = pygame.Rect(rect.left + 3, rect.bottom - 83, 140, 80)
         draw_arm_icon(surf, icon, arm.pose, target=arm.target)
 
     def _entry_marker(self, surf: pygame.Surface) -> None:
