@@ -189,7 +189,10 @@ class ProcedureScreen(Screen):
         s = self.session
         if not s.proc.finished:
             s.finish()
-            s.proc.step()
+            for _ in range(1000):  # an exposure under way holds the finish for a few ticks
+                s.proc.step()
+                if s.proc.finished:
+                    break
         s.close()
 
     def draw(self, surf: pygame.Surface) -> None:
