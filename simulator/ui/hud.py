@@ -74,11 +74,36 @@ def hint_rows(session: LiveSession) -> list[tuple[str, str, tuple]]:
     return rows
 
 
+class _Column:
+    """Rows drawn down the HUD column from ``y`` (window pixels)."""
+
+    def __init__(self, surf: pygame.Surface, rect: pygame.Rect, y: int):
+        self.surf, self.rect, self.y = surf, rect, y
+
+    def section(self, title: str) -> None:
+        """A rule and a section title."""
+        self.y += 6
+        pygame.draw.line(self.surf, r.FRAME, (self.rect.left, self.y), (self.rect.right, self.y))
+        r.text(self.surf, title, (self.rect.left, self.y + 4), size=20, color=r.ACCENT)
+        self.y += 22
+
+    def line(self, label: str, value: str, color=r.TEXT) -> None:
+        """A label on the left, its value on the right."""
+        r.text(self.surf, label, (self.rect.left, self.y), size=21, color=r.DIM)
+        r.text(self.surf, value, (self.rect.right, self.y), size=21, color=color, anchor="topright")
+        self.y += 19
+
+    def words(self, s: str) -> None:
+        """A line of plain text."""
+        r.text(self.surf, s, (self.rect.left, self.y), size=21)
+        self.y += 19
+
+
 def draw_hud(
     surf: pygame.Surface, rect: pygame.Rect, session: LiveSession, *, live: bool = True
 ) -> None:
-    """The right-hand column: clock, needle, fluoroscopy, cement and the pressure gauge
-    (``live`` False in a replay: no time ×8 sign, no pending aim)."""
+    """The right-hand column: clock, needle, (hints,) fluoroscopy, cement and the pressure
+    gauge (``live`` False in a replay: no time ×8 sign, no pending aim)."""
     proc = session.proc
     x, y = rect.left, rect.top
     limit = proc.scenario.scenario.time_limit_s
@@ -89,56 +114,44 @@ def draw_hud(
     y += 46
     if live and session.time_scale > 1:
         r.text(surf, f"time ×{session.time_scale:g}", (x, y), size=20, color=r.ACCENT)
-    y += 20
-
-    def section(title: str) -> None:
-        nonlocal y
-        y += 6
-        pygame.draw.line(surf, r.FRAME, (x, y), (rect.right, y))
-        r.text(surf, title, (x, y + 4), size=20, color=r.ACCENT)
-        y += 22
-
-    def line(label: str, value: str, color=r.TEXT) -> None:
-        nonlocal y
-        r.text(surf, label, (x, y), size=21, color=r.DIM)
-        r.text(surf, value, (rect.right, y), size=21, color=color, anchor="topright")
-        y += 19
-
-    section("NEEDLE" + (f"  ({session.side})" if session.side else ""))
+    col = _Column(surf, rect, y + 20)
+    col.section("NEEDLE" + (f"  ({session.side})" if session.side else ""))
     for label, value, color in needle_rows(session, live=live):
-        line(label, value, color)
+        col.line(label, value, color)
     if session.hints:
-        section("HINTS")
+        col.section("HINTS")
         for label, value, color in hint_rows(session):
-            line(label, value, color)
-
+            col.line(label, value, color)
     m = proc.ledger.metrics()
-    section("FLUORO")
-    line("time", f"{m['fluoro_time_s']:.1f} s")
-    line("shots", f"{m['fluoro_shots']} (L {m['fluoro_shots_lateral']}, AP {m['fluoro_shots_ap']})")
-    line("DAP", f"{m['dose_dap_mgycm2']:.0f} mGy·cm²")
+    col.section("FLUORO")
+    col.line("time", f"{m['fluoro_time_s']:.1f} s")
+    col.line(
+        "shots", f"{m['fluoro_shots']} (L {m['fluoro_shots_lateral']}, AP {m['fluoro_shots_ap']})"
+    )
+    col.line("DAP", f"{m['dose_dap_mgycm2']:.0f} mGy·cm²")
+    col.section("CEMENT")
+    _cement_rows(col, session)
 
-    section("CEMENT")
+
+def _cement_rows(col: _Column, session: LiveSession) -> None:
+    """The CEMENT section's rows, then the pressure gauge in the room left below them."""
+    proc = session.proc
     c = proc.cement.display_state(proc.t_s)
     if c is None:
-        r.text(surf, proc.scenario.cement.product.replace("_", " "), (x, y), size=21)
-        y += 19
-        line("phase", "not mixed", r.DIM)
+        col.words(proc.scenario.cement.product.replace("_", " "))
+        col.line("phase", "not mixed", r.DIM)
     else:
-        r.text(surf, c["name"][:24], (x, y), size=21)
-        y += 19
-        line("phase", c["phase"])
-        line("since mix", clock(c["since_mix_s"]))
-        line("injected", f"{c['injected_ml']:.2f} ml")
-    line(
-        "rate",
-        f"{session.rate_ml_min:.1f} ml/min",
-        r.GOOD if c is not None and c["injecting"] else r.TEXT,
-    )
+        col.words(c["name"][:24])
+        col.line("phase", c["phase"])
+        col.line("since mix", clock(c["since_mix_s"]))
+        col.line("injected", f"{c['injected_ml']:.2f} ml")
+    injecting = c is not None and c["injecting"]
+    col.line("rate", f"{session.rate_ml_min:.1f} ml/min", r.GOOD if injecting else r.TEXT)
     limit_kpa = c["limit_kpa"] if c is not None else 100.0
     pressure = c["pressure_kpa"] if c is not None else 0.0
-    radius = min(rect.width // 2 - 8, max(rect.bottom - y - 30, 20))
-    gauge(surf, (rect.centerx, y + radius + 12), radius, pressure, limit_kpa)
+    rect = col.rect
+    radius = min(rect.width // 2 - 8, max(rect.bottom - col.y - 30, 20))
+    gauge(col.surf, (rect.centerx, col.y + radius + 12), radius, pressure, limit_kpa)
 
 
 def gauge(surf: pygame.Surface, centre, radius: int, value: float, full: float) -> None:
