@@ -253,16 +253,17 @@ class LiveSession:
             self.act("carm", **fields)
 
     def turning(self, view: str) -> bool:
-        """True while the arm that takes ``view``'s images turns (or is about to)."""
+        """True while the arm that takes ``view``'s images turns or is about to (a turn asked
+        for and not yet under way)."""
         carm = self.proc.carm
         arm = carm.arm_name(view)
-        in_flight = any(name == arm for name, _ in self._arm_sent)
-        return in_flight or carm.turning(view, self.proc.t_s)
+        asked = arm in self.arm_goals or any(name == arm for name, _ in self._arm_sent)
+        return asked or carm.turning(view, self.proc.t_s)
 
     @property
     def rotating(self) -> bool:
-        """True while any arm turns."""
-        return bool(self._arm_sent) or any(
+        """True while any arm turns or is about to."""
+        return bool(self.arm_goals or self._arm_sent) or any(
             self.proc.t_s < a.ready_s - 1e-9 for a in self.proc.carm.arms.values()
         )
 
