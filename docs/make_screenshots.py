@@ -26,6 +26,7 @@ import pygame  # noqa: E402
 from simulator.personas import build  # noqa: E402
 from simulator.scenario import load_scenario  # noqa: E402
 from simulator.ui.app import App, Settings  # noqa: E402
+from simulator.ui.coords import skin_point_mm  # noqa: E402
 from simulator.ui.screens.procedure import start_attempt  # noqa: E402
 from simulator.ui.screens.replay import ReplayScreen  # noqa: E402
 from simulator.ui.screens.start import StartScreen  # noqa: E402
@@ -44,6 +45,23 @@ def tap(app: App, k: int, *, held_frames: int = 1) -> None:
     """Press and release a key."""
     key(app, k, frames=held_frames)
     key(app, k, up=True)
+
+
+def images_ready(app: App, carm) -> None:
+    """Make the monitors' newest images now (the window itself never waits for a ray cast),
+    then run a frame to show them."""
+    for view in ("ap", "lateral"):
+        carm.held(view)
+    app.run_frames(1)
+
+
+def click_entry(app: App, screen, entry_mm) -> None:
+    """Click where the skin point of ``entry_mm`` [x, z] shows on the AP monitor."""
+    pm = screen.monitors.panel_map("ap")
+    skin = skin_point_mm(entry_mm, screen.session.proc.phantom.skin_y_mm)
+    x, y = pm.mm_to_screen(skin)
+    pygame.event.post(pygame.event.Event(pygame.MOUSEBUTTONDOWN, button=1, pos=(x, y)))
+    app.run_frames(1)
 
 
 def advance_to(app: App, session, depth_mm: float) -> None:
@@ -75,18 +93,26 @@ def main() -> int:
         s = screen.session
         key(app, pygame.K_a)
         tap(app, pygame.K_SPACE)
-        pm = screen.monitors.panel_map("ap")
-        x, y = pm.mm_to_screen((aim["entry_mm"][0], 0.0, aim["entry_mm"][1]))
-        pygame.event.post(pygame.event.Event(pygame.MOUSEBUTTONDOWN, button=1, pos=(x, y)))
-        app.run_frames(1)
+        images_ready(app, s.proc.carm)
+        click_entry(app, screen, aim["entry_mm"])
         s.medial_deg, s.caudal_deg = aim["medial_deg"], aim["caudal_deg"]
         advance_to(app, s, 0.62 * depth)  # tip in the pedicle
         key(app, pygame.K_l)
         tap(app, pygame.K_SPACE)
         key(app, pygame.K_a)
         tap(app, pygame.K_SPACE, held_frames=3)
-        app.run_frames(3)
+        images_ready(app, s.proc.carm)
         app.screenshot(OUT / "ui_procedure.png")
+        key(app, pygame.K_3)  # preset LPO 30°: toward the en-face view of the left pedicle
+        key(app, pygame.K_SEMICOLON, mod=pygame.KMOD_SHIFT)  # CAUD 5°
+        while s.rotating:
+            app.run_frames(1)
+        tap(app, pygame.K_SPACE)
+        images_ready(app, s.proc.carm)
+        app.screenshot(OUT / "ui_oblique.png")
+        key(app, pygame.K_1)  # back to the AP
+        while s.rotating:
+            app.run_frames(1)
 
         advance_to(app, s, depth)
         tap(app, pygame.K_SPACE)
@@ -99,6 +125,7 @@ def main() -> int:
         tap(app, pygame.K_SPACE, held_frames=4)
         key(app, pygame.K_a)
         key(app, pygame.K_SPACE, frames=2)
+        images_ready(app, s.proc.carm)
         app.screenshot(OUT / "ui_injection.png")
         key(app, pygame.K_SPACE, up=True)
         key(app, pygame.K_i, up=True)
@@ -114,6 +141,7 @@ def main() -> int:
         app.show(replay)
         replay.seek(s.proc.t_s - 1.0)  # after the last shots, cement in both views
         app.run_frames(5)
+        images_ready(app, replay.replayer.proc.carm)
         app.screenshot(OUT / "ui_replay.png")
 
         base = load_scenario(SCENARIO)
@@ -123,9 +151,8 @@ def main() -> int:
         screen = start_attempt(app, SCENARIO, scenario=single)
         s = screen.session
         tap(app, pygame.K_SPACE)
-        pm = screen.monitors.panel_map("ap")
-        x, y = pm.mm_to_screen((aim["entry_mm"][0], 0.0, aim["entry_mm"][1]))
-        pygame.event.post(pygame.event.Event(pygame.MOUSEBUTTONDOWN, button=1, pos=(x, y)))
+        images_ready(app, s.proc.carm)
+        click_entry(app, screen, aim["entry_mm"])
         s.medial_deg, s.caudal_deg = aim["medial_deg"], aim["caudal_deg"]
         advance_to(app, s, 0.6 * depth)
         tap(app, pygame.K_SPACE)
@@ -134,6 +161,7 @@ def main() -> int:
         while s.rotating:
             app.run_frames(1)
         app.run_frames(3)
+        images_ready(app, s.proc.carm)
         app.screenshot(OUT / "ui_single_carm.png")
         screen.on_quit()
     pygame.quit()

@@ -68,8 +68,11 @@ def _start(app, name="Tess"):
 
 
 def _click_entry(app, screen, x_mm, z_mm):
+    """Click where the skin point of entry [x, z] shows on the frontal image."""
+    from simulator.ui.coords import skin_point_mm
+
     pm = screen.monitors.panel_map("ap")
-    x, y = pm.mm_to_screen((x_mm, 0.0, z_mm))
+    x, y = pm.mm_to_screen(skin_point_mm((x_mm, z_mm), screen.session.proc.phantom.skin_y_mm))
     _post(pygame.MOUSEBUTTONDOWN, button=1, pos=(round(x), round(y)))
     app.run_frames(1)
 
@@ -202,8 +205,10 @@ def test_every_screen_draws(attempt, tmp_path):
     _post(pygame.KEYUP, key=pygame.K_SPACE, mod=0)
     app.run_frames(2, 0.02)
     assert any(e.kind == "carm_rotate" for e in screen.session.proc.events)
-    assert screen.session.rotating
+    assert screen.session.turning("lateral")
     app.run_frames(90, 0.1)  # the arm arrives (8 s); the shot is taken in the new view
+    screen.session.proc.carm.held("lateral")  # its image made now (the window never waits)
+    app.run_frames(1, 0.1)
     assert not screen.session.rotating and screen.monitors.shown_view("single") == "lateral"
     for overlay_key in (pygame.K_p, pygame.K_h):
         _key(app, overlay_key)
@@ -480,3 +485,236 @@ def test_holding_inject_until_the_kit_is_empty_says_so():
     s.inject_up()
     s.update(1.0)
     assert [a["do"] for a in proc.applied][-1] == "inject"
+
+
+# ----- the posable C-arm ------------------------------------------------------------------------
+
+
+def _live(tmp_path, monkeypatch, *, hints=False, scenario=None):
+    from simulator.ui.screens.procedure import start_attempt
+
+    monkeypatch.setenv("VSIM_LOG_KEY", "test-key-ui")
+    app = _new_app(tmp_path)
+    app.settings.hints = hints
+    return app, start_attempt(app, SCENARIO, scenario=scenario)
+
+
+def _carm_actions(proc):
+    return [a for a in proc.applied if a["do"] == "carm"]
+
+
+def _shoot(app, screen, view="ap"):
+    """One pulse of ``view`` whose image is made at once (the window itself never waits)."""
+    screen.selected = view
+    _hold(app, pygame.K_SPACE, frames=1, dt_s=0.02)
+    carm = screen.session.proc.carm
+    carm.imager.prepare(carm.shots[-1].pose)
+    app.run_frames(1, 0.02)
+
+
+def test_carm_keys_turn_the_selected_arm_and_presets_set_it(tmp_path, monkeypatch):
+    from simulator.fluoro.poses import ArmPose
+
+    app, screen = _live(tmp_path, monkeypatch)
+    proc = screen.session.proc
+    frontal = proc.carm.arms["frontal"]
+    _key(app, pygame.K_a, dt_s=0.0)
+    _key(app, pygame.K_RIGHTBRACKET, mod=pygame.KMOD_SHIFT, dt_s=0.02)  # +5° rotation
+    assert _carm_actions(proc)[-1] == {
+        **_carm_actions(proc)[-1],
+        "arm": "frontal",
+        "rotation_deg": 5.0,
+        "tilt_deg": 0.0,
+    }
+    assert frontal.target == ArmPose(rotation_deg=5.0, tilt_deg=0.0)
+    assert frontal.pose == ArmPose(rotation_deg=0.0, tilt_deg=0.0)  # still turning
+    # steps during the turn add up and go as one carm action once the arm is free
+    _key(app, pygame.K_QUOTE, n=3, dt_s=0.0)  # tilt +3° (cranial)
+    _key(app, pygame.K_LEFTBRACKET, dt_s=0.0)  # rotation −1°
+    assert len(_carm_actions(proc)) == 1
+    app.run_frames(10, 0.1)  # 0.5 s + 5°/12°/s: arrived; the next turn is under way
+    assert frontal.pose == ArmPose(rotation_deg=5.0, tilt_deg=0.0)
+    assert len(_carm_actions(proc)) == 2
+    assert frontal.target == ArmPose(rotation_deg=4.0, tilt_deg=3.0)
+    app.run_frames(10, 0.1)
+    assert frontal.pose == ArmPose(rotation_deg=4.0, tilt_deg=3.0)
+    assert proc.carm.arms["lateral"].pose == ArmPose(rotation_deg=90.0, tilt_deg=0.0)
+    _key(app, pygame.K_3, dt_s=0.0)  # preset: LPO 30°
+    app.run_frames(40, 0.1)
+    assert frontal.pose == ArmPose(rotation_deg=-30.0, tilt_deg=0.0)
+    _key(app, pygame.K_l, dt_s=0.0)  # the keys now turn the lateral arm
+    _key(app, pygame.K_1, dt_s=0.0)  # preset: AP
+    app.run_frames(100, 0.1)
+    assert proc.carm.arms["lateral"].pose == ArmPose(rotation_deg=0.0, tilt_deg=0.0)
+    assert not [e for e in proc.events if e.kind == "refused"]
+    screen.on_quit()
+
+
+def test_the_held_pedal_waits_for_the_turning_arm(tmp_path, monkeypatch):
+    app, screen = _live(tmp_path, monkeypatch)
+    proc = screen.session.proc
+    _key(app, pygame.K_a, dt_s=0.0)
+    _post(pygame.KEYDOWN, key=pygame.K_SPACE, mod=0)
+    app.run_frames(5, 0.1)
+    _key(app, pygame.K_RIGHTBRACKET, mod=pygame.KMOD_SHIFT, n=2, dt_s=0.02)  # +10°: 1.33 s
+    app.run_frames(30, 0.1)
+    _post(pygame.KEYUP, key=pygame.K_SPACE, mod=0)
+    app.run_frames(1, 0.1)
+    assert not [e for e in proc.events if e.kind == "refused"]
+    shots = [e for e in proc.events if e.kind == "fluoro"]
+    turn = next(e for e in proc.events if e.kind == "carm")
+    during = [e for e in shots if turn.t_s < e.t_s < turn.details["ready_s"] - 1e-9]
+    assert not during  # no pulse while the arm turned
+    after = [e for e in shots if e.t_s >= turn.details["ready_s"] - 1e-9]
+    assert len(after) >= 5 and all(e.details["rotation_deg"] == 10.0 for e in after)
+    screen.on_quit()
+
+
+@pytest.mark.parametrize("hints", [False, True])
+def test_the_hud_shows_the_needle_angles_only_with_hints(tmp_path, monkeypatch, hints):
+    from simulator.ui.hud import draw_hud
+
+    app, screen = _live(tmp_path, monkeypatch, hints=hints)
+    s = screen.session
+    _click_entry(app, screen, 43.8, 15.7)
+    s.medial_deg = 23.5
+    rect = screen.monitors.layout["hud"]
+    drawn = _drawn_text(monkeypatch, lambda: draw_hud(app.window, rect, s))
+    text = " | ".join(t for t, _ in drawn)
+    assert "inserted" in text and "0.0 mm" in text
+    for word in ("medial", "caudal", "+23.5°", "AP error", "LAT error", "en face L"):
+        assert (word in text) == hints, (hints, word, text)
+    screen.on_quit()
+
+
+def test_the_monitor_keeps_its_last_image_while_the_arm_turns(tmp_path, monkeypatch):
+    from simulator.ui import render
+
+    app, screen = _live(tmp_path, monkeypatch)
+    proc, mon = screen.session.proc, screen.monitors
+    _shoot(app, screen, "ap")
+    first = mon._held["ap"][0]
+    assert first is not None
+    drawn = []
+    real = render.ImagePanel.draw
+
+    def spy(self, surf, rect, pixels, **kw):
+        drawn.append((pixels, kw["note"], kw["label"]))
+        real(self, surf, rect, pixels, **kw)
+
+    monkeypatch.setattr(render.ImagePanel, "draw", spy)
+    _key(app, pygame.K_4, dt_s=0.02)  # preset RPO 30°: 3 s of turning
+    app.run_frames(5, 0.1)
+    ap = [d for d in drawn if d[2] == "AP"]
+    assert ap and all(p is first.pixels and note == "turning…" for p, note, _ in ap)
+    app.run_frames(30, 0.1)  # arrived
+    # a shot at the new pose while its anatomy is still being ray cast: the old image stays
+    monkeypatch.setattr(proc.carm.imager, "prepare_async", lambda pose: None)
+    _hold(app, pygame.K_SPACE, frames=1, dt_s=0.02)
+    drawn.clear()
+    app.run_frames(2, 0.02)
+    assert [p for p, _, label in drawn if label == "AP"][-1] is first.pixels
+    assert mon.panel_map("ap").proj.pose.rotation_deg == 0.0  # clicks map through it
+    proc.carm.imager.prepare(proc.carm.shots[-1].pose)
+    app.run_frames(1, 0.02)
+    assert mon._held["ap"][0] is not first
+    assert mon.panel_map("ap").proj.pose.rotation_deg == 30.0
+    screen.on_quit()
+
+
+def test_an_entry_click_at_an_oblique_pose_finds_the_skin_point(tmp_path, monkeypatch):
+    from simulator.fluoro.poses import ArmPose
+
+    app, screen = _live(tmp_path, monkeypatch)
+    s = screen.session
+    proc = s.proc
+    _key(app, pygame.K_a, dt_s=0.0)
+    _key(app, pygame.K_LEFTBRACKET, mod=pygame.KMOD_SHIFT, n=5, dt_s=0.0)  # LPO 25°
+    _key(app, pygame.K_QUOTE, mod=pygame.KMOD_SHIFT, n=2, dt_s=0.0)  # CRAN 10°
+    app.run_frames(60, 0.1)
+    pose = ArmPose(rotation_deg=-25.0, tilt_deg=10.0)
+    assert proc.carm.arms["frontal"].pose == pose
+    _shoot(app, screen, "ap")
+    # where a known skin point shows (near the middle: the skin lies ~76 mm behind the
+    # isocentre), by the imager's own projection of that pose
+    x_mm, z_mm = 38.0, 12.0
+    skin = np.array([x_mm, float(proc.phantom.skin_y_mm(x_mm)), z_mm])
+    row, col = proc.carm.imager.projection(pose).project(skin)
+    rect = screen.monitors.layout["panels"]["ap"]
+    k = rect.width / proc.carm.imager.size_px
+    pos = (round(rect.left + (col + 0.5) * k), round(rect.top + (row + 0.5) * k))
+    _post(pygame.MOUSEBUTTONDOWN, button=1, pos=pos)
+    app.run_frames(1, 0.0)
+    assert s.side == "left", (pos, rect, list(s.messages))
+    assert np.hypot(s.entry_mm[0] - x_mm, s.entry_mm[1] - z_mm) <= 0.5, s.entry_mm
+    # the cross-hair is drawn where that skin point shows
+    x, y = screen.monitors.panel_map("ap").mm_to_screen(skin)
+    assert abs(x - pos[0]) <= 1.0 and abs(y - pos[1]) <= 1.0
+    screen.on_quit()
+
+
+@pytest.mark.parametrize(
+    ("rotation_deg", "tilt_deg", "axial_deg", "sagittal_deg"),
+    [(0.0, 0.0, 0.0, 0.0), (-35.0, 15.0, 0.0, 0.0), (20.0, -8.0, 12.0, -6.0)],
+)
+def test_a_click_maps_through_the_cone_beam_to_the_skin(
+    rotation_deg, tilt_deg, axial_deg, sagittal_deg
+):
+    from simulator.fluoro.geometry import CArmPose, PatientFrame, Projection
+    from simulator.ui.coords import PanelMap, entry_from_ap_click, skin_point_mm
+    from tests.conftest import scenario_and_phantom
+
+    _, phantom = scenario_and_phantom(SCENARIO)
+    pivot = (0.0, float(phantom.geometry.body.wall_y_mm) - 4.0, 0.0)
+    patient = PatientFrame(
+        axial_rotation_deg=axial_deg, sagittal_tilt_deg=sagittal_deg, pivot_mm=pivot
+    )
+    proj = Projection.make(
+        CArmPose(rotation_deg=rotation_deg, tilt_deg=tilt_deg, isocentre_mm=pivot),
+        size_px=368,
+        patient=patient,
+    )
+    pm = PanelMap(proj=proj, left=100, top=50, size=552)
+    for entry in ((41.0, 14.0), (-30.5, -6.0), (5.0, 0.0)):
+        skin = skin_point_mm(entry, phantom.skin_y_mm)
+        side, got = entry_from_ap_click(pm, *pm.mm_to_screen(skin), phantom.skin_y_mm)
+        assert side == ("left" if entry[0] >= 0 else "right")
+        assert np.hypot(got[0] - entry[0], got[1] - entry[1]) <= 0.1, (entry, got)
+    # a pixel whose ray misses the back (well above the patient at a steep angle) gives None
+    steep = Projection.make(CArmPose(rotation_deg=110.0, isocentre_mm=pivot), size_px=368)
+    pm = PanelMap(proj=steep, left=0, top=0, size=368)
+    assert entry_from_ap_click(pm, 0.0, 184.0, phantom.skin_y_mm) is None
+
+
+def test_a_single_c_arm_holds_its_image_and_says_where_it_turns(tmp_path, monkeypatch):
+    from simulator.ui import render
+
+    base = load_scenario(SCENARIO)
+    single = dataclasses.replace(
+        base, equipment=dataclasses.replace(base.equipment, c_arm="single")
+    )
+    app, screen = _live(tmp_path, monkeypatch, scenario=single)
+    carm = screen.session.proc.carm
+    _shoot(app, screen, "ap")
+    ap_image = screen.monitors._held["single"][0]
+    panels = []
+    real = render.ImagePanel.draw
+
+    def spy(self, surf, rect, pixels, **kw):
+        panels.append((pixels, kw["label"], kw["note"]))
+        real(self, surf, rect, pixels, **kw)
+
+    monkeypatch.setattr(render.ImagePanel, "draw", spy)
+    _key(app, pygame.K_l, dt_s=0.0)
+    _hold(app, pygame.K_SPACE, frames=1, dt_s=0.02)  # the arm turns to the lateral first
+    band = " | ".join(t for t, _ in _drawn_text(monkeypatch, lambda: app.run_frames(1, 0.1)))
+    assert panels[-1] == (ap_image.pixels, "AP", "turning to RPO 90°…")
+    assert "pedal: LAT   C-arm AP, turning to RPO 90°" in band
+    app.run_frames(90, 0.1)  # arrived (0.5 s + 90°/12°/s), the lateral shot taken
+    carm.imager.prepare(carm.shots[-1].pose)
+    band = " | ".join(t for t, _ in _drawn_text(monkeypatch, lambda: app.run_frames(1, 0.1)))
+    assert panels[-1][1:] == ("LAT", "") and panels[-1][0] is not ap_image.pixels
+    assert "pedal: LAT   C-arm RPO 90°" in band and "turning" not in band
+    _key(app, pygame.K_1, dt_s=0.0)  # preset AP: the pedal follows where the arm points
+    assert screen.selected == "ap" and screen.session.turning("ap")
+    screen.on_quit()

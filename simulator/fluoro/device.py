@@ -134,6 +134,7 @@ class CArm:
     pulses_total: int = 0
     _requests: dict = field(default_factory=dict)
     _shown: dict = field(default_factory=dict)
+    _shown_pose: dict = field(default_factory=dict)
 
     def __post_init__(self):
         if self.single:
@@ -186,7 +187,7 @@ class CArm:
         arm = self.arms.get(arm_name)
         if arm is None:
             return f"no {arm_name} arm on this C-arm", {}
-        self.settle(t_s)
+        self.settle(t_s)  # a turn ending this tick: the next one starts from where it ended
         if self.turning_any(arm_name, t_s):
             return "the C-arm is turning", {}
         for what, value, lim in (
@@ -296,7 +297,13 @@ class CArm:
                 return self._shown.get(view)
             req.image = self._render(req)
         self._shown[view] = req.image
+        self._shown_pose[view] = req.pose
         return req.image
+
+    def shown_pose(self, view: str) -> ArmPose | None:
+        """The pose the image :meth:`held_ready` last returned for ``view`` was taken at
+        (None before it returned one): the window maps clicks through it."""
+        return self._shown_pose.get(view)
 
     def _render(self, req: _Request):
         kwargs = {

@@ -1,9 +1,16 @@
 """The heads-up display beside the monitors: clock, needle, radiation, cement, pressure.
 
-Only what the operator would know in a real procedure: the clock, the needle's length and the
-angles they set, the C-arm's fluoroscopy timer, shot count and dose-area product, the
-cement's product, mixing clock and consistency phase, the syringe's delivered volume and the
-pressure they feel (a gauge). Nothing about where the tip or the cement really is.
+Only what the operator would know in a real procedure: the clock, the needle's inserted length
+(read off the trocar's centimetre marks), the C-arm's fluoroscopy timer, shot count and
+dose-area product, the cement's product, mixing clock and consistency phase, the syringe's
+delivered volume and the pressure they feel (a gauge). Nothing about where the tip or the
+cement really is, and not the needle's angles (no instrument shows them; the arms' angles are
+on the C-arm's display, :mod:`simulator.ui.carm_icon`).
+
+With training hints on, a HINTS section adds what a trainer would tell: the needle's medial and
+caudal angles, how far the current frontal and lateral poses are from the true AP and true
+lateral (:func:`~simulator.fluoro.poses.ap_error_deg`, ``lateral_error_deg``) and, once a side
+is chosen, how far the frontal beam is from the en-face view down that pedicle.
 """
 
 from __future__ import annotations
@@ -12,6 +19,8 @@ import math
 
 import pygame
 
+from simulator.fluoro.geometry import angle_between_lines_deg
+from simulator.fluoro.poses import ap_error_deg, lateral_error_deg
 from simulator.ui import render as r
 from simulator.ui.session import LiveSession
 
@@ -29,11 +38,7 @@ def needle_rows(session: LiveSession, *, live: bool = True) -> list[tuple[str, s
     needle = session.proc.needle
     state = needle.state
     inserted = state.inserted_mm if state.placed else 0.0
-    rows = [
-        ("inserted", f"{inserted:.1f} mm", r.TEXT),
-        ("medial", f"{session.medial_deg:+.1f}°", r.TEXT),
-        ("caudal", f"{session.caudal_deg:+.1f}°", r.TEXT),
-    ]
+    rows = [("inserted", f"{inserted:.1f} mm", r.TEXT)]
     if not live:
         return rows
     if session.entry_mm is None:
@@ -48,11 +53,57 @@ def needle_rows(session: LiveSession, *, live: bool = True) -> list[tuple[str, s
     return rows
 
 
+def hint_rows(session: LiveSession) -> list[tuple[str, str, tuple]]:
+    """The HINTS section (training hints on): the needle's pending angles (degrees) and the
+    alignment errors (degrees) of the arms' current poses."""
+    proc = session.proc
+    carm = proc.carm
+    body = proc.phantom.geometry.body
+    frontal = carm.beam(carm.pose_of("ap"))
+    lateral = carm.beam(carm.pose_of("lateral"))
+    rows = [
+        ("medial", f"{session.medial_deg:+.1f}°", r.TEXT),
+        ("caudal", f"{session.caudal_deg:+.1f}°", r.TEXT),
+        ("AP error", f"{ap_error_deg(body, frontal):.1f}°", r.TEXT),
+        ("LAT error", f"{lateral_error_deg(lateral):.1f}°", r.TEXT),
+    ]
+    if session.side is not None:
+        axis = proc.phantom.landmarks.pedicle_axes[session.side].direction
+        side = "L" if session.side == "left" else "R"
+        rows.append((f"en face {side}", f"{angle_between_lines_deg(frontal, axis):.1f}°", r.TEXT))
+    return rows
+
+
+class _Column:
+    """Rows drawn down the HUD column from ``y`` (window pixels)."""
+
+    def __init__(self, surf: pygame.Surface, rect: pygame.Rect, y: int):
+        self.surf, self.rect, self.y = surf, rect, y
+
+    def section(self, title: str) -> None:
+        """A rule and a section title."""
+        self.y += 6
+        pygame.draw.line(self.surf, r.FRAME, (self.rect.left, self.y), (self.rect.right, self.y))
+        r.text(self.surf, title, (self.rect.left, self.y + 4), size=20, color=r.ACCENT)
+        self.y += 22
+
+    def line(self, label: str, value: str, color=r.TEXT) -> None:
+        """A label on the left, its value on the right."""
+        r.text(self.surf, label, (self.rect.left, self.y), size=21, color=r.DIM)
+        r.text(self.surf, value, (self.rect.right, self.y), size=21, color=color, anchor="topright")
+        self.y += 19
+
+    def words(self, s: str) -> None:
+        """A line of plain text."""
+        r.text(self.surf, s, (self.rect.left, self.y), size=21)
+        self.y += 19
+
+
 def draw_hud(
     surf: pygame.Surface, rect: pygame.Rect, session: LiveSession, *, live: bool = True
 ) -> None:
-    """The right-hand column: clock, needle, fluoroscopy, cement and the pressure gauge
-    (``live`` False in a replay: no time ×8 sign, no pending aim)."""
+    """The right-hand column: clock, needle, (hints,) fluoroscopy, cement and the pressure
+    gauge (``live`` False in a replay: no time ×8 sign, no pending aim)."""
     proc = session.proc
     x, y = rect.left, rect.top
     limit = proc.scenario.scenario.time_limit_s
@@ -63,52 +114,44 @@ def draw_hud(
     y += 46
     if live and session.time_scale > 1:
         r.text(surf, f"time ×{session.time_scale:g}", (x, y), size=20, color=r.ACCENT)
-    y += 20
-
-    def section(title: str) -> None:
-        nonlocal y
-        y += 6
-        pygame.draw.line(surf, r.FRAME, (x, y), (rect.right, y))
-        r.text(surf, title, (x, y + 4), size=20, color=r.ACCENT)
-        y += 22
-
-    def line(label: str, value: str, color=r.TEXT) -> None:
-        nonlocal y
-        r.text(surf, label, (x, y), size=21, color=r.DIM)
-        r.text(surf, value, (rect.right, y), size=21, color=color, anchor="topright")
-        y += 19
-
-    section("NEEDLE" + (f"  ({session.side})" if session.side else ""))
+    col = _Column(surf, rect, y + 20)
+    col.section("NEEDLE" + (f"  ({session.side})" if session.side else ""))
     for label, value, color in needle_rows(session, live=live):
-        line(label, value, color)
-
+        col.line(label, value, color)
+    if session.hints:
+        col.section("HINTS")
+        for label, value, color in hint_rows(session):
+            col.line(label, value, color)
     m = proc.ledger.metrics()
-    section("FLUORO")
-    line("time", f"{m['fluoro_time_s']:.1f} s")
-    line("shots", f"{m['fluoro_shots']} (L {m['fluoro_shots_lateral']}, AP {m['fluoro_shots_ap']})")
-    line("DAP", f"{m['dose_dap_mgycm2']:.0f} mGy·cm²")
+    col.section("FLUORO")
+    col.line("time", f"{m['fluoro_time_s']:.1f} s")
+    col.line(
+        "shots", f"{m['fluoro_shots']} (L {m['fluoro_shots_lateral']}, AP {m['fluoro_shots_ap']})"
+    )
+    col.line("DAP", f"{m['dose_dap_mgycm2']:.0f} mGy·cm²")
+    col.section("CEMENT")
+    _cement_rows(col, session)
 
-    section("CEMENT")
+
+def _cement_rows(col: _Column, session: LiveSession) -> None:
+    """The CEMENT section's rows, then the pressure gauge in the room left below them."""
+    proc = session.proc
     c = proc.cement.display_state(proc.t_s)
     if c is None:
-        r.text(surf, proc.scenario.cement.product.replace("_", " "), (x, y), size=21)
-        y += 19
-        line("phase", "not mixed", r.DIM)
+        col.words(proc.scenario.cement.product.replace("_", " "))
+        col.line("phase", "not mixed", r.DIM)
     else:
-        r.text(surf, c["name"][:24], (x, y), size=21)
-        y += 19
-        line("phase", c["phase"])
-        line("since mix", clock(c["since_mix_s"]))
-        line("injected", f"{c['injected_ml']:.2f} ml")
-    line(
-        "rate",
-        f"{session.rate_ml_min:.1f} ml/min",
-        r.GOOD if c is not None and c["injecting"] else r.TEXT,
-    )
+        col.words(c["name"][:24])
+        col.line("phase", c["phase"])
+        col.line("since mix", clock(c["since_mix_s"]))
+        col.line("injected", f"{c['injected_ml']:.2f} ml")
+    injecting = c is not None and c["injecting"]
+    col.line("rate", f"{session.rate_ml_min:.1f} ml/min", r.GOOD if injecting else r.TEXT)
     limit_kpa = c["limit_kpa"] if c is not None else 100.0
     pressure = c["pressure_kpa"] if c is not None else 0.0
-    radius = min(rect.width // 2 - 8, max(rect.bottom - y - 30, 20))
-    gauge(surf, (rect.centerx, y + radius + 12), radius, pressure, limit_kpa)
+    rect = col.rect
+    radius = min(rect.width // 2 - 8, max(rect.bottom - col.y - 30, 20))
+    gauge(col.surf, (rect.centerx, col.y + radius + 12), radius, pressure, limit_kpa)
 
 
 def gauge(surf: pygame.Surface, centre, radius: int, value: float, full: float) -> None:

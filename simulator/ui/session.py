@@ -12,6 +12,11 @@ The pedal: pressing it takes one pulse (``fluoro view``); holding it adds a ``co
 pulse every 1/7.5 s of simulated time (the beam's pulse rate), which counts fluoroscopy time
 and dose but not a new shot. Injection runs while its key is held (``inject`` then ``stop``).
 
+The C-arm: the trainee turns the selected arm in steps or to a preset; the session keeps the
+pose asked for and sends one ``carm`` action with it when the arm is free (the model refuses a
+turn while the arm turns), so steps pressed during a turn add up and go as one. While the
+pedal's arm turns, the held pedal's pulses wait until it arrives.
+
 The needle's aim (entry on the skin, medial and caudal angles) is kept here until the
 trainee advances: only then is an ``aim`` action sent, so fiddling with the angles before
 inserting is not counted as a reposition. With the needle in the patient, a changed aim is a
@@ -26,6 +31,7 @@ from collections import deque
 from simulator.actions import ACTIONS, make_action
 from simulator.assets import load_table
 from simulator.cement.solver import blas_single_thread
+from simulator.fluoro.poses import ArmPose
 from simulator.procedure import TICK_S, Procedure
 
 DEFAULT_MEDIAL_DEG = 20.0
@@ -67,7 +73,8 @@ class LiveSession:
         self.pedal_view: str | None = None
         self._next_pulse_s = 0.0
         self.inject_held = False
-        self.rotating_until_s = -1.0
+        self.arm_goals: dict[str, ArmPose] = {}  # poses asked for, sent when the arm is free
+        self._arm_sent: deque[tuple[str, ArmPose]] = deque()  # carm sent, not yet answered
         self.messages: deque[tuple[float, str]] = deque(maxlen=4)
         self.log_path = None
         self.log_error: str | None = None
@@ -187,12 +194,80 @@ class LiveSession:
         self.pedal_view = None
         self.act("finish")
 
-    # ----- time --------------------------------------------------------------------------------
+    # ----- the C-arm -----------------------------------------------------------------------
+    def arm_goal(self, arm: str) -> ArmPose:
+        """The pose ``arm`` is asked to reach: the one waiting to be sent, else the one sent,
+        else where it turns to, else where it is."""
+        if arm in self.arm_goals:
+            return self.arm_goals[arm]
+        for name, pose in reversed(self._arm_sent):
+            if name == arm:
+                return pose
+        a = self.proc.carm.arms[arm]
+        return a.target if a.target is not None else a.pose
+
+    def move_arm(self, arm: str, pose: ArmPose) -> None:
+        """Ask ``arm`` to turn to ``pose`` (degrees, clamped to the C-arm's travel): sent now
+        when the arm is free, else when it is (a newer request replaces a waiting one)."""
+        if self.proc.carm.legacy:
+            self.say("this C-arm has fixed views")
+            return
+        lim = self.proc.carm.limits
+        pose = ArmPose(
+            rotation_deg=round(min(max(pose.rotation_deg, -lim.rotation_deg), lim.rotation_deg), 2),
+            tilt_deg=round(min(max(pose.tilt_deg, -lim.tilt_deg), lim.tilt_deg), 2),
+        )
+        if pose == self.arm_goal(arm):
+            return
+        self.time_scale = 1.0
+        self.arm_goals[arm] = pose
+        self._send_arm_goals()
+
+    def step_arm(self, arm: str, d_rotation_deg: float = 0.0, d_tilt_deg: float = 0.0) -> None:
+        """Turn ``arm`` by a step (degrees) from the pose it is asked to reach."""
+        goal = self.arm_goal(arm)
+        self.move_arm(
+            arm,
+            ArmPose(
+                rotation_deg=goal.rotation_deg + d_rotation_deg,
+                tilt_deg=goal.tilt_deg + d_tilt_deg,
+            ),
+        )
+
+    def arm_busy(self, arm: str) -> bool:
+        """True while ``arm`` turns, a shot waits for it or a carm action to it is unanswered."""
+        in_flight = any(name == arm for name, _ in self._arm_sent)
+        return in_flight or self.proc.carm.turning_any(arm, self.proc.t_s)
+
+    def _send_arm_goals(self) -> None:
+        for arm, pose in list(self.arm_goals.items()):
+            if self.arm_busy(arm):
+                continue
+            del self.arm_goals[arm]
+            if pose == self.proc.carm.arms[arm].pose:
+                continue
+            fields = {"rotation_deg": pose.rotation_deg, "tilt_deg": pose.tilt_deg}
+            if not self.proc.carm.single:
+                fields["arm"] = arm
+            self._arm_sent.append((arm, pose))
+            self.act("carm", **fields)
+
+    def turning(self, view: str) -> bool:
+        """True while the arm that takes ``view``'s images turns or is about to (a turn asked
+        for and not yet under way)."""
+        carm = self.proc.carm
+        arm = carm.arm_name(view)
+        asked = arm in self.arm_goals or any(name == arm for name, _ in self._arm_sent)
+        return asked or carm.turning(view, self.proc.t_s)
+
     @property
     def rotating(self) -> bool:
-        """True while a single C-arm turns to the other view."""
-        return self.proc.t_s < self.rotating_until_s - 1e-9
+        """True while any arm turns or is about to."""
+        return bool(self.arm_goals or self._arm_sent) or any(
+            self.proc.t_s < a.ready_s - 1e-9 for a in self.proc.carm.arms.values()
+        )
 
+    # ----- time --------------------------------------------------------------------------------
     def update(self, real_dt_s: float) -> None:
         """Advance the model by ``real_dt_s`` real seconds (whole ticks, capped per frame)."""
         if self.proc.finished:
@@ -211,21 +286,32 @@ class LiveSession:
                     break
 
     def tick(self) -> None:
-        """One model tick, with the held pedal's pulses."""
+        """One model tick, with the held pedal's pulses and the arm turns asked for."""
         if self.pedal_view is not None and self.proc.t_s >= self._next_pulse_s - 1e-9:
-            if self.rotating:
-                self._next_pulse_s = self.rotating_until_s + self.pulse_period_s
-            else:
-                self._next_pulse_s += self.pulse_period_s
-                if self._continued:
-                    self.act("fluoro", view=self.pedal_view, continued=True)
-                else:
-                    self.act("fluoro", view=self.pedal_view)
+            self._pedal_pulse()
+        self._send_arm_goals()
         depth_mm = self.inserted_mm  # actions apply first in a tick: the depth at an aim
         self.proc.step()
         if self.recorder is not None:
             self.recorder.heartbeat()
         self.read_events(depth_before_mm=depth_mm)
+
+    def _pedal_pulse(self) -> None:
+        """The held pedal's next pulse, or (its arm turning) the wait until the arm arrives."""
+        view = self.pedal_view
+        carm = self.proc.carm
+        if self.turning(view):
+            arm = carm.arms[carm.arm_name(view)]
+            ready = arm.ready_s if self.proc.t_s < arm.ready_s - 1e-9 else self.proc.t_s
+            self._next_pulse_s = ready + self.pulse_period_s
+            return
+        self._next_pulse_s += self.pulse_period_s
+        if carm.single:  # a single C-arm shoots where it points once it has turned
+            self.pedal_view = view = carm.single_view
+        if self._continued:
+            self.act("fluoro", view=view, continued=True)
+        else:
+            self.act("fluoro", view=view)
 
     def read_events(self, *, depth_before_mm: float | None = None) -> None:
         """Take in the procedure's new events (aim, refusals, C-arm turns, messages);
@@ -248,13 +334,15 @@ class LiveSession:
                     self.side, self.entry_mm, self.medial_deg, self.caudal_deg = self.model_aim
             elif e.kind == "inject" and self.follow_model:
                 self.rate_ml_min = float(d["rate_ml_min"])
+            elif e.kind == "carm" and self._arm_sent:
+                self._arm_sent.popleft()  # carm actions are answered in the order sent
             elif e.kind == "refused":
+                if d["do"] == "carm" and self._arm_sent:
+                    self._arm_sent.popleft()
                 self.say(f"{d['do']}: {d['reason']}")
                 if d["do"] == "aim" and self.model_aim is not None:
                     self.sent_aim = self.model_aim
                     self.side, self.entry_mm, self.medial_deg, self.caudal_deg = self.model_aim
-            elif e.kind == "carm_rotate":
-                self.rotating_until_s = float(d["ready_s"])
             elif e.kind == "stall":
                 self.say("the syringe is hard to push: the cement does not go in at this rate")
             elif e.kind == "injection_stopped":

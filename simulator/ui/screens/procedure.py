@@ -13,12 +13,14 @@ from dataclasses import replace
 
 import pygame
 
+from simulator.fluoro.device import view_of_pose
+from simulator.fluoro.poses import ArmPose
 from simulator.procedure import Procedure
 from simulator.scenario import load_scenario
 from simulator.ui import render as r
 from simulator.ui.app import App, Screen
 from simulator.ui.coords import entry_from_ap_click
-from simulator.ui.input import KEY_HELP, key_intent
+from simulator.ui.input import CARM_PRESETS, KEY_HELP, key_intent
 from simulator.ui.screens.monitors import Monitors
 from simulator.ui.session import FAST_TIME_SCALE, LiveSession
 from simulator.ui.widgets import draw_help, draw_message
@@ -43,7 +45,7 @@ def new_attempt(app: App, scenario_ref: str, *, scenario=None) -> ProcedureScree
     pygame.display.flip()
     scenario = scenario if scenario is not None else load_scenario(scenario_ref)
     proc = Procedure(scenario)
-    if proc.carm is not None and app.settings.invert:
+    if app.settings.invert:
         proc.carm.settings = replace(proc.carm.settings, invert=True)
     recorder = AttemptRecorder(
         proc,
@@ -99,6 +101,8 @@ class ProcedureScreen(Screen):
             if s.pedal_view is None:
                 other = "lateral" if self.selected == "ap" else "ap"
                 self.selected = value or other
+        elif name in ("carm_step", "carm_preset"):
+            self._turn_arm(name, value)
         elif name == "mix":
             s.mix()
         elif name == "inject_down":
@@ -114,6 +118,22 @@ class ProcedureScreen(Screen):
             self.overlay = name
         elif name == "screenshot":
             self.app.screenshot()
+
+    @property
+    def selected_arm(self) -> str:
+        """The arm the C-arm keys turn: the one taking the pedal's view."""
+        return self.session.proc.carm.arm_name(self.selected)
+
+    def _turn_arm(self, name: str, value) -> None:
+        s = self.session
+        arm = self.selected_arm
+        if name == "carm_step":
+            s.step_arm(arm, *value)
+        else:
+            rotation, tilt = CARM_PRESETS[value]
+            s.move_arm(arm, ArmPose(rotation_deg=rotation, tilt_deg=tilt))
+        if s.proc.carm.single and s.pedal_view is None:
+            self.selected = view_of_pose(s.arm_goal(arm))  # the pedal shoots where it points
 
     def _release_held(self) -> None:
         self.session.pedal_up()
@@ -143,7 +163,11 @@ class ProcedureScreen(Screen):
         if not s.can_choose_entry:
             s.say("the needle is in: withdraw it to the skin to choose another entry")
             return
-        s.choose_entry(*entry_from_ap_click(pm, *pos))
+        entry = entry_from_ap_click(pm, *pos, s.proc.phantom.skin_y_mm)
+        if entry is None:
+            s.say("no skin of the back under that point at this C-arm angle")
+            return
+        s.choose_entry(*entry)
 
     # ----- time and drawing ------------------------------------------------------------------
     def update(self, dt_s: float) -> None:
@@ -165,7 +189,10 @@ class ProcedureScreen(Screen):
         s = self.session
         if not s.proc.finished:
             s.finish()
-            s.proc.step()
+            for _ in range(1000):  # an exposure under way holds the finish for a few ticks
+                s.proc.step()
+                if s.proc.finished:
+                    break
         s.close()
 
     def draw(self, surf: pygame.Surface) -> None:
