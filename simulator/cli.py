@@ -175,10 +175,12 @@ def _cmd_plan(args) -> int:
         f"{plan.clearance_mm:g} mm"
     )
     print(
-        "  C-arm " + ", ".join(
+        "  C-arm "
+        + ", ".join(
             f"{name.replace('_', ' ')} {p['rotation_deg']:+.1f}°/{p['tilt_deg']:+.1f}°"
             for name, p in poses.items()
-        ) + " (rotation/tilt)"
+        )
+        + " (rotation/tilt)"
     )
     if plan.touches_wall:
         what = "the canal or a pedicle wall" if plan.clearance_mm < -0.5 else "a pedicle wall"

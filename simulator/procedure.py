@@ -24,15 +24,14 @@ import numpy as np
 from simulator.actions import Action
 from simulator.anatomy.build import build_phantom
 from simulator.anatomy.phantom import Phantom
-from simulator.assets import load_table
 from simulator.cement.injection import CementInjection, CementModel
 from simulator.cement.solver import blas_single_thread
 from simulator.fluoro import DisplaySettings, NeedleRender
+from simulator.fluoro.alignment import alignment_metrics, make_carm, planned_line
 from simulator.fluoro.poses import ArmPose
 from simulator.materials import tissues
 from simulator.metrics import check_metrics
 from simulator.needle.model import NeedleModel
-from simulator.fluoro.alignment import alignment_metrics, make_carm
 from simulator.releases import ModelOptions
 
 TICK_S = 0.02
@@ -274,9 +273,9 @@ class Procedure:
         s = self.needle.state
         if self.entered_bone_s is None and self.needle.engaged_in_bone():
             self.entered_bone_s = t_s
-        if self.passed_wall_s is None and s.placed:
-            if s.tip_mm[1] < self.phantom.geometry.body.wall_y_mm:
-                self.passed_wall_s = t_s
+        wall_y = self.phantom.geometry.body.wall_y_mm
+        if self.passed_wall_s is None and s.placed and s.tip_mm[1] < wall_y:
+            self.passed_wall_s = t_s
 
     def _expose(self, view: str, pulses: int, *, continued: bool) -> None:
         requested = pulses
@@ -344,17 +343,7 @@ class Procedure:
 
     def needle_render(self) -> NeedleRender | None:
         """The needle as the image needs it, or None before the first aim."""
-        s = self.needle.state
-        if not s.placed:
-            return None
-        return NeedleRender(
-            tip_mm=tuple(float(v) for v in s.tip_mm),
-            direction=tuple(float(v) for v in s.direction),
-            length_mm=s.length_mm,
-            outer_radius_mm=s.outer_radius_mm,
-            inner_radius_mm=s.inner_radius_mm,
-            stylet_in=s.stylet_in,
-        )
+        return NeedleRender.of(self.needle.state)
 
     def metrics(self) -> dict:
         """The metrics (``assets/metrics.toml``) known so far (needle, radiation, time, cement)."""
@@ -394,34 +383,14 @@ class Procedure:
         return out
 
     def pedicle_line(self, side: str) -> tuple:
-        """(isthmus point, direction) of ``side``'s planned trajectory, anatomy mm (the line
-        an en-face view looks down; planned once per side)."""
+        """``side``'s planned trajectory (:func:`planned_line`), planned once per side."""
         if side not in self._pedicle_lines:
-            from simulator.planning import plan_trajectory
-
-            plan = plan_trajectory(self.phantom, self.scenario, side)
-            d = np.asarray(plan.target_mm) - np.asarray(plan.skin_point_mm)
-            self._pedicle_lines[side] = (plan.isthmus_point_mm, tuple(d / np.linalg.norm(d)))
+            self._pedicle_lines[side] = planned_line(self.phantom, self.scenario, side)
         return self._pedicle_lines[side]
 
     def tip_zone(self) -> str:
-        """Where the tip is: ``anterior_third``/``middle_third``/``posterior_third`` of the
-        body (by AP position), else the tissue group it is in, ``not_placed`` before aiming."""
-        s = self.needle.state
-        if not s.placed:
-            return "not_placed"
-        t = tissues()
-        name = t.names[self.needle.label_at_tip()]
-        if name in t.group("body"):
-            body = self.phantom.geometry.body
-            frac = (s.tip_mm[1] - body.anterior_y_mm) / (body.wall_y_mm - body.anterior_y_mm)
-            return ("anterior_third", "middle_third", "posterior_third")[
-                min(2, max(0, int(frac * 3)))
-            ]
-        for group in ("pedicle", "canal"):
-            if name in t.group(group):
-                return group
-        return "outside" if name == "air" else name
+        """Where the tip is (:meth:`NeedleModel.tip_zone`)."""
+        return self.needle.tip_zone()
 
 
 def procedure_for(
@@ -438,7 +407,7 @@ def procedure_for(
     ({"invert": bool}), ``actions`` submitted and, if ``run``, played to the end (``phantom``:
     the scenario's, if already built; ``model``: the release's, :func:`model_for_version`)."""
     proc = Procedure(scenario, seed=seed, phantom=phantom, model=model)
-    if proc.carm is not None and display:
+    if display:
         proc.carm.settings = DisplaySettings(invert=bool(display.get("invert", False)))
     if run:
         proc.run(actions)

@@ -93,7 +93,10 @@ def test_the_planned_needle_is_a_dot_in_the_pedicle_ring_at_the_en_face_pose(cas
         *(proj.project(np.asarray(ped.isthmus_mm) + ped.half_width_mm * lateral) - centre)
     )
     half_h = np.hypot(
-        *(proj.project(np.asarray(ped.isthmus_mm) + [0, 0, ped.half_height_mm]) - centre)
+        *(
+            proj.project(np.asarray(ped.isthmus_mm) + np.array([0.0, 0.0, ped.half_height_mm]))
+            - centre
+        )
     )
     r_dot = np.hypot(*(dot - centre))
     assert r_dot + 0.5 * diameter / proj.pixel_mm_at_isocentre < min(half_w, half_h)

@@ -45,9 +45,10 @@ def test_expert_reaches_the_anterior_third_without_a_breach():
     assert m["tip_zone"] == "anterior_third"
     assert m["tip_to_target_mm"] < 5.0
     assert m["needle_repositions"] == 0
-    # alternating views while placing (8 + 8), then the injection screened on the lateral
+    # the set-up (a true lateral; en face before and after the aim, then the true AP: 3 AP),
+    # alternating views while placing (7 + 7), then the injection screened on the lateral
     # (six bursts and a check) and a last AP
-    assert (m["fluoro_shots_lateral"], m["fluoro_shots_ap"]) == (8 + 7, 8 + 1)
+    assert (m["fluoro_shots_lateral"], m["fluoro_shots_ap"]) == (1 + 7 + 7, 3 + 7 + 1)
 
 
 def test_medial_novice_breaches_the_medial_wall_then_the_canal():

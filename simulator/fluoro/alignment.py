@@ -123,9 +123,8 @@ def plan_poses(plan, scenario, phantom) -> dict:
     """The C-arm poses for a planned trajectory (``plan --json``): ``true_ap``,
     ``true_lateral`` and ``en_face`` (down the planned needle), each ``{rotation_deg,
     tilt_deg}``."""
-    from simulator.fluoro.poses import true_poses
-
     from simulator.fluoro.geometry import ConeBeam
+    from simulator.fluoro.poses import true_poses
 
     d = np.asarray(plan.target_mm) - np.asarray(plan.skin_point_mm)
     poses = true_poses(
@@ -136,3 +135,13 @@ def plan_poses(plan, scenario, phantom) -> dict:
         sod_mm=ConeBeam.from_table().sod_mm,
     )
     return {name: pose.as_json() for name, pose in poses.items()}
+
+
+def planned_line(phantom, scenario, side: str) -> tuple:
+    """(isthmus point, unit direction) of ``side``'s planned trajectory, anatomy mm: the line
+    an en-face view looks down."""
+    from simulator.planning import plan_trajectory
+
+    plan = plan_trajectory(phantom, scenario, side)
+    d = np.asarray(plan.target_mm) - np.asarray(plan.skin_point_mm)
+    return plan.isthmus_point_mm, tuple(float(v) for v in d / np.linalg.norm(d))

@@ -139,7 +139,9 @@ class Imager:
         pixels, counts = display_chain(
             lam,
             det=self.table["detector"],
-            noise_rng=rng_for(self.seed, FLUORO_STREAM, int(pulse_index)) if settings.noise else None,
+            noise_rng=rng_for(self.seed, FLUORO_STREAM, int(pulse_index))
+            if settings.noise
+            else None,
             window=self._window[view],
             vignette=self._vignette[view],
             circle=self._circle[view],

@@ -220,8 +220,8 @@ class CArm:
             if continued:
                 return "refused", f"the C-arm is in {self.single_view}"
             target = self.remembered[view]
-            turn = self.limits.legacy_rotate_s if self.legacy else self.limits.turn_s(
-                arm.pose, target
+            turn = (
+                self.limits.legacy_rotate_s if self.legacy else self.limits.turn_s(arm.pose, target)
             )
             arm.target, arm.ready_s = target, t_s + turn
             self.moves += 1
@@ -249,8 +249,9 @@ class CArm:
                 out.append((view, pulses))
         return out
 
-    def expose(self, view: str, pulses: int, t_s: float, *, continued=False, needle=None,
-               cement=None) -> ArmPose:
+    def expose(
+        self, view: str, pulses: int, t_s: float, *, continued=False, needle=None, cement=None
+    ) -> ArmPose:
         """Take a shot of ``view`` now (its arm is in place): book the dose, keep the pose,
         queue the image. Returns the pose."""
         self.settle(t_s)

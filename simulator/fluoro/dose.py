@@ -38,7 +38,9 @@ class Torso:
     def from_table(cls, table: dict, *, skin_y_mm: float) -> Torso:
         """From ``[torso]`` of ``assets/fluoro.toml`` and the phantom's skin (mm)."""
         t = table["torso"]
-        return cls(width_mm=float(t["width_mm"]), depth_mm=float(t["depth_mm"]), skin_y_mm=skin_y_mm)
+        return cls(
+            width_mm=float(t["width_mm"]), depth_mm=float(t["depth_mm"]), skin_y_mm=skin_y_mm
+        )
 
     def chord_mm(self, point_mm, direction) -> float:
         """Length (mm) of the line through ``point_mm`` along ``direction`` inside the trunk."""

@@ -21,13 +21,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
-
 from scipy import ndimage
 
 from simulator.assets import load_table
 from simulator.fluoro.chain import FLUORO_STREAM, DisplaySettings, FluoroImage, veiling_glare
-from simulator.fluoro.fastchain import NoiseBank, blur_weights, finish, noisy_photons
 from simulator.fluoro.dose import Torso
+from simulator.fluoro.fastchain import NoiseBank, blur_weights, finish, noisy_photons
 from simulator.fluoro.geometry import CArmPose, ConeBeam, PatientFrame, Projection
 from simulator.fluoro.markers import marker_patch
 from simulator.fluoro.overlay import cement_patch, needle_patch
@@ -44,6 +43,7 @@ class AnatomyVolume:  # provisional: until the fast caster lands
 
 def anatomy_line_integrals(volume, proj):
     return line_integrals(volume, proj)
+
 
 CACHE_POSES = 24
 """Poses whose anatomy image is kept (0.5 MB each at 368²)."""
@@ -171,7 +171,9 @@ class PoseImager:
         patches = []
         if cement is not None:
             patches.append(
-                cement_patch(cement, item.proj, delta_mu_per_mm=self.cement_delta_mu, grid=self.grid)
+                cement_patch(
+                    cement, item.proj, delta_mu_per_mm=self.cement_delta_mu, grid=self.grid
+                )
             )
         if needle is not None:
             patches.append(needle_patch(needle, item.proj, steel_per_mm=self.steel_per_mm))

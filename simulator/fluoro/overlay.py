@@ -154,8 +154,15 @@ def cement_patch(cement, proj: Projection, *, delta_mu_per_mm: float, grid):
     mat = proj.detector_from_world[:3].astype(np.float64)
     scale = delta_mu_per_mm * grid.voxel_mm**3 / (2.0 * proj.pixel_mm) ** 2
     found = _splat(
-        frac, origin, float(grid.voxel_mm), mat, proj.beam.sid_mm, proj.pixel_mm, (n - 1) / 2.0,
-        scale, acc,
+        frac,
+        origin,
+        float(grid.voxel_mm),
+        mat,
+        proj.beam.sid_mm,
+        proj.pixel_mm,
+        (n - 1) / 2.0,
+        scale,
+        acc,
     )
     if not found:
         return None

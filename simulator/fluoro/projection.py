@@ -34,6 +34,21 @@ class NeedleRender:
     inner_radius_mm: float
     stylet_in: bool = True
 
+    @classmethod
+    def of(cls, state) -> NeedleRender | None:
+        """The render of a needle state (``simulator.needle.model.NeedleState``: tip,
+        direction, length, radii, stylet), or None before it is placed."""
+        if not state.placed:
+            return None
+        return cls(
+            tip_mm=tuple(float(v) for v in state.tip_mm),
+            direction=tuple(float(v) for v in state.direction),
+            length_mm=state.length_mm,
+            outer_radius_mm=state.outer_radius_mm,
+            inner_radius_mm=state.inner_radius_mm,
+            stylet_in=state.stylet_in,
+        )
+
 
 @dataclass(frozen=True, kw_only=True)
 class CementField:

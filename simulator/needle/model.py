@@ -124,6 +124,25 @@ class NeedleModel:
         )
 
     # ----- queries -------------------------------------------------------------------------
+    def tip_zone(self) -> str:
+        """Where the tip is: ``anterior_third``/``middle_third``/``posterior_third`` of the
+        body (by AP position), else the tissue group it is in, ``not_placed`` before aiming."""
+        s = self.state
+        if not s.placed:
+            return "not_placed"
+        t = self.t
+        name = t.names[self.label_at_tip()]
+        if name in t.group("body"):
+            body = self.phantom.geometry.body
+            frac = (s.tip_mm[1] - body.anterior_y_mm) / (body.wall_y_mm - body.anterior_y_mm)
+            return ("anterior_third", "middle_third", "posterior_third")[
+                min(2, max(0, int(frac * 3)))
+            ]
+        for group in ("pedicle", "canal"):
+            if name in t.group(group):
+                return group
+        return "outside" if name == "air" else name
+
     def label_at_tip(self) -> int:
         """Tissue id at the tip (air before the first aim)."""
         tip = self.state.tip_mm
