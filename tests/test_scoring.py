@@ -122,9 +122,20 @@ def test_feedback_tells_when_and_where_a_leak_shows(scenario, logs):
 
 
 def test_stored_logs_match_the_scripts(logs):
+    # the stored logs are release 0.1.0's; the expert's script has since gained the C-arm
+    # set-up (true views, en face), the novices' are unchanged
     for name, log in logs.items():
+        assert log["simulator_version"] == "0.1.0"
         script = load_script(DATA / "personas" / f"{name}.json")
-        assert script_actions(log) == script, name
+        if name == "expert":  # the same aim and advances, after the set-up
+
+            def moves(actions):
+                return [(a.do, dict(a.args)) for a in actions if a.do in ("aim", "advance")]
+
+            assert moves(script_actions(log)) == moves(script)
+            assert [a.do for a in script].count("carm") == 3
+        else:
+            assert script_actions(log) == script, name
 
 
 def test_radiation_and_time_count_only_for_a_completed_procedure(scenario, logs):
