@@ -708,13 +708,13 @@ def test_a_single_c_arm_holds_its_image_and_says_where_it_turns(tmp_path, monkey
     _key(app, pygame.K_l, dt_s=0.0)
     _hold(app, pygame.K_SPACE, frames=1, dt_s=0.02)  # the arm turns to the lateral first
     band = " | ".join(t for t, _ in _drawn_text(monkeypatch, lambda: app.run_frames(1, 0.1)))
-    assert panels[-1] == (ap_image.pixels, "AP", "turning to RPO 90°…")
-    assert "pedal: LAT   C-arm AP, turning to RPO 90°" in band
+    assert panels[-1] == (ap_image.pixels, "AP", "turning to R LAT…")
+    assert "pedal: LAT   C-arm AP, turning to R LAT" in band
     app.run_frames(90, 0.1)  # arrived (0.5 s + 90°/12°/s), the lateral shot taken
     carm.imager.prepare(carm.shots[-1].pose)
     band = " | ".join(t for t, _ in _drawn_text(monkeypatch, lambda: app.run_frames(1, 0.1)))
     assert panels[-1][1:] == ("LAT", "") and panels[-1][0] is not ap_image.pixels
-    assert "pedal: LAT   C-arm RPO 90°" in band and "turning" not in band
+    assert "pedal: LAT   C-arm R LAT" in band and "turning" not in band
     _key(app, pygame.K_1, dt_s=0.0)  # preset AP: the pedal follows where the arm points
     assert screen.selected == "ap" and screen.session.turning("ap")
     screen.on_quit()

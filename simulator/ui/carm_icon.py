@@ -9,7 +9,8 @@ surface nearest the image receptor:
   detector comes over the patient's *right* back: **RPO** (right posterior oblique);
   ``rotation_deg`` < 0 brings the detector over the left back: **LPO**. The en-face view of a
   left pedicle is an LPO ("ipsilateral oblique"). 0° is the **AP** (beam anterior → posterior),
-  ±90° a lateral (RPO 90°: tube on the patient's left).
+  ±90° a lateral: ``R LAT`` (the tube on the patient's left, the right side against the
+  detector) or ``L LAT``.
 * ``tilt_deg`` > 0 sends the central ray toward the head (the detector toward the head, the
   tube toward the feet): **CRAN**; < 0: **CAUD**.
 
@@ -37,10 +38,13 @@ BODY = (60, 62, 66)
 
 
 def rotation_words(rotation_deg: float) -> str:
-    """``AP``, ``RPO 20°`` or ``LPO 20°`` (whole degrees; see the module docstring)."""
+    """``AP``, ``RPO 20°``, ``LPO 20°``, or at exactly 90° ``R LAT`` / ``L LAT`` (named, as
+    a radiographer does, by the side against the detector), whole degrees."""
     deg = round(abs(rotation_deg))
     if deg == 0:
         return "AP"
+    if deg == 90:
+        return "R LAT" if rotation_deg > 0 else "L LAT"
     return f"{'RPO' if rotation_deg > 0 else 'LPO'} {deg}°"
 
 

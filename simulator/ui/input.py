@@ -20,7 +20,7 @@ MOVE_STEP_MM = (1.0, 5.0)
 CARM_STEP_DEG = (1.0, 5.0)  # rotation or tilt per press, (plain, with Shift)
 CARM_PRESETS: dict[str, tuple[float, float]] = {
     "ap": (0.0, 0.0),  # key 1: AP (rotation 0°, tilt 0°)
-    "lateral": (90.0, 0.0),  # key 2: lateral (RPO 90°: the tube on the patient's left)
+    "lateral": (90.0, 0.0),  # key 2: lateral (R LAT: the tube on the patient's left)
     "oblique_left": (-30.0, 0.0),  # key 3: LPO 30° (the detector over the left back)
     "oblique_right": (30.0, 0.0),  # key 4: RPO 30°
 }
