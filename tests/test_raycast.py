@@ -9,12 +9,8 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from simulator.fluoro.anatomy_cast import (
-    AnatomyVolume,
-    anatomy_line_integrals,
-    brick_occupancy,
-    brick_reach,
-)
+from simulator.fluoro.anatomy_cast import AnatomyVolume, anatomy_line_integrals
+from simulator.fluoro.bricks import brick_constant, brick_occupancy, brick_reach
 from simulator.fluoro.geometry import CArmPose, ConeBeam, Projection
 from simulator.fluoro.raycast import MuVolume, _rays, line_integrals
 from simulator.fluoro.torso import Torso, chords, skin_plane_index
@@ -73,9 +69,9 @@ def test_codes_and_lut_are_delta_mu():
     vol = _volume()
     assert vol.codes.dtype == np.uint8 and vol.delta_lut.dtype == np.float32
     n = len(T.mu_per_mm)
-    outside = vol.codes >= n
+    outside = vol.tissue_codes >= n
     assert outside.any() and (~outside).any()
-    labels = vol.codes % n
+    labels = vol.tissue_codes % n
     expect = T.mu_per_mm[labels] - SOFT * ~outside
     assert vol.delta_mu == pytest.approx(expect, abs=1e-7)
     # soft tissue inside the torso and air outside it are zero; skin behind the plane is μ_soft
@@ -101,6 +97,8 @@ def test_kernel_equals_numpy_reference(rot, tilt):
 def test_skipping_equals_uniform_stepping(brick):
     vol = _volume(brick=brick)
     assert (vol.reach == 0).any() and (brick > 4 or (vol.reach > 1).any())
+    if brick <= 4:  # bricks of one non-zero value (bone, vessel), counted not sampled
+        assert (np.nan_to_num(vol.constant) != 0).any()
     for rot, tilt in POSES:
         proj = _proj(rot, tilt, iso=(1.3, -0.7, 2.1))
         skipped = anatomy_line_integrals(vol, proj, step_mm=0.6)
@@ -127,15 +125,23 @@ def test_skipping_on_sparse_random_volume():
         )
 
 
-def test_brick_occupancy_reads_one_voxel_beyond():
-    mask = np.zeros((20, 9, 9), dtype=bool)
-    mask[8, 4, 4] = True  # read by the cells i = 7 (brick 0) and i = 8 (brick 1)
-    occ = brick_occupancy(mask, 8)
+def test_brick_maps_read_one_voxel_beyond():
+    values = np.zeros((20, 9, 9), dtype=np.float32)
+    values[8, 4, 4] = 0.05  # read by the cells i = 7 (brick 0) and i = 8 (brick 1)
+    occ = brick_occupancy(values != 0, 8)
     assert occ.shape == (3, 1, 1)  # cells 0…18: bricks [0, 8), [8, 16), [16, 19)
     assert occ[:, 0, 0].tolist() == [1, 1, 0]
-    reach = brick_reach(occ.astype(bool))
-    assert reach[:, 0, 0].tolist() == [0, 0, 1]
-    assert (brick_reach(np.zeros((2, 2, 2), bool)) == 255).all()
+    const = brick_constant(values, 8)
+    assert np.isnan(const[:2]).all() and const[2, 0, 0] == 0.0
+    assert brick_reach(const)[:, 0, 0].tolist() == [0, 0, 1]
+    # a constant non-zero run: its reach counts the bricks to the nearest other value
+    values = np.full((41, 3, 3), 0.02, dtype=np.float32)
+    values[36:] = 0.0
+    const = brick_constant(values, 4)  # bricks of cells [0, 4) … [36, 40): 10 bricks
+    assert const[:, 0, 0].tolist()[:8] == pytest.approx([0.02] * 8)
+    assert np.isnan(const[8, 0, 0]) and const[9, 0, 0] == 0.0
+    assert brick_reach(const)[:, 0, 0].tolist() == [8, 7, 6, 5, 4, 3, 2, 1, 0, 1]
+    assert (brick_reach(np.zeros((2, 2, 2), np.float32)) == 255).all()
 
 
 def test_torso_chord_through_its_centre():
@@ -197,7 +203,7 @@ def test_same_integral_as_the_full_mu_volume():
     torso = Torso.fit(width_mm=60.0, depth_mm=40.0, skin_y_mm=skin_y, half_span_x_mm=half_x)
     vol = _volume(labels, torso=torso)
     behind = np.arange(labels.shape[1])[None, :, None] >= 46
-    assert ((vol.codes >= len(T.mu_per_mm)) == behind).all()
+    assert ((vol.tissue_codes >= len(T.mu_per_mm)) == behind).all()
     mu = MuVolume.from_array(T.mu_per_mm[labels], origin_mm=vol.origin_mm, voxel_mm=VOXEL)
     for rot, tilt in POSES[1:]:
         proj = _proj(rot, tilt, size_px=40)
