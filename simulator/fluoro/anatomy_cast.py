@@ -46,8 +46,10 @@ from simulator.materials import tissues
 BRICK = 8
 """Edge of an occupancy brick (voxels)."""
 
-ANATOMY_STEP_MM = 1.0
-"""Default sampling step of Δμ along the rays (mm), two voxels of the phantom (see ``bench``)."""
+ANATOMY_STEP_MM = 0.5
+"""Default sampling step of Δμ along the rays (mm): one voxel of the phantom. Against 0.1 mm
+steps on first_case_l1 (368², four poses) the line integrals are off by ≤ 0.012 (p99 ≤ 0.005);
+1 mm steps alias the thin cortices (≤ 0.063, p99 ≈ 0.03) for ≈ 25 % less time (``bench``)."""
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
