@@ -283,3 +283,11 @@ def test_real_phantom_skipping_and_reference(real):
         anatomy_line_integrals(vol, proj, backend="numpy"), rel=1e-5, abs=1e-6
     )
     assert dataclasses.is_dataclass(vol) and vol.nbytes < 13e6
+
+
+def test_kernel_is_cached_parallel_and_releases_the_gil():
+    from simulator.fluoro.anatomy_kernel import anatomy_kernel
+
+    opts = anatomy_kernel.targetoptions
+    assert opts["parallel"] and opts["nogil"]  # can run in a background thread
+    assert type(anatomy_kernel._cache).__name__ == "FunctionCache"  # compiled once, on disk

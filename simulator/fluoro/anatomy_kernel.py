@@ -143,10 +143,11 @@ def _delta_integral(codes, lut, reach, const, shift, ray, step):
 @njit(cache=True, nogil=True, inline="always")
 def _first_sample_after(t_exit, t0, inv_h, at_least, n_steps):
     """Index of the first lattice sample t0 + (m + ½)·h at or past ``t_exit``, within
-    [``at_least``, ``n_steps``]."""
-    if t_exit == np.inf:
+    [``at_least``, ``n_steps``] (``n_steps`` when the exit lies past the last sample)."""
+    q = (t_exit - t0) * inv_h - 0.5
+    if q >= n_steps:  # also ∞, and far exits that would overflow the integer
         return n_steps
-    return min(max(math.ceil((t_exit - t0) * inv_h - 0.5), at_least), n_steps)
+    return max(math.ceil(q), at_least)
 
 
 @njit(cache=True, nogil=True, inline="always")
