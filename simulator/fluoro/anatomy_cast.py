@@ -44,7 +44,7 @@ from simulator.fluoro.torso import Torso, chords, skin_plane_index
 from simulator.materials import tissues
 
 BRICK = 8
-"""Edge of an occupancy brick (voxels)."""
+"""Edge of a brick of the skipping maps (voxels, a power of two; 4 and 16 measured slower)."""
 
 ANATOMY_STEP_MM = 0.5
 """Default sampling step of Δμ along the rays (mm): one voxel of the phantom. Against 0.1 mm
@@ -57,12 +57,12 @@ class AnatomyVolume:
     """The phantom's attenuation as torso + Δμ, ready for :func:`anatomy_line_integrals`.
 
     ``codes``: uint8 C-ordered ``[x, y, z]`` (see the module docstring); ``delta_lut``: float32
-    Δμ (1/mm) per code (256 entries); per brick of ``brick``³ voxels, ``constant``: float32 the
-    one Δμ its samples read (NaN: they vary) and ``reach``: uint8 the Chebyshev distance in
-    bricks to the nearest brick of another value (0: varying); ``box_lo``/``box_hi``: voxel-unit
-    box of non-zero Δμ; ``torso``: the trunk solid, of μ ``mu_soft_per_mm`` (1/mm). Voxel
-    ``[i, j, k]`` is centred at ``origin_mm + voxel_mm · (i, j, k)`` (LPS mm). About 11.5 MB for
-    the first_case_l1 phantom (its float32 μ volume: 46 MB).
+    Δμ (1/mm) per code, flagged ones included; per brick of ``brick``³ voxels, ``constant``:
+    float32 the one Δμ its samples read (NaN: they vary) and ``reach``: uint8 the Chebyshev
+    distance in bricks to the nearest brick of another value (0: varying); ``box_lo``,
+    ``box_hi``: voxel-unit box of non-zero Δμ; ``torso``: the trunk solid, of μ
+    ``mu_soft_per_mm`` (1/mm). Voxel ``[i, j, k]`` is centred at ``origin_mm + voxel_mm ·
+    (i, j, k)`` (LPS mm). About 11.5 MB for first_case_l1 (its float32 μ volume: 46 MB).
     """
 
     codes: np.ndarray
@@ -198,6 +198,8 @@ def anatomy_line_integrals(
     ``backend``: ``"numba"`` (the kernel; ``skip`` turns the empty-space skipping off, for the
     tests) or ``"numpy"`` (the reference: every sample of uniform stepping, same lattice).
     """
+    if not step_mm > 0.0:
+        raise ValueError(f"step_mm: must be positive, got {step_mm}")
     source, corner, d_row, d_col = _rays(volume, proj)
     lo, hi = np.asarray(volume.box_lo), np.asarray(volume.box_hi)
     step = step_mm / volume.voxel_mm
