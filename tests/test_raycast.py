@@ -1,0 +1,291 @@
+"""The anatomy ray caster: torso chord + Δμ with empty-space skipping (simulator/fluoro/
+anatomy_cast.py, torso.py) against the numpy reference, uniform stepping and today's views."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from simulator.fluoro.anatomy_cast import AnatomyVolume, anatomy_line_integrals
+from simulator.fluoro.bricks import brick_constant, brick_occupancy, brick_reach
+from simulator.fluoro.geometry import CArmPose, ConeBeam, Projection
+from simulator.fluoro.raycast import MuVolume, _rays, line_integrals
+from simulator.fluoro.torso import Torso, chords, skin_plane_index
+from simulator.materials import tissues
+
+BEAM = ConeBeam.from_table()
+VOXEL = 0.5
+T = tissues()
+SOFT = float(T.mu_per_mm[T.id("soft_tissue")])
+POSES = ((0.0, 0.0), (37.0, -21.0), (-90.0, 10.0), (68.0, 29.0), (-23.0, -30.0))
+
+
+def _labels(shape=(48, 56, 40), skin_j=47) -> np.ndarray:
+    """A phantom-like label volume: soft tissue, air behind the skin layer ``skin_j`` (a
+    midline furrow one layer deeper sets the skin plane: the skin beside it lies behind the
+    plane), a cortical box around cancellous bone, a disc, a vessel and a fat pad: Δμ of
+    every kind (positive, negative, low contrast) and empty space."""
+    lab = np.full(shape, T.id("soft_tissue"), dtype=np.uint8)
+    lab[:, skin_j:] = T.id("air")
+    lab[20:28, skin_j - 1 :] = T.id("air")  # the furrow
+    lab[14:34, 18:36, 8:30] = T.id("cortical")
+    lab[16:32, 20:34, 10:28] = T.id("cancellous")
+    lab[16:32, 20:34, 18:20] = T.id("disc")
+    xx, yy = np.meshgrid(np.arange(shape[0]), np.arange(shape[1]), indexing="ij")
+    lab[((xx - 30) ** 2 + (yy - 8) ** 2 <= 16)] = T.id("great_vessel")
+    lab[6:12, 38:44, 4:36] = T.id("epidural_fat")
+    return lab
+
+
+def _volume(labels=None, *, brick=8, torso=None) -> AnatomyVolume:
+    """The small phantom on a grid centred near the world origin, inside a torso that cuts
+    its front corners (codes of voxels outside it) and flattens its back at the skin."""
+    labels = _labels() if labels is None else labels
+    origin = tuple(-(n - 1) / 2 * VOXEL for n in labels.shape)
+    if torso is None:
+        skin_y = origin[1] + skin_plane_index(labels, T.id("air")) * VOXEL
+        torso = Torso(half_width_mm=16.0, half_depth_mm=16.0, centre_y_mm=4.0, skin_y_mm=skin_y)
+    return AnatomyVolume.from_labels(
+        labels,
+        mu_per_mm=T.mu_per_mm,
+        mu_soft_per_mm=SOFT,
+        torso=torso,
+        origin_mm=origin,
+        voxel_mm=VOXEL,
+        brick=brick,
+    )
+
+
+def _proj(rot: float, tilt: float, *, size_px=48, field_mm=64.0, iso=(0.0, 0.0, 0.0)):
+    """A small detector (≈ 40 mm at the isocentre) covering the small phantom."""
+    pose = CArmPose(rotation_deg=rot, tilt_deg=tilt, isocentre_mm=iso)
+    return Projection(pose=pose, beam=BEAM, field_mm=field_mm, size_px=size_px)
+
+
+def test_codes_and_lut_are_delta_mu():
+    vol = _volume()
+    assert vol.codes.dtype == np.uint8 and vol.delta_lut.dtype == np.float32
+    n = len(T.mu_per_mm)
+    outside = vol.tissue_codes >= n
+    assert outside.any() and (~outside).any()
+    labels = vol.tissue_codes % n
+    expect = T.mu_per_mm[labels] - SOFT * ~outside
+    assert vol.delta_mu == pytest.approx(expect, abs=1e-7)
+    # soft tissue inside the torso and air outside it are zero; skin behind the plane is μ_soft
+    soft = labels == T.id("soft_tissue")
+    assert (vol.delta_mu[soft & ~outside] == 0).all()
+    assert (vol.delta_mu[labels == T.id("air")] == 0).all()
+    assert vol.delta_mu[0, 46, 0] == pytest.approx(SOFT)
+    assert vol.torso.skin_y_mm == pytest.approx(vol.origin_mm[1] + 45.5 * VOXEL)
+
+
+@pytest.mark.parametrize(("rot", "tilt"), POSES)
+def test_kernel_equals_numpy_reference(rot, tilt):
+    vol = _volume()
+    proj = _proj(rot, tilt)
+    for step in (0.5, 0.7):
+        fast = anatomy_line_integrals(vol, proj, step_mm=step)
+        ref = anatomy_line_integrals(vol, proj, step_mm=step, backend="numpy")
+        assert ref.max() > 0.3 and (ref > 0).mean() > 0.5
+        assert fast == pytest.approx(ref, rel=1e-5, abs=1e-6)
+
+
+@pytest.mark.parametrize("brick", [1, 2, 4, 8, 16])
+def test_skipping_equals_uniform_stepping(brick):
+    vol = _volume(brick=brick)
+    assert (vol.reach == 0).any() and (brick > 4 or (vol.reach > 1).any())
+    if brick <= 4:  # bricks of one non-zero value (bone, vessel), counted not sampled
+        assert (np.nan_to_num(vol.constant) != 0).any()
+    for rot, tilt in POSES:
+        proj = _proj(rot, tilt, iso=(1.3, -0.7, 2.1))
+        skipped = anatomy_line_integrals(vol, proj, step_mm=0.6)
+        uniform = anatomy_line_integrals(vol, proj, step_mm=0.6, skip=False)
+        assert skipped == pytest.approx(uniform, rel=1e-6, abs=1e-7)
+
+
+def test_skipping_on_sparse_random_volume():
+    rng = np.random.default_rng(7)
+    labels = np.full((37, 45, 29), T.id("soft_tissue"), dtype=np.uint8)
+    spots = rng.integers(0, labels.size, 60)
+    labels.flat[spots] = rng.integers(2, 10, 60)
+    labels[:, 0] = T.id("cortical")  # bone reaching the grid's clamped edge
+    vol = _volume(
+        labels,
+        brick=4,
+        torso=Torso(half_width_mm=400.0, half_depth_mm=400.0, centre_y_mm=0.0, skin_y_mm=400.0),
+    )
+    for rot, tilt in POSES:
+        proj = _proj(rot, tilt, iso=tuple(rng.uniform(-4, 4, 3)))
+        skipped = anatomy_line_integrals(vol, proj, step_mm=0.45)
+        assert skipped == pytest.approx(
+            anatomy_line_integrals(vol, proj, step_mm=0.45, skip=False), rel=1e-6, abs=1e-7
+        )
+
+
+def test_brick_maps_read_one_voxel_beyond():
+    values = np.zeros((20, 9, 9), dtype=np.float32)
+    values[8, 4, 4] = 0.05  # read by the cells i = 7 (brick 0) and i = 8 (brick 1)
+    occ = brick_occupancy(values != 0, 8)
+    assert occ.shape == (3, 1, 1)  # cells 0…18: bricks [0, 8), [8, 16), [16, 19)
+    assert occ[:, 0, 0].tolist() == [1, 1, 0]
+    const = brick_constant(values, 8)
+    assert np.isnan(const[:2]).all() and const[2, 0, 0] == 0.0
+    assert brick_reach(const)[:, 0, 0].tolist() == [0, 0, 1]
+    # a constant non-zero run: its reach counts the bricks to the nearest other value
+    values = np.full((41, 3, 3), 0.02, dtype=np.float32)
+    values[36:] = 0.0
+    const = brick_constant(values, 4)  # bricks of cells [0, 4) … [36, 40): 10 bricks
+    assert const[:, 0, 0].tolist()[:8] == pytest.approx([0.02] * 8)
+    assert np.isnan(const[8, 0, 0]) and const[9, 0, 0] == 0.0
+    assert brick_reach(const)[:, 0, 0].tolist() == [8, 7, 6, 5, 4, 3, 2, 1, 0, 1]
+    assert (brick_reach(np.zeros((2, 2, 2), np.float32)) == 255).all()
+
+
+def test_torso_chord_through_its_centre():
+    torso = Torso.fit(width_mm=320.0, depth_mm=230.0, skin_y_mm=82.5, half_span_x_mm=56.0)
+    c = np.array([0.0, torso.centre_y_mm, 0.0])
+    dirs = np.array([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0], [0.0, -1.0, 0.0], [0.0, 0.0, 1.0]])
+    src = c - 1000.0 * dirs
+    got = [float(torso.chord_mm(s, d, 2000.0)[0]) for s, d in zip(src, dirs, strict=True)]
+    depth_clipped = 82.5 - (torso.centre_y_mm - 115.0)
+    assert got[0] == pytest.approx(depth_clipped) and depth_clipped < 230.0
+    assert got[1] == pytest.approx(320.0)
+    assert got[2] == pytest.approx(depth_clipped)
+    assert got[3] == pytest.approx(2000.0)  # along the cylinder: the whole ray
+    # the ellipse meets the flat back at the phantom's sides
+    assert torso.contains([[56.0, 82.49, 0.0], [-56.0, 82.49, 7.0]]).all()
+    assert not torso.contains([[56.5, 82.49, 0.0], [0.0, 82.51, 0.0]]).any()
+    # a ray stopping short of the torso, and one behind the skin running across the back
+    assert torso.chord_mm(c - [0, 300.0, 0], [0.0, 1.0, 0.0], 100.0)[0] == 0.0
+    assert torso.chord_mm([-500.0, 83.0, 0.0], [1.0, 0.0, 0.0], 1000.0)[0] == 0.0
+
+
+@pytest.mark.parametrize(("rot", "expect"), [(0.0, "depth"), (90.0, "width"), (-90.0, "width")])
+def test_kernel_chord_of_uniform_soft_tissue(rot, expect):
+    labels = np.full((16, 16, 16), T.id("soft_tissue"), dtype=np.uint8)
+    torso = Torso(half_width_mm=150.0, half_depth_mm=100.0, centre_y_mm=0.0, skin_y_mm=60.0)
+    vol = _volume(labels, torso=torso)
+    assert not vol.delta_mu.any()
+    proj = _proj(rot, 0.0, size_px=5)
+    img = anatomy_line_integrals(vol, proj)
+    chord = 160.0 if expect == "depth" else 300.0  # back clipped at 60 mm / full width
+    assert img[2, 2] == pytest.approx(SOFT * chord, rel=1e-6)
+    assert img == pytest.approx(anatomy_line_integrals(vol, proj, backend="numpy"), rel=1e-6)
+
+
+def _torso_outside_box(vol: AnatomyVolume, box: MuVolume, proj: Projection) -> np.ndarray:
+    """μ_soft × the torso's chord outside ``box``'s occupied box, per pixel."""
+    s, c0, dr, dc = _rays(box, proj)
+    n = proj.size_px
+    rc = np.arange(n, dtype=float)
+    d = (c0 + rc[:, None, None] * dr + rc[None, :, None] * dc - s).reshape(-1, 3)
+    length = np.linalg.norm(d, axis=1)
+    d /= length[:, None]
+    lo, hi = np.asarray(box.box_lo), np.asarray(box.box_hi)
+    ta, tb = (lo - s) / d, (hi - s) / d  # no axis-parallel rays at these poses
+    t0 = np.maximum(np.minimum(ta, tb).max(axis=1), 0.0)
+    t1 = np.maximum(np.maximum(ta, tb).min(axis=1), t0)
+    p = vol.torso.params(vol.origin_mm, vol.voxel_mm)
+    out = chords(s, d, length, p) - (chords(s, d, t1, p) - chords(s, d, t0, p))
+    return (SOFT * vol.voxel_mm * out).reshape(n, n)
+
+
+def test_same_integral_as_the_full_mu_volume():
+    """Torso + Δμ is the μ volume's integral plus the torso outside the grid (fine steps),
+    with the torso fitted as on the real phantom (it holds every voxel in front of the skin,
+    whose plane falls between two voxel layers)."""
+    labels = _labels()
+    skin_y = -(labels.shape[1] - 1) / 2 * VOXEL + skin_plane_index(labels, T.id("air")) * VOXEL
+    half_x = labels.shape[0] / 2 * VOXEL
+    torso = Torso.fit(width_mm=60.0, depth_mm=40.0, skin_y_mm=skin_y, half_span_x_mm=half_x)
+    vol = _volume(labels, torso=torso)
+    behind = np.arange(labels.shape[1])[None, :, None] >= 46
+    assert ((vol.tissue_codes >= len(T.mu_per_mm)) == behind).all()
+    mu = MuVolume.from_array(T.mu_per_mm[labels], origin_mm=vol.origin_mm, voxel_mm=VOXEL)
+    for rot, tilt in POSES[1:]:
+        proj = _proj(rot, tilt, size_px=40)
+        new = anatomy_line_integrals(vol, proj, step_mm=0.1)
+        old = line_integrals(mu, proj, step_mm=0.1) + _torso_outside_box(vol, mu, proj)
+        assert new.max() > 1.0
+        err = np.abs(new - old)
+        # rays grazing the skin plane: a step there vs the voxels' linear ramp
+        assert np.median(err) < 1e-5 and np.percentile(err, 99) < 2e-3 and err.max() < 5e-3
+
+
+@pytest.fixture(scope="module")
+def real():
+    """The first_case_l1 phantom, its anatomy volume and the treated body's centre (mm)."""
+    from simulator.anatomy.build import build_phantom
+    from simulator.scenario import load_scenario
+
+    phantom = build_phantom(load_scenario("first_case_l1"))
+    b = phantom.geometry.body
+    return (
+        phantom,
+        AnatomyVolume.from_phantom(phantom),
+        (0.0, 0.5 * (b.wall_y_mm + b.anterior_y_mm), 0.0),
+    )
+
+
+def test_real_phantom_volume(real):
+    phantom, vol, _ = real
+    g = phantom.grid
+    assert vol.torso.skin_y_mm == pytest.approx(g.origin_mm[1] + 252.5 * g.voxel_mm)
+    soft = phantom.labels == T.id("soft_tissue")
+    in_front = np.arange(g.shape[1])[None, :, None] < 253
+    assert (vol.delta_mu[soft & in_front] == 0).all()  # the torso holds the phantom's front
+    assert (vol.delta_mu == 0).mean() > 0.8
+    assert (vol.reach == 0).mean() < 0.35
+
+
+@pytest.mark.parametrize(("view", "rot"), [("ap", 0.0), ("lateral", 90.0)])
+def test_frontal_and_lateral_agree_with_todays_parallel_views(real, view, rot):
+    from simulator.assets import load_table
+    from simulator.fluoro.projection import anatomy_integral
+    from simulator.fluoro.views import standard_views
+
+    phantom, vol, centre = real
+    proj = Projection.make(CArmPose(rotation_deg=rot, isocentre_mm=centre), size_px=185)
+    img = anatomy_line_integrals(vol, proj)
+    v = standard_views(phantom.grid, centre_mm=centre, field_diameter_mm=92.0, pixel_mm=0.5)[view]
+    today = anatomy_integral(phantom, v, torso=load_table("fluoro")["torso"])
+    # the central ray runs along the grid axis through the body centre: same line
+    (r, c), (pr, pc) = v.project(np.asarray(centre)), proj.project(np.asarray(centre))
+    assert (pr, pc) == pytest.approx((92.0, 92.0))
+    parallel = ndimage.map_coordinates(today, [[r], [c]], order=1)[0]
+    assert img[92, 92] == pytest.approx(parallel, rel=0.03)
+    # beside the centre the difference is the trunk's shape: today's slab is as wide (deep)
+    # everywhere, the torso is an ellipse
+    t = load_table("fluoro")["torso"]
+    for off in (-20.0, -10.0, 10.0, 20.0):
+        pt = np.asarray(centre) + off * proj.axes[0]
+        (r, c), (pr, pc) = v.project(pt), proj.project(pt)
+        new = ndimage.map_coordinates(img, [[pr], [pc]], order=1)[0]
+        old = ndimage.map_coordinates(today, [[r], [c]], order=1)[0]
+        d = (pt - proj.source_mm) / np.linalg.norm(pt - proj.source_mm)
+        chord = vol.torso.chord_mm(proj.source_mm, d, BEAM.sid_mm)[0]
+        if view == "lateral":  # today: the phantom's width plus the slab, 320 mm of trunk
+            old += SOFT * (chord - t["width_mm"])
+        assert new == pytest.approx(old, rel=0.02), off
+
+
+def test_real_phantom_skipping_and_reference(real):
+    _, vol, centre = real
+    proj = Projection.make(
+        CArmPose(rotation_deg=-52.0, tilt_deg=17.0, isocentre_mm=centre), size_px=64
+    )
+    fast = anatomy_line_integrals(vol, proj)
+    assert fast == pytest.approx(anatomy_line_integrals(vol, proj, skip=False), rel=1e-6)
+    assert fast == pytest.approx(
+        anatomy_line_integrals(vol, proj, backend="numpy"), rel=1e-5, abs=1e-6
+    )
+    assert vol.nbytes < 13e6  # a quarter of the float32 μ volume
+
+
+def test_kernel_is_cached_parallel_and_releases_the_gil():
+    from simulator.fluoro.anatomy_kernel import anatomy_kernel
+
+    opts = anatomy_kernel.targetoptions
+    assert opts["parallel"] and opts["nogil"]  # can run in a background thread
+    assert type(anatomy_kernel._cache).__name__ == "FunctionCache"  # compiled once, on disk
