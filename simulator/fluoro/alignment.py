@@ -16,9 +16,10 @@ from __future__ import annotations
 import numpy as np
 
 from simulator.assets import load_table
+from simulator.fluoro.anatomy_cast import fit_torso
 from simulator.fluoro.chain import make_imager
 from simulator.fluoro.device import CArm, CArmLimits
-from simulator.fluoro.dose import BeamModel, DoseLedger, Torso
+from simulator.fluoro.dose import BeamModel, DoseLedger
 from simulator.fluoro.geometry import PatientFrame, angle_between_lines_deg
 from simulator.fluoro.poses import (
     EN_FACE_TOLERANCE_DEG,
@@ -50,7 +51,7 @@ def make_carm(scenario, phantom, *, seed: int, images: bool, model) -> CArm:
     legacy = not model.carm_device
     patient = patient_frame(scenario, phantom)
     iso = isocentre_mm(phantom)
-    torso = Torso.from_table(table, skin_y_mm=float(phantom.skin_y0_mm))
+    torso = fit_torso(phantom)
     if legacy:
         beam = BeamModel.from_table(table)
     else:

@@ -52,6 +52,26 @@ steps on first_case_l1 (368², four poses) the line integrals are off by ≤ 0.0
 1 mm steps alias the thin cortices (≤ 0.063, p99 ≈ 0.03) for ≈ 25 % less time (``bench``)."""
 
 
+def fit_torso(phantom, torso: dict | None = None) -> Torso:
+    """The trunk ``torso`` (``width_mm``, ``depth_mm``; default ``[torso]`` of
+    ``assets/fluoro.toml``) placed by :meth:`Torso.fit` on the phantom's skin plane and its
+    lateral faces."""
+    from simulator.assets import load_table
+
+    torso = torso or load_table("fluoro")["torso"]
+    g = phantom.grid
+    j_skin = skin_plane_index(phantom.labels, tissues().id("air"))
+    skin_y = phantom.skin_y0_mm if j_skin is None else g.origin_mm[1] + j_skin * g.voxel_mm
+    x0 = g.origin_mm[0] - 0.5 * g.voxel_mm
+    x1 = g.origin_mm[0] + (g.shape[0] - 0.5) * g.voxel_mm
+    return Torso.fit(
+        width_mm=torso["width_mm"],
+        depth_mm=torso["depth_mm"],
+        skin_y_mm=skin_y,
+        half_span_x_mm=max(abs(x0), abs(x1)),
+    )
+
+
 @dataclass(frozen=True, kw_only=True, eq=False)
 class AnatomyVolume:
     """The phantom's attenuation as torso + Δμ, ready for :func:`anatomy_line_integrals`.
@@ -82,21 +102,9 @@ class AnatomyVolume:
         """The phantom's tissues (``tissues().mu_per_mm[labels]``) inside the trunk
         ``torso`` (``width_mm``, ``depth_mm``; default ``[torso]`` of ``assets/fluoro.toml``),
         placed by :meth:`Torso.fit` on the phantom's skin plane and lateral faces."""
-        from simulator.assets import load_table
-
-        torso = torso or load_table("fluoro")["torso"]
         t = tissues()
         g = phantom.grid
-        j_skin = skin_plane_index(phantom.labels, t.id("air"))
-        skin_y = phantom.skin_y0_mm if j_skin is None else g.origin_mm[1] + j_skin * g.voxel_mm
-        x0 = g.origin_mm[0] - 0.5 * g.voxel_mm
-        x1 = g.origin_mm[0] + (g.shape[0] - 0.5) * g.voxel_mm
-        solid = Torso.fit(
-            width_mm=torso["width_mm"],
-            depth_mm=torso["depth_mm"],
-            skin_y_mm=skin_y,
-            half_span_x_mm=max(abs(x0), abs(x1)),
-        )
+        solid = fit_torso(phantom, torso)
         return cls.from_labels(
             phantom.labels,
             mu_per_mm=t.mu_per_mm,

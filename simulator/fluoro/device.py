@@ -25,6 +25,7 @@ import numpy as np
 
 from simulator.assets import load_table
 from simulator.fluoro.chain import DisplaySettings
+from simulator.fluoro.dose import line_chord_mm
 from simulator.fluoro.geometry import PatientFrame, beam_direction
 from simulator.fluoro.poses import LATERAL_FROM_DEG, ArmPose
 
@@ -180,7 +181,7 @@ class CArm:
     def path_mm(self, pose: ArmPose) -> float:
         """The trunk's thickness (mm) along the central ray of ``pose`` (it passes the
         isocentre, the patient's pivot)."""
-        return self.torso.chord_mm(self.patient.pivot_mm, self.beam(pose))
+        return line_chord_mm(self.torso, self.patient.pivot_mm, self.beam(pose))
 
     def move(self, arm_name: str, pose: ArmPose, t_s: float) -> tuple[str | None, dict]:
         """Turn an arm to ``pose`` (a ``carm`` action): (refusal or None, event details)."""

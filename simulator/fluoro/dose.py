@@ -6,10 +6,11 @@ collimated field area A (cm²), so DAP per pulse = K·A (mGy·cm²). A shot is o
 action (one press of the pedal), whatever its number of pulses.
 
 At any C-arm pose (release 0.3.0 on) the exposure control sets K from the trunk's thickness L
-along the central ray (:class:`Torso`): log-linear between the table's AP and lateral kerma at
-the AP and lateral thicknesses, K(L) = K_AP · (K_LAT / K_AP)^((L − L_AP) / (L_LAT − L_AP)) —
-the AEC raises the tube output exponentially with the path, at the effective (kV-raised)
-attenuation this implies; A is then the field at the isocentre in the device's field mode.
+along the central ray (:class:`~simulator.fluoro.torso.Torso`): log-linear between the
+table's AP and lateral kerma at the AP and lateral thicknesses,
+K(L) = K_AP · (K_LAT / K_AP)^((L − L_AP) / (L_LAT − L_AP)): the AEC raises the tube output
+exponentially with the path, at the effective (kV-raised) attenuation this implies; A is then
+the field at the isocentre in the device's field mode.
 """
 
 from __future__ import annotations
@@ -24,46 +25,14 @@ import numpy as np
 from simulator.fluoro.views import VIEW_NAMES
 
 
-@dataclass(frozen=True, kw_only=True)
-class Torso:
-    """The trunk around the phantom as the beam crosses it: an elliptic cylinder along z
-    (``width_mm`` × ``depth_mm``, centred on x = 0) whose back is the skin plane ``skin_y_mm``
-    (anatomy mm; its centre lies ``depth_mm / 2`` in front of the skin)."""
-
-    width_mm: float
-    depth_mm: float
-    skin_y_mm: float
-
-    @classmethod
-    def from_table(cls, table: dict, *, skin_y_mm: float) -> Torso:
-        """From ``[torso]`` of ``assets/fluoro.toml`` and the phantom's skin (mm)."""
-        t = table["torso"]
-        return cls(
-            width_mm=float(t["width_mm"]), depth_mm=float(t["depth_mm"]), skin_y_mm=skin_y_mm
-        )
-
-    def chord_mm(self, point_mm, direction) -> float:
-        """Length (mm) of the line through ``point_mm`` along ``direction`` inside the trunk."""
-        p = np.asarray(point_mm, dtype=float)
-        d = np.asarray(direction, dtype=float)
-        d = d / np.linalg.norm(d)
-        a, b = self.width_mm / 2.0, self.depth_mm / 2.0
-        cy = self.skin_y_mm - b
-        px, py, dx, dy = p[0] / a, (p[1] - cy) / b, d[0] / a, d[1] / b
-        qa = dx * dx + dy * dy
-        if qa < 1e-15:  # along z: inside the ellipse or not, the cylinder is endless
-            return 0.0
-        qb, qc = 2.0 * (px * dx + py * dy), px * px + py * py - 1.0
-        disc = qb * qb - 4.0 * qa * qc
-        if disc <= 0.0:
-            return 0.0
-        t0, t1 = (-qb - math.sqrt(disc)) / (2 * qa), (-qb + math.sqrt(disc)) / (2 * qa)
-        if abs(d[1]) > 1e-12:  # the back: y ≤ skin
-            ts = (self.skin_y_mm - p[1]) / d[1]
-            t0, t1 = (t0, min(t1, ts)) if d[1] > 0 else (max(t0, ts), t1)
-        elif p[1] > self.skin_y_mm:
-            return 0.0
-        return max(t1 - t0, 0.0)
+def line_chord_mm(torso, point_mm, direction) -> float:
+    """Length (mm) of the whole line through ``point_mm`` along ``direction`` inside the trunk
+    (a :class:`~simulator.fluoro.torso.Torso`)."""
+    d = np.asarray(direction, dtype=float)
+    d = d / np.linalg.norm(d)
+    far = 2000.0  # mm: beyond any trunk
+    start = np.asarray(point_mm, dtype=float) - far * d
+    return float(torso.chord_mm(start, d[None, :], 2.0 * far)[0])
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -77,7 +46,7 @@ class BeamModel:
     path_lateral_mm: float = 1.0
 
     @classmethod
-    def from_table(cls, table: dict, *, torso: Torso | None = None, iso_mm=None) -> BeamModel:
+    def from_table(cls, table: dict, *, torso=None, iso_mm=None) -> BeamModel:
         """From the parsed ``assets/fluoro.toml``: the parallel views' field (release 0.2.0
         and before), or with ``torso`` and the isocentre ``iso_mm`` (anatomy mm) the cone
         beam's field at the isocentre in its default mode and the AP/lateral paths."""
@@ -89,8 +58,8 @@ class BeamModel:
             mag = geo["source_image_distance_mm"] / geo["source_isocentre_distance_mm"]
             radius_cm = field_mm / mag / 20.0
             extra = {
-                "path_ap_mm": torso.chord_mm(iso_mm, (0.0, 1.0, 0.0)),
-                "path_lateral_mm": torso.chord_mm(iso_mm, (1.0, 0.0, 0.0)),
+                "path_ap_mm": line_chord_mm(torso, iso_mm, (0.0, 1.0, 0.0)),
+                "path_lateral_mm": line_chord_mm(torso, iso_mm, (1.0, 0.0, 0.0)),
             }
         return cls(
             pulse_rate_hz=float(table["beam"]["pulse_rate_hz"]),

@@ -24,26 +24,14 @@ import numpy as np
 from scipy import ndimage
 
 from simulator.assets import load_table
+from simulator.fluoro.anatomy_cast import AnatomyVolume, anatomy_line_integrals
 from simulator.fluoro.chain import FLUORO_STREAM, DisplaySettings, FluoroImage, veiling_glare
-from simulator.fluoro.dose import Torso
 from simulator.fluoro.fastchain import NoiseBank, blur_weights, finish, noisy_photons
 from simulator.fluoro.geometry import CArmPose, ConeBeam, PatientFrame, Projection
 from simulator.fluoro.markers import marker_patch
 from simulator.fluoro.overlay import cement_patch, needle_patch
 from simulator.fluoro.poses import LATERAL_FROM_DEG, ArmPose
 from simulator.fluoro.projection import cement_mu_per_mm
-from simulator.fluoro.raycast import MuVolume, line_integrals
-
-
-class AnatomyVolume:  # provisional: until the fast caster lands
-    @staticmethod
-    def from_phantom(phantom, *, torso):
-        return MuVolume.from_phantom(phantom)
-
-
-def anatomy_line_integrals(volume, proj):
-    return line_integrals(volume, proj)
-
 
 CACHE_POSES = 24
 """Poses whose anatomy image is kept (0.5 MB each at 368²)."""
@@ -77,8 +65,7 @@ class PoseImager:
         self.beam = ConeBeam.from_table(table)
         self.size_px = int(self.geo["detector_size_px"])
         self.mode = self.geo["default_mode"]
-        self.torso = Torso.from_table(table, skin_y_mm=float(phantom.skin_y0_mm))
-        self.volume = AnatomyVolume.from_phantom(phantom, torso=self.torso)
+        self.volume = AnatomyVolume.from_phantom(phantom)
         att = table["attenuation"]
         self.steel_per_mm = float(att["steel_per_mm"])
         self.cement_delta_mu = cement_mu_per_mm(cement_barium_fraction, att) - att["marrow_per_mm"]
