@@ -1,4 +1,5 @@
-"""Golden images of both views (first case, planned needle, a 7 mm cement bolus, pulse 1).
+"""Golden images (first case, planned needle, a 7 mm cement bolus, pulse 1): the perspective
+C-arm at its two home poses and an oblique, and the parallel views of releases ≤ 0.2.
 
 A reference that is missing fails the test (the image is written to tests/golden_out/ to be
 inspected and copied). A mismatch writes the actual image and a diff image there too. The
@@ -39,6 +40,10 @@ def load_png(path: Path) -> np.ndarray:
     return np.round(imread(path)[..., 0] * 255.0).astype(np.uint8)
 
 
+POSES = {"ap": (0.0, 0.0), "lateral": (90.0, 0.0), "oblique": (-30.0, 5.0)}
+"""The perspective images' poses (rotation, tilt in degrees): the home poses and an LPO."""
+
+
 def scene_image(view: str) -> np.ndarray:
     s, ph = scenario_and_phantom("first_case_l1")
     im = imager()
@@ -46,10 +51,20 @@ def scene_image(view: str) -> np.ndarray:
     d = np.asarray(plan.target_mm) - np.asarray(plan.skin_point_mm)
     needle = needle_to(plan.target_mm, d)
     cement = bolus(im, plan.target_mm)
-    return im.render(view, pulse_index=1, needle=needle, cement=cement).pixels
+    if view.startswith("parallel_"):
+        view = view.removeprefix("parallel_")
+        return im.render(view, pulse_index=1, needle=needle, cement=cement).pixels
+    from simulator.fluoro.alignment import make_carm
+    from simulator.fluoro.poses import ArmPose
+    from simulator.releases import ModelOptions
+
+    cone = make_carm(s, ph, seed=s.scenario.seed, images=True, model=ModelOptions()).imager
+    rot, tilt = POSES[view]
+    pose = ArmPose(rotation_deg=rot, tilt_deg=tilt)
+    return cone.render(view, pose, pulse_index=1, needle=needle, cement=cement).pixels
 
 
-@pytest.mark.parametrize("view", ["lateral", "ap"])
+@pytest.mark.parametrize("view", ["ap", "lateral", "oblique", "parallel_lateral", "parallel_ap"])
 def test_golden_image(view):
     actual = scene_image(view)
     ref_path = GOLDEN / f"first_case_{view}.png"
@@ -87,7 +102,7 @@ def test_a_changed_image_fails_the_comparison():
     plan = plan_trajectory(ph, s, "left")
     d = np.asarray(plan.target_mm) - np.asarray(plan.skin_point_mm)
     moved = needle_to(np.add(plan.target_mm, (0.0, 0.0, 2.0)), d)
-    a = scene_image("lateral").astype(float)
+    a = scene_image("parallel_lateral").astype(float)
     b = im.render(
         "lateral", pulse_index=1, needle=moved, cement=bolus(im, plan.target_mm)
     ).pixels.astype(float)

@@ -33,6 +33,10 @@ from simulator.fluoro.overlay import cement_patch, needle_patch
 from simulator.fluoro.poses import LATERAL_FROM_DEG, ArmPose
 from simulator.fluoro.projection import cement_mu_per_mm
 
+BODY_GREY = 0.45
+"""Where the treated body sits on the grey scale (0 black, 1 white)."""
+MIN_WIDTH = 2.2
+"""Narrowest display window (log photons, e ^ 2.2 ≈ 9× in photons from black to white)."""
 CACHE_POSES = 24
 """Poses whose anatomy image is kept (0.5 MB each at 368²)."""
 
@@ -137,9 +141,7 @@ class PoseImager:
         ref = float(np.median(line[centre]))
         n_ref = self.det["photons_per_pixel_at_reference"]
         lg = np.log(n_ref * np.exp(ref - line))
-        inside = self.radius_fraction <= 0.97
-        lo, hi = np.percentile(lg[inside], [0.5, 99.8])
-        window = (float(lo - 0.35 * (hi - lo)), float(hi))
+        window = self._window(lg, float(np.log(n_ref)))
         glare = veiling_glare(np.exp(lg).astype(np.float32), 1.0, self.glare[1])
         item = PoseImage(proj=proj, anatomy=line, ref=ref, window=window, glare=glare)
         assert item.anatomy.shape == (n, n)
@@ -149,6 +151,16 @@ class PoseImager:
         while len(self._cache) > CACHE_POSES:
             self._cache.popitem(last=False)
         return item
+
+    def _window(self, lg: np.ndarray, level: float) -> tuple[float, float]:
+        """The display window (log photons) the brightness control sets: the treated body
+        (``level``, the exposure control's reference) at ``BODY_GREY`` of the scale, over a
+        width of the anatomy's range plus headroom for steel and cement, at least
+        ``MIN_WIDTH`` (an osteoporotic spine on a thin path stays faint rather than being
+        stretched to full contrast)."""
+        lo, hi = np.percentile(lg[self.radius_fraction <= 0.97], [0.5, 99.8])
+        width = max(1.45 * float(hi - lo), MIN_WIDTH)
+        return level - BODY_GREY * width, level + (1.0 - BODY_GREY) * width
 
     # ----- exposures --------------------------------------------------------------------------
     def line_integral(self, pose: ArmPose, *, needle=None, cement=None, marker=True):
