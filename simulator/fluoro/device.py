@@ -276,6 +276,13 @@ class CArm:
             self._requests[view] = _Request(view, pose, self.pulses_total, needle, cement, 1.0)
         return pose
 
+    def warm(self) -> None:
+        """Start casting the arms' current poses in the background (the window, at the start
+        of an attempt: the first shot then shows at once)."""
+        if self.imager is not None and not self.legacy:
+            for arm in self.arms.values():
+                self.imager.prepare_async(arm.pose)
+
     # ----- images --------------------------------------------------------------------------
     def held(self, view: str):
         """The image ``view``'s monitor shows (its last exposure, made now if need be), or

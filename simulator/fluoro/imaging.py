@@ -82,7 +82,8 @@ class PoseImager:
         self.noise = NoiseBank(self.seed, FLUORO_STREAM, (n, n))
         self.blur = blur_weights(float(self.det["blur_px"]))
         self._cache: OrderedDict = OrderedDict()
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # one cast at a time
+        self._cache_lock = threading.Lock()  # the cache and the futures
         self._pool: ThreadPoolExecutor | None = None
         self._futures: dict = {}
 
@@ -107,30 +108,32 @@ class PoseImager:
 
     def ready(self, pose: ArmPose) -> bool:
         """True when ``pose``'s anatomy is computed."""
-        return self.key(pose) in self._cache
+        with self._cache_lock:
+            return self.key(pose) in self._cache
 
     def prepare(self, pose: ArmPose) -> PoseImage:
         """The anatomy of ``pose`` (computed now if not cached)."""
         k = self.key(pose)
-        hit = self._cache.get(k)
-        if hit is not None:
-            self._cache.move_to_end(k)
-            return hit
-        future = self._futures.get(k)
+        with self._cache_lock:
+            hit = self._cache.get(k)
+            if hit is not None:
+                self._cache.move_to_end(k)
+                return hit
+            future = self._futures.get(k)
         if future is not None:
-            future.result()
-            return self._cache[k]
+            return future.result()
         return self._compute(pose)
 
     def prepare_async(self, pose: ArmPose) -> None:
         """Start computing ``pose``'s anatomy on a background thread (no-op when cached or
         under way)."""
         k = self.key(pose)
-        if k in self._cache or k in self._futures:
-            return
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vsim-raycast")
-        self._futures[k] = self._pool.submit(self._compute, pose)
+        with self._cache_lock:
+            if k in self._cache or k in self._futures:
+                return
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vsim-raycast")
+            self._futures[k] = self._pool.submit(self._compute, pose)
 
     def _compute(self, pose: ArmPose) -> PoseImage:
         proj = self.projection(pose)
@@ -146,10 +149,11 @@ class PoseImager:
         item = PoseImage(proj=proj, anatomy=line, ref=ref, window=window, glare=glare)
         assert item.anatomy.shape == (n, n)
         k = self.key(pose)
-        self._cache[k] = item
-        self._futures.pop(k, None)
-        while len(self._cache) > CACHE_POSES:
-            self._cache.popitem(last=False)
+        with self._cache_lock:
+            self._cache[k] = item
+            self._futures.pop(k, None)
+            while len(self._cache) > CACHE_POSES:
+                self._cache.popitem(last=False)
         return item
 
     def _window(self, lg: np.ndarray, level: float) -> tuple[float, float]:

@@ -45,6 +45,7 @@ def new_attempt(app: App, scenario_ref: str, *, scenario=None) -> ProcedureScree
     pygame.display.flip()
     scenario = scenario if scenario is not None else load_scenario(scenario_ref)
     proc = Procedure(scenario)
+    proc.carm.warm()  # the home poses are cast while the trainee reads the screen
     if app.settings.invert:
         proc.carm.settings = replace(proc.carm.settings, invert=True)
     recorder = AttemptRecorder(
