@@ -68,25 +68,30 @@ def noisy_photons(line, ref, n_ref, eps, dr, dc, noise, out):  # pragma: no cove
 @njit(cache=True, nogil=True, fastmath=True)
 def finish(counts, w, glare, g, lo, hi, floor, invert, vignette, circle, pixels, blurred):
     # pragma: no cover
-    """3 × 3 blur (weights ``w``) with edge clamping, glare mix, log, window [lo, hi],
-    invert, vignetting and field: uint8 ``pixels`` and the blurred counts ``blurred``."""
+    """3 × 3 blur (weights ``w``, edges replicated), glare mix, log, window [lo, hi], invert,
+    vignetting and field: uint8 ``pixels`` and the blurred counts ``blurred`` (row by row:
+    the vertical pass into a row buffer, then the horizontal one, so the loops vectorise)."""
     n, m = counts.shape
     g32, lo32 = np.float32(g), np.float32(lo)
     scale = np.float32(1.0 / (hi - lo))
     floor32, one, zero = np.float32(floor), np.float32(1.0), np.float32(0.0)
+    w0, w1, w2 = w[0], w[1], w[2]
+    tmp = np.empty(m, dtype=np.float32)
     for i in range(n):
-        up, down = counts[max(i - 1, 0)], counts[min(i + 1, n - 1)]
-        mid = counts[i]
+        up, mid, down = counts[max(i - 1, 0)], counts[i], counts[min(i + 1, n - 1)]
         for j in range(m):
-            jl, jr = max(j - 1, 0), min(j + 1, m - 1)
-            acc = w[0] * (w[0] * up[jl] + w[1] * up[j] + w[2] * up[jr])
-            acc += w[1] * (w[0] * mid[jl] + w[1] * mid[j] + w[2] * mid[jr])
-            acc += w[2] * (w[0] * down[jl] + w[1] * down[j] + w[2] * down[jr])
-            c = (one - g32) * acc + g32 * glare[i, j]
-            blurred[i, j] = c
-            d = (np.log(c if c > floor32 else floor32) - lo32) * scale
+            tmp[j] = w0 * up[j] + w1 * mid[j] + w2 * down[j]
+        b = blurred[i]
+        b[0] = (w0 + w1) * tmp[0] + w2 * tmp[1]
+        b[m - 1] = w0 * tmp[m - 2] + (w1 + w2) * tmp[m - 1]
+        for j in range(1, m - 1):
+            b[j] = w0 * tmp[j - 1] + w1 * tmp[j] + w2 * tmp[j + 1]
+        gl, vg, ci, px = glare[i], vignette[i], circle[i], pixels[i]
+        for j in range(m):
+            c = (one - g32) * b[j] + g32 * gl[j]
+            b[j] = c
+            d = (np.log(max(c, floor32)) - lo32) * scale
             d = min(max(d, zero), one)
             if invert:
                 d = one - d
-            d = d * vignette[i, j] * circle[i, j]
-            pixels[i, j] = np.uint8(d * np.float32(255.0) + np.float32(0.5))
+            px[j] = np.uint8(d * vg[j] * ci[j] * np.float32(255.0) + np.float32(0.5))
