@@ -718,3 +718,10 @@ def test_a_single_c_arm_holds_its_image_and_says_where_it_turns(tmp_path, monkey
     _key(app, pygame.K_1, dt_s=0.0)  # preset AP: the pedal follows where the arm points
     assert screen.selected == "ap" and screen.session.turning("ap")
     screen.on_quit()
+
+
+def test_arm_angles_read_as_a_radiographer_names_them():
+    from simulator.ui.carm_icon import rotation_words
+
+    words = [rotation_words(r) for r in (0.0, 20.0, -20.0, 90.0, -90.0, 98.0, -100.0)]
+    assert words == ["AP", "RPO 20°", "LPO 20°", "R LAT", "L LAT", "RAO 82°", "LAO 80°"]

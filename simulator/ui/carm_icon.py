@@ -38,14 +38,18 @@ BODY = (60, 62, 66)
 
 
 def rotation_words(rotation_deg: float) -> str:
-    """``AP``, ``RPO 20°``, ``LPO 20°``, or at exactly 90° ``R LAT`` / ``L LAT`` (named, as
-    a radiographer does, by the side against the detector), whole degrees."""
+    """``AP``, ``RPO 20°``, ``LPO 20°``, at 90° ``R LAT`` / ``L LAT``, past it ``RAO 82°`` /
+    ``LAO 82°`` (named, as a radiographer does, by the surface against the detector; whole
+    degrees)."""
     deg = round(abs(rotation_deg))
     if deg == 0:
         return "AP"
+    side = "R" if rotation_deg > 0 else "L"
     if deg == 90:
-        return "R LAT" if rotation_deg > 0 else "L LAT"
-    return f"{'RPO' if rotation_deg > 0 else 'LPO'} {deg}°"
+        return f"{side} LAT"
+    if deg > 90:  # past the lateral: the detector comes over that side's front
+        return f"{side}AO {180 - deg}°"
+    return f"{side}PO {deg}°"
 
 
 def tilt_words(tilt_deg: float) -> str:
