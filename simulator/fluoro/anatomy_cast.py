@@ -225,6 +225,7 @@ def anatomy_line_integrals(
             corner,
             d_row,
             d_col,
+            proj.ray_grid,
             lo,
             hi,
             step,
@@ -236,9 +237,9 @@ def anatomy_line_integrals(
         return out
     if backend != "numpy":
         raise ValueError(f"unknown backend {backend!r}")
-    delta = _cast_numpy(volume.delta_mu, source, corner, d_row, d_col, lo, hi, step, n)
-    rc = np.arange(n, dtype=float)
-    px = corner + rc[:, None, None] * d_row + rc[None, :, None] * d_col
+    grid = proj.ray_grid
+    delta = _cast_numpy(volume.delta_mu, source, corner, d_row, d_col, lo, hi, step, n, grid=grid)
+    px = corner + grid[..., :1] * d_row + grid[..., 1:] * d_col
     d = (px - source).reshape(-1, 3)
     length = np.linalg.norm(d, axis=1)
     chord = chords(source, d / length[:, None], length, torso).reshape(n, n)

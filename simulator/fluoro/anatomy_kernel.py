@@ -29,6 +29,7 @@ def anatomy_kernel(
     corner,
     d_row,
     d_col,
+    grid,
     lo,
     hi,
     step,
@@ -40,7 +41,9 @@ def anatomy_kernel(
     """Fill ``out`` (float32 (rows, cols)) with ∫μ dl = (μ_soft · chord + Σ Δμ · h) · voxel_mm
     along each pixel's ray.
 
-    ``source``, ``corner`` (pixel (0, 0)), ``d_row``, ``d_col`` (pixel steps), the Δμ box
+    ``source``, ``corner`` (pixel (0, 0)), ``d_row``, ``d_col`` (pixel steps), ``grid`` (rows,
+    cols, 2): the (row, col) on the detector plane each image pixel looks through (the
+    identity, or the intensifier's pincushion undone), the Δμ box
     ``lo``/``hi``, ``step`` and ``torso`` (``Torso.params``) in voxel units; ``mu_soft`` (1/mm)
     and ``lut`` (1/mm) per voxel length ``h_mm`` (mm); ``shift`` log2 of the brick edge
     (−1: every sample interpolated, no skipping).
@@ -49,9 +52,10 @@ def anatomy_kernel(
     sx, sy, sz = source[0], source[1], source[2]
     for r in prange(n_rows):
         for c in range(n_cols):
-            dx = corner[0] + r * d_row[0] + c * d_col[0] - sx
-            dy = corner[1] + r * d_row[1] + c * d_col[1] - sy
-            dz = corner[2] + r * d_row[2] + c * d_col[2] - sz
+            gr, gc = grid[r, c, 0], grid[r, c, 1]
+            dx = corner[0] + gr * d_row[0] + gc * d_col[0] - sx
+            dy = corner[1] + gr * d_row[1] + gc * d_col[1] - sy
+            dz = corner[2] + gr * d_row[2] + gc * d_col[2] - sz
             length = math.sqrt(dx * dx + dy * dy + dz * dz)
             dx, dy, dz = dx / length, dy / length, dz / length
             total = mu_soft * _chord(sx, sy, dx, dy, length, torso)

@@ -155,6 +155,9 @@ class Projection:
     field_mm: float
     size_px: int
     patient: PatientFrame = PatientFrame()
+    distortion: float = 0.0
+    """An image intensifier's pincushion: a point at fraction r of the field's radius on the
+    input plane shows at r · (1 + k r²), k this coefficient (0: a flat panel, pinhole only)."""
 
     @classmethod
     def make(
@@ -165,9 +168,11 @@ class Projection:
         mode: str = "mag1",
         beam: ConeBeam | None = None,
         patient: PatientFrame | None = None,
+        distortion: float = 0.0,
     ) -> Projection:
         """The projection of ``pose`` in the named field mode (``normal``, ``mag1``, ``mag2``)
-        of a patient lying as ``patient`` says (default: straight)."""
+        of a patient lying as ``patient`` says (default: straight), with the detector's
+        pincushion ``distortion`` (0: none)."""
         beam = beam or ConeBeam.from_table()
         return cls(
             pose=pose,
@@ -175,6 +180,7 @@ class Projection:
             field_mm=beam.field_modes_mm[mode],
             size_px=size_px,
             patient=patient or PatientFrame(),
+            distortion=float(distortion),
         )
 
     @property
@@ -233,17 +239,58 @@ class Projection:
         return self.beam.sid_mm / (w + self.beam.sid_mm)
 
     def project(self, points_mm) -> np.ndarray:
-        """Detector (row, col) in pixels (floats, (..., 2)) of LPS points (..., 3) in mm: the
-        pinhole projection from the source onto the detector plane."""
+        """Image (row, col) in pixels (floats, (..., 2)) of LPS points (..., 3) in mm: the
+        pinhole projection from the source onto the detector plane, then the pincushion."""
         d = self.to_detector(points_mm)
         scale = self.beam.sid_mm / (d[..., 2] + self.beam.sid_mm)
         c = (self.size_px - 1) / 2.0
-        return np.stack(
+        rc = np.stack(
             [d[..., 1] * scale / self.pixel_mm + c, d[..., 0] * scale / self.pixel_mm + c], axis=-1
         )
+        return self.distort(rc) if self.distortion else rc
+
+    def distort(self, rc) -> np.ndarray:
+        """Image (row, col) where the pincushion shows the undistorted pixel position ``rc``."""
+        rc = np.asarray(rc, dtype=float)
+        c, radius = (self.size_px - 1) / 2.0, self.size_px / 2.0
+        q = (rc - c) / radius
+        r2 = np.sum(q * q, axis=-1, keepdims=True)
+        return c + q * (1.0 + self.distortion * r2) * radius
+
+    def undistort(self, rc) -> np.ndarray:
+        """The undistorted pixel position (row, col) shown at image position ``rc``."""
+        rc = np.asarray(rc, dtype=float)
+        if not self.distortion:
+            return rc
+        c, radius = (self.size_px - 1) / 2.0, self.size_px / 2.0
+        q = (rc - c) / radius
+        rd = np.sqrt(np.sum(q * q, axis=-1, keepdims=True))
+        ru = rd.copy()
+        for _ in range(5):  # r_u (1 + k r_u²) = r_d: contracts by ≈ 2k r² per pass (k ≈ 0.04)
+            ru = rd / (1.0 + self.distortion * ru * ru)
+        scale = np.divide(ru, rd, out=np.ones_like(rd), where=rd > 0)
+        return c + q * scale * radius
+
+    @functools.cached_property
+    def ray_grid(self) -> np.ndarray:
+        """(size, size, 2) float64: the undistorted pixel position (row, col) each image pixel
+        looks through (the identity grid without distortion): the ray caster's map."""
+        idx = np.arange(self.size_px, dtype=float)
+        grid = np.stack(np.meshgrid(idx, idx, indexing="ij"), axis=-1)
+        return np.ascontiguousarray(self.undistort(grid))
 
     def pixel_mm_world(self, rows, cols) -> np.ndarray:
-        """LPS mm (..., 3) of the centres of detector pixels (row, col) (floats, broadcast)."""
+        """LPS mm (..., 3) of the points on the detector plane that image pixels (row, col)
+        (floats, broadcast) look at (through the pincushion, if any)."""
+        if self.distortion:
+            rows, cols = np.moveaxis(
+                self.undistort(np.stack(np.broadcast_arrays(rows, cols), axis=-1)), -1, 0
+            )
+        return self.plane_mm(rows, cols)
+
+    def plane_mm(self, rows, cols) -> np.ndarray:
+        """LPS mm (..., 3) of undistorted pixel positions (row, col) on the detector plane (a
+        linear map: the ray caster's basis, with :attr:`ray_grid`)."""
         c = (self.size_px - 1) / 2.0
         r = (np.asarray(rows, dtype=float) - c) * self.pixel_mm
         k = (np.asarray(cols, dtype=float) - c) * self.pixel_mm

@@ -78,7 +78,12 @@ class PoseImager:
         self.radius_fraction = r
         self.circle = np.clip((1.0 - r) * n / 2.0 + 0.5, 0.0, 1.0).astype(np.float32)
         self.vignette = (1.0 - self.det["vignetting"] * r**2).astype(np.float32)
-        self.glare = (float(self.det["glare_fraction"]), float(self.det["glare_sigma_px"]))
+        intensifier = self.det["kind"] == "image_intensifier"
+        self.distortion = float(self.det["pincushion"]) if intensifier else 0.0
+        if not intensifier:  # a flat panel: no darkened rim, no glare, no pincushion
+            self.vignette = np.ones_like(self.vignette)
+        glare = float(self.det["glare_fraction"]) if intensifier else 0.0
+        self.glare = (glare, float(self.det["glare_sigma_px"]))
         self.noise = NoiseBank(self.seed, FLUORO_STREAM, (n, n))
         self.blur = blur_weights(float(self.det["blur_px"]))
         self._cache: OrderedDict = OrderedDict()
@@ -98,7 +103,12 @@ class PoseImager:
             mirror=pose.rotation_deg <= -LATERAL_FROM_DEG,
         )
         return Projection.make(
-            cpose, size_px=self.size_px, mode=self.mode, beam=self.beam, patient=self.patient
+            cpose,
+            size_px=self.size_px,
+            mode=self.mode,
+            beam=self.beam,
+            patient=self.patient,
+            distortion=self.distortion,
         )
 
     @staticmethod

@@ -20,6 +20,7 @@ from numba import njit
 from scipy import ndimage
 
 from simulator.fluoro.geometry import Projection
+from simulator.fluoro.needle_kernel import needle_kernel
 
 TIP_MM = 3.0
 """Length of the stylet's diamond (conical) point, mm (approx.; 11 G trocars)."""
@@ -39,6 +40,16 @@ def _band(proj: Projection, box, ends_rc, pad_px: float):
     t = np.clip(t, 0.0, 1.0)
     near = np.hypot(rr - (r0 + t * seg[0]), cc - (c0 + t * seg[1])) <= pad_px
     return rr[near], cc[near], near
+
+
+def _bow_px(points_rc, ends_rc) -> float:
+    """Largest distance (px) of image points from the straight segment between ``ends_rc``."""
+    (r0, c0), (r1, c1) = ends_rc
+    seg = np.array([r1 - r0, c1 - c0])
+    len2 = float(seg @ seg)
+    rel = points_rc - np.array([r0, c0])
+    t = np.zeros(len(rel)) if len2 < 1e-12 else np.clip(rel @ seg / len2, 0.0, 1.0)
+    return float(np.max(np.hypot(*(rel - t[:, None] * seg).T)))
 
 
 def _rays(proj: Projection, rows, cols):
@@ -115,8 +126,9 @@ def _bbox(proj: Projection, points, pad_px: float):
     return slice(int(lo[0]), int(hi[0])), slice(int(lo[1]), int(hi[1]))
 
 
-def needle_patch(needle, proj: Projection, *, steel_per_mm: float):
-    """(row slice, col slice, ∫μ dl float32 patch) of the trocar, or None when off the field."""
+def needle_patch(needle, proj: Projection, *, steel_per_mm: float, backend: str = "numba"):
+    """(row slice, col slice, ∫μ dl float32 patch) of the trocar, or None when off the field
+    (``backend``: the compiled kernel, or ``"numpy"``, the reference)."""
     tip = np.asarray(needle.tip_mm, dtype=float)
     axis = np.asarray(needle.direction, dtype=float)
     axis = axis / np.linalg.norm(axis)
@@ -124,10 +136,16 @@ def needle_patch(needle, proj: Projection, *, steel_per_mm: float):
     ends = np.stack([hub, tip])
     mag = float(np.max(proj.magnification_at(ends)))
     pad = needle.outer_radius_mm * mag / proj.pixel_mm + 2.0
+    ends_rc = proj.project(ends)
+    if proj.distortion:  # the pincushion bends the shaft's image: widen by how far it bows
+        along = proj.project(hub + np.linspace(0.0, 1.0, 17)[:, None] * (tip - hub))
+        pad += _bow_px(along, ends_rc)
     box = _bbox(proj, ends, pad)
     if box is None:
         return None
-    rows, cols, near = _band(proj, box, proj.project(ends), pad)
+    if backend == "numba":
+        return box[0], box[1], _needle_compiled(needle, proj, box, ends_rc, pad, steel_per_mm)
+    rows, cols, near = _band(proj, box, ends_rc, pad)
     src, d = _rays(proj, rows, cols)
     r = needle.outer_radius_mm
     if needle.stylet_in:
@@ -140,6 +158,40 @@ def needle_patch(needle, proj: Projection, *, steel_per_mm: float):
     patch = np.zeros(near.shape, dtype=np.float32)
     patch[near] = steel_per_mm * path
     return box[0], box[1], patch
+
+
+def _needle_compiled(needle, proj: Projection, box, ends_rc, pad: float, steel_per_mm: float):
+    """The trocar's ∫μ dl over ``box`` by :func:`needle_kernel` (same solids as the numpy)."""
+    tip = np.asarray(needle.tip_mm, dtype=float)
+    axis = np.asarray(needle.direction, dtype=float)
+    axis = axis / np.linalg.norm(axis)
+    hub = tip - needle.length_mm * axis
+    corner = proj.plane_mm(0.0, 0.0)
+    basis = np.stack(
+        [
+            proj.source_mm,
+            corner,
+            proj.plane_mm(1.0, 0.0) - corner,
+            proj.plane_mm(0.0, 1.0) - corner,
+            axis,
+        ]
+    )
+    solid = np.array(
+        [
+            *hub,
+            *tip,
+            needle.outer_radius_mm,
+            needle.inner_radius_mm,
+            needle.length_mm,
+            TIP_MM,
+            1.0 if needle.stylet_in else 0.0,
+        ]
+    )
+    optics = np.array([(proj.size_px - 1) / 2.0, proj.size_px / 2.0, proj.distortion])
+    out = np.zeros((box[0].stop - box[0].start, box[1].stop - box[1].start), dtype=np.float64)
+    origin = np.array([box[0].start, box[1].start], dtype=np.float64)
+    needle_kernel(origin, np.asarray(ends_rc, dtype=np.float64), pad, optics, basis, solid, out)
+    return (steel_per_mm * out).astype(np.float32)
 
 
 def cement_patch(cement, proj: Projection, *, delta_mu_per_mm: float, grid):
@@ -158,9 +210,7 @@ def cement_patch(cement, proj: Projection, *, delta_mu_per_mm: float, grid):
         origin,
         float(grid.voxel_mm),
         mat,
-        proj.beam.sid_mm,
-        proj.pixel_mm,
-        (n - 1) / 2.0,
+        (proj.beam.sid_mm, proj.pixel_mm, (n - 1) / 2.0, n / 2.0, proj.distortion),
         scale,
         acc,
     )
@@ -181,9 +231,12 @@ def cement_patch(cement, proj: Projection, *, delta_mu_per_mm: float, grid):
 
 
 @njit(cache=True, nogil=True)
-def _splat(frac, origin, voxel, mat, sid, pixel, centre, scale, acc):  # pragma: no cover
+def _splat(frac, origin, voxel, mat, optics, scale, acc):  # pragma: no cover
     """Deposit each voxel's f · scale · M² bilinearly on the coarse grid ``acc`` (pitch two
-    pixels, cell centres at fine 0.5, 2.5, …); True when anything landed."""
+    pixels, cell centres at fine 0.5, 2.5, …); True when anything landed. ``optics`` = (SID
+    mm, pixel mm, centre px, field radius px, pincushion k): a pincushion moves the point out
+    to r (1 + k r²) and spreads it over the larger area, (1 + k r²)(1 + 3 k r²)."""
+    sid, pixel, centre, radius, k = optics
     nx, ny, nz = frac.shape
     m = acc.shape[0] - 1
     found = False
@@ -200,12 +253,15 @@ def _splat(frac, origin, voxel, mat, sid, pixel, centre, scale, acc):  # pragma:
                 v = mat[1, 0] * x + mat[1, 1] * y + mat[1, 2] * z + mat[1, 3]
                 w = mat[2, 0] * x + mat[2, 1] * y + mat[2, 2] * z + mat[2, 3]
                 mag = sid / (w + sid)
-                row = v * mag / pixel + centre
-                col = u * mag / pixel + centre
+                qr, qc = v * mag / pixel / radius, u * mag / pixel / radius
+                r2 = qr * qr + qc * qc
+                grow = 1.0 + k * r2
+                row = qr * grow * radius + centre
+                col = qc * grow * radius + centre
                 cr, cc = (row + 0.5) / 2.0 - 0.5, (col + 0.5) / 2.0 - 0.5
                 r0, c0 = int(np.floor(cr)), int(np.floor(cc))
                 fr, fc = cr - r0, cc - c0
-                val = f * scale * mag * mag
+                val = f * scale * mag * mag / (grow * (1.0 + 3.0 * k * r2))
                 for dr in range(2):
                     rr = r0 + dr
                     if rr < 0 or rr > m:

@@ -69,9 +69,9 @@ def _rays(volume: MuVolume, proj: Projection):
     voxel units of ``volume``."""
     o, h = np.asarray(volume.origin_mm), volume.voxel_mm
     source = (proj.source_mm - o) / h
-    corner = (proj.pixel_mm_world(0.0, 0.0) - o) / h
-    d_row = (proj.pixel_mm_world(1.0, 0.0) - proj.pixel_mm_world(0.0, 0.0)) / h
-    d_col = (proj.pixel_mm_world(0.0, 1.0) - proj.pixel_mm_world(0.0, 0.0)) / h
+    corner = (proj.plane_mm(0.0, 0.0) - o) / h
+    d_row = (proj.plane_mm(1.0, 0.0) - proj.plane_mm(0.0, 0.0)) / h
+    d_col = (proj.plane_mm(0.0, 1.0) - proj.plane_mm(0.0, 0.0)) / h
     return source, corner, d_row, d_col
 
 
@@ -153,10 +153,14 @@ def _cast_kernel(mu, source, corner, d_row, d_col, lo, hi, step, out):  # pragma
             out[r, c] = acc * h
 
 
-def _cast_numpy(mu, source, corner, d_row, d_col, lo, hi, step, n) -> np.ndarray:
-    """The reference: every ray at once, one midpoint sample per loop (same sampling)."""
-    rc = np.arange(n, dtype=float)
-    px = corner + rc[:, None, None] * d_row + rc[None, :, None] * d_col  # (n, n, 3)
+def _cast_numpy(mu, source, corner, d_row, d_col, lo, hi, step, n, *, grid=None) -> np.ndarray:
+    """The reference: every ray at once, one midpoint sample per loop (same sampling);
+    ``grid`` (n, n, 2): the (row, col) each pixel looks through (default: its own)."""
+    if grid is None:
+        rc = np.arange(n, dtype=float)
+        px = corner + rc[:, None, None] * d_row + rc[None, :, None] * d_col  # (n, n, 3)
+    else:
+        px = corner + grid[..., :1] * d_row + grid[..., 1:] * d_col
     d = (px - source).reshape(-1, 3)
     d /= np.linalg.norm(d, axis=1, keepdims=True)
     with np.errstate(divide="ignore", invalid="ignore"):
