@@ -3,6 +3,7 @@ the dose at a pose, bad scripts and edited logs."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 
@@ -276,3 +277,33 @@ def test_true_lateral_turns_with_the_patient():
     poses = plan_poses(plan_trajectory(ph, s, "left"), s, ph)
     assert poses["true_lateral"]["rotation_deg"] == pytest.approx(98.0, abs=0.01)
     assert math.isclose(poses["true_lateral"]["tilt_deg"], 0.0, abs_tol=0.01)
+
+
+def test_the_brightness_control_settles_over_pulses_when_cement_comes_into_its_field():
+    from simulator.fluoro.alignment import make_carm
+    from simulator.fluoro.projection import CementField
+    from simulator.releases import ModelOptions
+
+    s, ph = scenario_and_phantom("first_case_l1")
+    carm = make_carm(s, ph, seed=1, images=True, model=ModelOptions())
+    iso = np.asarray(isocentre_mm(ph))
+    box = ph.grid.box(iso - 9.0, iso + 9.0)
+    r2 = (box.X - iso[0]) ** 2 + (box.Y - iso[1]) ** 2 + (box.Z - iso[2]) ** 2
+    cement = CementField(
+        slices=box.slices, fraction=(r2 <= 64.0).astype(np.float32), barium_mass_fraction=0.3
+    )
+    pose = carm.pose_of("ap")
+    target = carm.imager.brightness_shortfall(pose, cement=cement)
+    assert target > 0.1  # an 8 mm bolus at the centre takes a visible share of the light
+    assert carm.imager.brightness_shortfall(pose) == 0.0
+    gains = []
+    for i in range(5):
+        carm.expose("ap", 1, float(i), cement=cement)
+        gains.append(carm._requests["ap"].brightness)
+    assert all(a < b for a, b in itertools.pairwise(gains))
+    assert gains[0] == pytest.approx(0.5 * target) and gains[-1] > 0.9 * target
+    # and the image around the bolus gets brighter as it settles
+    first = carm.imager.render("ap", pose, pulse_index=1, cement=cement, brightness=gains[0])
+    last = carm.imager.render("ap", pose, pulse_index=1, cement=cement, brightness=gains[-1])
+    ring = (carm.imager.radius_fraction > 0.4) & (carm.imager.radius_fraction < 0.6)
+    assert last.pixels[ring].mean() > first.pixels[ring].mean() + 2.0

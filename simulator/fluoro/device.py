@@ -36,6 +36,9 @@ HOME = {
     "lateral": ArmPose(rotation_deg=90.0, tilt_deg=0.0),
 }
 SINGLE = "single"
+ABC_RATE = 0.5
+"""Fraction of the way the brightness control moves toward its target per pulse (it settles in
+a few pulses, approx.)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -109,6 +112,7 @@ class _Request:
     needle: object
     cement: object
     dose_factor: float
+    brightness: float = 0.0
     image: object = None
 
 
@@ -135,6 +139,7 @@ class CArm:
     pulses_total: int = 0
     _requests: dict = field(default_factory=dict)
     _shown: dict = field(default_factory=dict)
+    _brightness: dict = field(default_factory=dict)
     _shown_pose: dict = field(default_factory=dict)
 
     def __post_init__(self):
@@ -273,8 +278,23 @@ class CArm:
             )
         )
         if self.imager is not None:
-            self._requests[view] = _Request(view, pose, self.pulses_total, needle, cement, 1.0)
+            gain = (
+                0.0 if self.legacy else self._settle_brightness(view, pose, pulses, needle, cement)
+            )
+            self._requests[view] = _Request(
+                view, pose, self.pulses_total, needle, cement, 1.0, brightness=gain
+            )
         return pose
+
+    def _settle_brightness(self, view: str, pose: ArmPose, pulses: int, needle, cement) -> float:
+        """The brightness control's gain (log units) for this exposure: it moves toward what
+        the trocar and cement take from its measuring field by ``ABC_RATE`` per pulse, so the
+        image brightens over a few pulses when cement comes in (per view; its own monitor)."""
+        wanted = self.imager.brightness_shortfall(pose, needle=needle, cement=cement)
+        old = self._brightness.get(view, 0.0)
+        new = old + (1.0 - (1.0 - ABC_RATE) ** pulses) * (wanted - old)
+        self._brightness[view] = new
+        return new
 
     def warm(self) -> None:
         """Start casting the arms' current poses in the background (the window, at the start
@@ -323,7 +343,7 @@ class CArm:
         }
         if self.legacy:
             return self.imager.render(req.view, **kwargs)
-        return self.imager.render(req.view, req.pose, **kwargs)
+        return self.imager.render(req.view, req.pose, brightness=req.brightness, **kwargs)
 
 
 def view_of_pose(pose: ArmPose) -> str:

@@ -33,6 +33,8 @@ from simulator.fluoro.overlay import cement_patch, needle_patch
 from simulator.fluoro.poses import LATERAL_FROM_DEG, ArmPose
 from simulator.fluoro.projection import cement_mu_per_mm
 
+ABC_FIELD = 1.0 / 3.0
+"""Diameter of the brightness control's central measuring field, as a fraction of the image."""
 BODY_GREY = 0.45
 """Where the treated body sits on the grey scale (0 black, 1 white)."""
 MIN_WIDTH = 2.2
@@ -197,6 +199,34 @@ class PoseImager:
                 line[patch[0], patch[1]] += patch[2]
         return line
 
+    def brightness_shortfall(self, pose: ArmPose, *, needle=None, cement=None) -> float:
+        """What the trocar and the cement take from the automatic brightness control's
+        measuring field (the central third of the image): −log of the mean fraction of the
+        photons they let through there (0 when they are not in it). Needs no ray cast."""
+        proj = self.projection(pose)
+        n = self.size_px
+        lo, hi = int(n * (0.5 - ABC_FIELD / 2)), int(n * (0.5 + ABC_FIELD / 2))
+        extra = np.zeros((hi - lo, hi - lo), dtype=np.float32)
+        patches = []
+        if cement is not None:
+            patches.append(
+                cement_patch(cement, proj, delta_mu_per_mm=self.cement_delta_mu, grid=self.grid)
+            )
+        if needle is not None:
+            patches.append(needle_patch(needle, proj, steel_per_mm=self.steel_per_mm))
+        for patch in patches:
+            if patch is None:
+                continue
+            rs, cs, values = patch
+            r0, r1 = max(rs.start, lo), min(rs.stop, hi)
+            c0, c1 = max(cs.start, lo), min(cs.stop, hi)
+            if r0 < r1 and c0 < c1:
+                extra[r0 - lo : r1 - lo, c0 - lo : c1 - lo] += values[
+                    r0 - rs.start : r1 - rs.start, c0 - cs.start : c1 - cs.start
+                ]
+        inside = self.radius_fraction[lo:hi, lo:hi] <= ABC_FIELD
+        return float(-np.log(np.mean(np.exp(-extra[inside].astype(np.float64)))))
+
     def render(
         self,
         view: str,
@@ -206,16 +236,18 @@ class PoseImager:
         needle=None,
         cement=None,
         dose_factor: float = 1.0,
+        brightness: float = 0.0,
         settings: DisplaySettings = DisplaySettings(),  # noqa: B008
     ) -> FluoroImage:
         """One exposure at ``pose`` (``view`` labels it) at ``dose_factor`` × the dose the
-        exposure control sets."""
+        exposure control sets, the brightness control's gain raised by ``brightness`` (log
+        units: what it has settled to, :meth:`CArm.expose`)."""
         item = self.prepare(pose)
         line = self.line_integral(pose, needle=needle, cement=cement)
         n_ref = float(self.det["photons_per_pixel_at_reference"]) * dose_factor
         eps, dr, dc = self.noise.frame(pulse_index)
         lam = np.empty_like(line)
-        noisy_photons(line, item.ref, n_ref, eps, dr, dc, settings.noise, lam)
+        noisy_photons(line, item.ref + brightness, n_ref, eps, dr, dc, settings.noise, lam)
         pixels = np.empty(line.shape, dtype=np.uint8)
         counts = np.empty_like(line)
         lo, hi = item.window
