@@ -288,6 +288,20 @@ class Projection:
             )
         return self.plane_mm(rows, cols)
 
+    @functools.cached_property
+    def ray_basis(self) -> np.ndarray:
+        """(4, 3) anatomy mm: the source, the detector point of undistorted pixel (0, 0) and
+        the steps of one row and one column (with :attr:`ray_grid`, every pixel's ray)."""
+        corner = self.plane_mm(0.0, 0.0)
+        return np.stack(
+            [
+                self.source_mm,
+                corner,
+                self.plane_mm(1.0, 0.0) - corner,
+                self.plane_mm(0.0, 1.0) - corner,
+            ]
+        )
+
     def plane_mm(self, rows, cols) -> np.ndarray:
         """LPS mm (..., 3) of undistorted pixel positions (row, col) on the detector plane (a
         linear map: the ray caster's basis, with :attr:`ray_grid`)."""

@@ -29,7 +29,7 @@ from simulator.fluoro.chain import FLUORO_STREAM, DisplaySettings, FluoroImage, 
 from simulator.fluoro.fastchain import NoiseBank, blur_weights, finish, noisy_photons
 from simulator.fluoro.geometry import CArmPose, ConeBeam, PatientFrame, Projection
 from simulator.fluoro.markers import marker_patch
-from simulator.fluoro.overlay import cement_patch, needle_patch
+from simulator.fluoro.overlay import cement_patch, needle_patches
 from simulator.fluoro.poses import LATERAL_FROM_DEG, ArmPose
 from simulator.fluoro.projection import cement_mu_per_mm
 
@@ -191,7 +191,7 @@ class PoseImager:
                 )
             )
         if needle is not None:
-            patches.append(needle_patch(needle, item.proj, steel_per_mm=self.steel_per_mm))
+            patches += needle_patches(needle, item.proj, steel_per_mm=self.steel_per_mm)
         if marker:
             patches.append(marker_patch(item.proj, self.patient))
         for patch in patches:
@@ -213,7 +213,7 @@ class PoseImager:
                 cement_patch(cement, proj, delta_mu_per_mm=self.cement_delta_mu, grid=self.grid)
             )
         if needle is not None:
-            patches.append(needle_patch(needle, proj, steel_per_mm=self.steel_per_mm))
+            patches += needle_patches(needle, proj, steel_per_mm=self.steel_per_mm)
         for patch in patches:
             if patch is None:
                 continue

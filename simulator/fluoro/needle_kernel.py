@@ -93,9 +93,22 @@ def needle_kernel(origin_rc, ends_rc, pad, optics, basis, solid, out):  # pragma
     w = np.empty(3)
     q = np.empty(3)
     d = np.empty(3)
+    n_cols = out.shape[1]
     for i in range(out.shape[0]):
-        for j in range(out.shape[1]):
-            row, col = origin_rc[0] + i, origin_rc[1] + j
+        row = origin_rc[0] + i
+        # the columns this row's band can reach: the segment's points within pad rows, ± pad
+        if abs(sr) > 1e-9:
+            ta, tb = (row - pad - r0) / sr, (row + pad - r0) / sr
+            ta, tb = max(min(ta, tb), 0.0), min(max(ta, tb), 1.0)
+            if ta > tb:
+                continue
+            ca, cb = c0 + ta * sc, c0 + tb * sc
+            j0 = max(math.floor(min(ca, cb) - pad - origin_rc[1]), 0)
+            j1 = min(math.ceil(max(ca, cb) + pad - origin_rc[1]) + 1, n_cols)
+        else:
+            j0, j1 = 0, n_cols
+        for j in range(j0, j1):
+            col = origin_rc[1] + j
             t = 0.0 if len2 < 1e-12 else ((row - r0) * sr + (col - c0) * sc) / len2
             t = min(max(t, 0.0), 1.0)
             if math.hypot(row - (r0 + t * sr), col - (c0 + t * sc)) > pad:

@@ -4,7 +4,8 @@
 
 * Trocar: a steel cylinder from the hub to the base of its diamond tip, then a cone to the
   point (``TIP_MM`` long); with the stylet out, a tube (outer minus inner cylinder) with a flat
-  end. Each pixel's ray from the source is intersected with the solids exactly (quadratics),
+  end; behind the hub a steel collar and a plastic handle (``HANDLE``). Each pixel's ray from
+  the source is intersected with the solids exactly (quadratics),
   so the needle is right at any angle, down the barrel included (a dot, or a ring once the
   stylet is out).
 * Cement: each voxel with cement deposits f · Δμ · v³ (f its volume fraction, Δμ cement minus
@@ -24,6 +25,14 @@ from simulator.fluoro.needle_kernel import needle_kernel
 
 TIP_MM = 3.0
 """Length of the stylet's diamond (conical) point, mm (approx.; 11 G trocars)."""
+HANDLE = (
+    # (name, from, to along the axis behind the hub (mm), outer and inner radius (mm), μ (1/mm
+    # or None: the trocar's steel)), approx.
+    ("hub", 0.0, 8.0, 3.0, 2.2, None),  # the cannula's metal Luer hub: a short tube
+    ("handle", 8.0, 33.0, 9.0, 0.0, 0.01),  # a hollow moulded grip: ≈ 6 mm of plastic a ray
+)
+"""The trocar's hub and handle behind the cannula, seen on an image only when the beam reaches
+them: en face, the needle's dot inside the hub's ring, within a faint disc of the grip."""
 
 
 def _band(proj: Projection, box, ends_rc, pad_px: float):
@@ -129,6 +138,14 @@ def _bbox(proj: Projection, points, pad_px: float):
 def needle_patch(needle, proj: Projection, *, steel_per_mm: float, backend: str = "numba"):
     """(row slice, col slice, ∫μ dl float32 patch) of the trocar, or None when off the field
     (``backend``: the compiled kernel, or ``"numpy"``, the reference)."""
+    parts = needle_patches(needle, proj, steel_per_mm=steel_per_mm, backend=backend)
+    return _sum_patches(parts) if parts else None
+
+
+def needle_patches(needle, proj: Projection, *, steel_per_mm: float, backend: str = "numba"):
+    """The trocar's ∫μ dl as a list of (row slice, col slice, float32 values): the cannula and
+    stylet, the hub collar and the handle, each where it is on the field (an empty list when
+    none is)."""
     tip = np.asarray(needle.tip_mm, dtype=float)
     axis = np.asarray(needle.direction, dtype=float)
     axis = axis / np.linalg.norm(axis)
@@ -141,10 +158,14 @@ def needle_patch(needle, proj: Projection, *, steel_per_mm: float, backend: str 
         along = proj.project(hub + np.linspace(0.0, 1.0, 17)[:, None] * (tip - hub))
         pad += _bow_px(along, ends_rc)
     box = _bbox(proj, ends, pad)
-    if box is None:
-        return None
     if backend == "numba":
-        return box[0], box[1], _needle_compiled(needle, proj, box, ends_rc, pad, steel_per_mm)
+        parts = _handle_patches(proj, hub, axis, steel_per_mm)
+        if box is not None:
+            values = _needle_compiled(needle, proj, box, ends_rc, pad, steel_per_mm)
+            parts.insert(0, (box[0], box[1], values))
+        return parts
+    if box is None:
+        return []
     rows, cols, near = _band(proj, box, ends_rc, pad)
     src, d = _rays(proj, rows, cols)
     r = needle.outer_radius_mm
@@ -157,7 +178,64 @@ def needle_patch(needle, proj: Projection, *, steel_per_mm: float, backend: str 
         path = path - _cylinder_chord(src - hub, d, axis, needle.inner_radius_mm, needle.length_mm)
     patch = np.zeros(near.shape, dtype=np.float32)
     patch[near] = steel_per_mm * path
-    return box[0], box[1], patch
+    handle = []
+    for _, start, stop, radius, inner, mu in HANDLE:
+        near_end = hub - start * axis
+        ends = np.stack([near_end - (stop - start) * axis, near_end])
+        mag = float(np.max(proj.magnification_at(ends)))
+        pad_h = radius * mag / proj.pixel_mm + 2.0
+        hbox = _bbox(proj, ends, pad_h)
+        if hbox is None:
+            continue
+        hr, hc, hnear = _band(proj, hbox, proj.project(ends), pad_h)
+        hsrc, hd = _rays(proj, hr, hc)
+        values = np.zeros(hnear.shape, dtype=np.float32)
+        length = stop - start
+        chord = _cylinder_chord(hsrc - ends[0], hd, axis, radius, length)
+        if inner > 0:
+            chord = chord - _cylinder_chord(hsrc - ends[0], hd, axis, inner, length)
+        values[hnear] = (mu or steel_per_mm) * chord
+        handle.append((hbox[0], hbox[1], values))
+    return [(box[0], box[1], patch), *handle]
+
+
+def _handle_patches(proj: Projection, hub, axis, steel_per_mm: float) -> list:
+    """The collar's and the handle's patches (solid cylinders behind the hub, ``HANDLE``)."""
+    from simulator.fluoro.projection import NeedleRender
+
+    out = []
+    for _, start, stop, radius, inner, mu in HANDLE:
+        near_end = hub - start * axis
+        solid = NeedleRender(
+            tip_mm=tuple(near_end),
+            direction=tuple(axis),
+            length_mm=stop - start,
+            outer_radius_mm=radius,
+            inner_radius_mm=inner,
+            stylet_in=False,
+        )
+        ends = np.stack([near_end - (stop - start) * axis, near_end])
+        mag = float(np.max(proj.magnification_at(ends)))
+        pad = radius * mag / proj.pixel_mm + 2.0
+        box = _bbox(proj, ends, pad)
+        if box is not None:
+            values = _needle_compiled(solid, proj, box, proj.project(ends), pad, mu or steel_per_mm)
+            out.append((box[0], box[1], values))
+    return out
+
+
+def _sum_patches(patches: list):
+    """One patch over the union of the boxes of ``patches`` (row slice, col slice, values)."""
+    if len(patches) == 1:
+        return patches[0]
+    r0 = min(p[0].start for p in patches)
+    r1 = max(p[0].stop for p in patches)
+    c0 = min(p[1].start for p in patches)
+    c1 = max(p[1].stop for p in patches)
+    total = np.zeros((r1 - r0, c1 - c0), dtype=np.float32)
+    for rs, cs, values in patches:
+        total[rs.start - r0 : rs.stop - r0, cs.start - c0 : cs.stop - c0] += values
+    return slice(r0, r1), slice(c0, c1), total
 
 
 def _needle_compiled(needle, proj: Projection, box, ends_rc, pad: float, steel_per_mm: float):
@@ -166,16 +244,7 @@ def _needle_compiled(needle, proj: Projection, box, ends_rc, pad: float, steel_p
     axis = np.asarray(needle.direction, dtype=float)
     axis = axis / np.linalg.norm(axis)
     hub = tip - needle.length_mm * axis
-    corner = proj.plane_mm(0.0, 0.0)
-    basis = np.stack(
-        [
-            proj.source_mm,
-            corner,
-            proj.plane_mm(1.0, 0.0) - corner,
-            proj.plane_mm(0.0, 1.0) - corner,
-            axis,
-        ]
-    )
+    basis = np.concatenate([proj.ray_basis, axis[None, :]])
     solid = np.array(
         [
             *hub,
