@@ -369,3 +369,46 @@ def test_the_compiled_trocar_equals_the_numpy_reference(stylet, distortion):
             assert fast[:2] == ref[:2]
             assert fast[2].max() > 0.5
             np.testing.assert_allclose(fast[2], ref[2], rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("distortion", [0.0, 0.04])
+def test_the_cement_splat_keeps_its_amount_and_lands_where_project_says(distortion):
+    """Σ (patch × the pixel's footprint at the bolus, the pincushion's area stretch undone) is
+    the bolus's Δμ · volume at every pose, and its centroid is where the bolus centre
+    projects."""
+    from scipy import ndimage
+
+    from simulator.fluoro.geometry import CArmPose, ConeBeam, Projection
+    from simulator.fluoro.overlay import cement_patch
+    from simulator.fluoro.projection import CementField
+    from tests.conftest import scenario_and_phantom
+
+    _, ph = scenario_and_phantom("first_case_l1")
+    centre = np.array([4.0, -6.0, 3.0])
+    box = ph.grid.box(centre - 6.0, centre + 6.0)
+    r2 = (box.X - centre[0]) ** 2 + (box.Y - centre[1]) ** 2 + (box.Z - centre[2]) ** 2
+    frac = (r2 <= 16.0).astype(np.float32)
+    cement = CementField(slices=box.slices, fraction=frac, barium_mass_fraction=0.3)
+    amount = float(frac.sum()) * ph.grid.voxel_mm**3  # Δμ = 1/mm
+    rng = np.random.default_rng(3)
+    for _ in range(6):
+        pose = CArmPose(
+            rotation_deg=float(rng.uniform(-100, 100)),
+            tilt_deg=float(rng.uniform(-30, 30)),
+            isocentre_mm=(0.0, 9.6, 0.0),
+        )
+        proj = Projection(
+            pose=pose,
+            beam=ConeBeam.from_table(),
+            field_mm=170.0,
+            size_px=368,
+            distortion=distortion,
+        )
+        rs, cs, patch = cement_patch(cement, proj, delta_mu_per_mm=1.0, grid=ph.grid)
+        rc = proj.project(centre)
+        q2 = float(np.sum(((rc - 183.5) / 184.0) ** 2))
+        stretch = (1 + distortion * q2) * (1 + 3 * distortion * q2)
+        footprint = (proj.pixel_mm / float(proj.magnification_at(centre))) ** 2 * stretch
+        assert float(patch.sum()) * footprint == pytest.approx(amount, rel=0.03)
+        found = np.asarray(ndimage.center_of_mass(patch)) + np.array([rs.start, cs.start])
+        assert np.hypot(*(found - rc)) < 1.0

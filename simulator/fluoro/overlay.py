@@ -305,7 +305,7 @@ def _splat(frac, origin, voxel, mat, optics, scale, acc):  # pragma: no cover
     pixels, cell centres at fine 0.5, 2.5, …); True when anything landed. ``optics`` = (SID
     mm, pixel mm, centre px, field radius px, pincushion k): a pincushion moves the point out
     to r (1 + k r²) and spreads it over the larger area, (1 + k r²)(1 + 3 k r²)."""
-    sid, pixel, centre, radius, k = optics
+    sid, pixel, centre, radius, pincushion = optics
     nx, ny, nz = frac.shape
     m = acc.shape[0] - 1
     found = False
@@ -324,13 +324,13 @@ def _splat(frac, origin, voxel, mat, optics, scale, acc):  # pragma: no cover
                 mag = sid / (w + sid)
                 qr, qc = v * mag / pixel / radius, u * mag / pixel / radius
                 r2 = qr * qr + qc * qc
-                grow = 1.0 + k * r2
+                grow = 1.0 + pincushion * r2
                 row = qr * grow * radius + centre
                 col = qc * grow * radius + centre
                 cr, cc = (row + 0.5) / 2.0 - 0.5, (col + 0.5) / 2.0 - 0.5
                 r0, c0 = int(np.floor(cr)), int(np.floor(cc))
                 fr, fc = cr - r0, cc - c0
-                val = f * scale * mag * mag / (grow * (1.0 + 3.0 * k * r2))
+                val = f * scale * mag * mag / (grow * (1.0 + 3.0 * pincushion * r2))
                 for dr in range(2):
                     rr = r0 + dr
                     if rr < 0 or rr > m:
