@@ -287,13 +287,14 @@ class Procedure:
             left_s = self.scenario.scenario.time_limit_s - start
             pulses = max(1, min(pulses, math.floor(left_s * rate + 1e-9)))  # the clock ends
             self.exposing_until_s = start + pulses / rate
+        images = self.carm.imager is not None  # headless: no image to hand the scene to
         pose = self.carm.expose(
             view,
             pulses,
             self.t_s,
             continued=continued,
-            needle=self.needle_render(),
-            cement=self.cement.field(),
+            needle=self.needle_render() if images else None,
+            cement=self.cement.field() if images else None,
         )
         details = {"view": view, "pulses": pulses}
         if not self.carm.legacy:
