@@ -286,7 +286,8 @@ class Procedure:
             start = self.exposing_until_s if self._waited else self.t_s
             left_s = self.scenario.scenario.time_limit_s - start
             pulses = max(1, min(pulses, math.floor(left_s * rate + 1e-9)))  # the clock ends
-            self.exposing_until_s = start + pulses / rate
+            # (another arm's exposure may be under way: the clock runs to the later end)
+            self.exposing_until_s = max(self.exposing_until_s, start + pulses / rate)
         images = self.carm.imager is not None  # headless: no image to hand the scene to
         pose = self.carm.expose(
             view,

@@ -307,3 +307,84 @@ def test_the_brightness_control_settles_over_pulses_when_cement_comes_into_its_f
     last = carm.imager.render("ap", pose, pulse_index=1, cement=cement, brightness=gains[-1])
     ring = (carm.imager.radius_fraction > 0.4) & (carm.imager.radius_fraction < 0.6)
     assert last.pixels[ring].mean() > first.pixels[ring].mean() + 2.0
+
+
+def _single_case():
+    import dataclasses
+
+    s, ph = scenario_and_phantom("first_case_l1")
+    return dataclasses.replace(s, equipment=dataclasses.replace(s.equipment, c_arm="single")), ph
+
+
+def _shots(proc):
+    return [(e.t_s, e.kind, dict(e.details)) for e in proc.events if e.kind != "finish"]
+
+
+def test_a_single_c_arm_gives_the_same_attempt_stepped_or_jumped():
+    """The window steps every tick, verify and replay jump idle ticks: a shot after a turn
+    that crossed into the other view must see the arm where the turn left it, both ways."""
+    s, ph = _single_case()
+    acts = [
+        make_action(0.0, "carm", rotation_deg=70.0, tilt_deg=5.0),
+        make_action(12.0, "fluoro", view="lateral"),
+        make_action(20.0, "finish"),
+    ]
+    jumped = Procedure(s, phantom=ph, render_images=False).run(acts)
+    stepped = Procedure(s, phantom=ph, render_images=False)
+    for a in acts:
+        stepped.submit(a)
+    while not stepped.finished:
+        stepped.step()
+    assert _shots(jumped) == _shots(stepped)
+    shot = next(d for _, k, d in _shots(jumped) if k == "fluoro")
+    assert (shot["view"], shot["rotation_deg"], shot["tilt_deg"]) == ("lateral", 70.0, 5.0)
+    assert jumped.metrics()["carm_moves"] == 1
+
+
+def test_a_single_c_arm_shot_during_a_turn_waits_for_its_view_or_is_refused():
+    s, ph = _single_case()
+    proc = Procedure(s, phantom=ph, render_images=False)
+    proc.submit(make_action(0.0, "carm", rotation_deg=60.0, tilt_deg=10.0))  # to a lateral pose
+    proc.submit(make_action(1.0, "fluoro", view="ap"))  # not where it is going: refused
+    proc.submit(make_action(2.0, "fluoro", view="lateral"))  # where it is going: waits
+    proc.advance_to(20.0)
+    refused = [e.details for e in proc.events if e.kind == "refused"]
+    assert refused == [{"do": "fluoro", "reason": "the C-arm is turning"}]
+    shots = [e for e in proc.events if e.kind == "fluoro"]
+    assert len(shots) == 1 and shots[0].details["rotation_deg"] == 60.0
+    assert shots[0].t_s == pytest.approx(0.5 + 60.0 / 12.0, abs=0.021)
+    assert proc.metrics()["carm_moves"] == 1
+
+
+def test_a_waiting_shot_does_not_cut_the_other_arms_exposure_short():
+    s, ph = scenario_and_phantom("first_case_l1")
+    proc = Procedure(s, phantom=ph, render_images=False)
+    proc.submit(make_action(0.0, "carm", arm="lateral", rotation_deg=80.0, tilt_deg=0.0))
+    proc.submit(make_action(0.0, "fluoro", view="lateral"))  # waits for the lateral arm
+    proc.submit(make_action(0.0, "fluoro", view="ap", pulses=75))  # 10 s of AP
+    proc.submit(make_action(2.0, "fluoro", view="ap", pulses=1))  # must wait for the 10 s
+    proc.advance_to(30.0)
+    ap = [e.t_s for e in proc.events if e.kind == "fluoro" and e.details["view"] == "ap"]
+    assert ap[1] >= 10.0 - 1e-9
+
+
+def test_carm_poses_are_kept_to_the_hundredth_of_a_degree():
+    s, ph = scenario_and_phantom("first_case_l1")
+    proc = Procedure(s, phantom=ph, render_images=False)
+    proc.submit(make_action(0.0, "carm", arm="frontal", rotation_deg=10.0049, tilt_deg=-0.0049))
+    proc.submit(make_action(3.0, "fluoro", view="ap"))
+    proc.advance_to(5.0)
+    shot = next(e for e in proc.events if e.kind == "fluoro")
+    assert (shot.details["rotation_deg"], shot.details["tilt_deg"]) == (10.0, 0.0)
+
+
+def test_the_ap_error_parts_hold_for_an_arm_past_the_lateral():
+    from simulator.fluoro.geometry import beam_direction
+    from simulator.fluoro.poses import ap_error_parts_deg, wedge_angle_deg
+
+    _, ph = scenario_and_phantom("first_case_l1")
+    body = ph.geometry.body
+    for rot in (89.0, 91.0, 120.0, -120.0):
+        rotation, tilt = ap_error_parts_deg(body, beam_direction(rot, 0.0))
+        assert abs(tilt) == pytest.approx(wedge_angle_deg(body) / 2.0, abs=0.01)
+        assert abs(rotation) == pytest.approx(min(abs(rot), 180.0 - abs(rot)), abs=0.01)

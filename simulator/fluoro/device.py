@@ -194,6 +194,9 @@ class CArm:
         if arm is None:
             return f"no {arm_name} arm on this C-arm", {}
         self.settle(t_s)  # a turn ending this tick: the next one starts from where it ended
+        pose = ArmPose(  # to the 0.01° of the log, the events and the image cache
+            rotation_deg=round(pose.rotation_deg, 2) + 0.0, tilt_deg=round(pose.tilt_deg, 2) + 0.0
+        )
         if self.turning_any(arm_name, t_s):
             return "the C-arm is turning", {}
         for what, value, lim in (
@@ -217,11 +220,19 @@ class CArm:
     # ----- shots ---------------------------------------------------------------------------
     def request_shot(self, view: str, pulses: int, t_s: float, *, continued: bool):
         """Ask for a shot: ``("now", None)``, ``("wait", details)`` (the arm turns first; the
-        shot is pending) or ``("refused", reason)``."""
+        shot is pending) or ``("refused", reason)``. On a single C-arm a shot during a turn
+        waits for it when the turn ends at a pose of that view, and is refused otherwise."""
         name = self.arm_name(view)
         if name in self.pending:
             return "refused", "the C-arm is turning"
+        self.settle(t_s)  # a turn that has ended: its pose and (single arm) its view
         arm = self.arms[name]
+        turning = t_s < arm.ready_s - 1e-9
+        if self.single and turning:
+            if continued or view_of_pose(arm.target) != view:
+                return "refused", "the C-arm is turning"
+            self.pending[name] = (arm.ready_s, view, pulses)
+            return "wait", None
         if self.single and view != self.single_view:
             if continued:
                 return "refused", f"the C-arm is in {self.single_view}"
@@ -236,7 +247,7 @@ class CArm:
             if not self.legacy:
                 details.update(target.as_json())
             return "wait", details
-        if t_s < arm.ready_s - 1e-9:
+        if turning:
             if continued:
                 return "refused", "the C-arm is turning"
             self.pending[name] = (arm.ready_s, view, pulses)

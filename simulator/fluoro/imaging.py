@@ -30,9 +30,13 @@ from simulator.fluoro.fastchain import NoiseBank, blur_weights, finish, noisy_ph
 from simulator.fluoro.geometry import CArmPose, ConeBeam, PatientFrame, Projection
 from simulator.fluoro.markers import marker_patch
 from simulator.fluoro.overlay import cement_patch, needle_patches
-from simulator.fluoro.poses import LATERAL_FROM_DEG, ArmPose
+from simulator.fluoro.poses import ArmPose
 from simulator.fluoro.projection import cement_mu_per_mm
 
+MIRROR_FROM_DEG = 70.0
+"""An arm turned this far toward the patient's right (a lateral from the right) shows its
+image reversed left–right, as the radiographer sets the monitor, so anterior stays on the left;
+an oblique short of it (an en-face view, say) is shown as it falls."""
 ABC_FIELD = 1.0 / 3.0
 """Diameter of the brightness control's central measuring field, as a fraction of the image."""
 BODY_GREY = 0.45
@@ -102,7 +106,7 @@ class PoseImager:
             rotation_deg=pose.rotation_deg,
             tilt_deg=pose.tilt_deg,
             isocentre_mm=self.iso_mm,
-            mirror=pose.rotation_deg <= -LATERAL_FROM_DEG,
+            mirror=pose.rotation_deg <= -MIRROR_FROM_DEG,
         )
         return Projection.make(
             cpose,
@@ -148,6 +152,13 @@ class PoseImager:
             self._futures[k] = self._pool.submit(self._compute, pose)
 
     def _compute(self, pose: ArmPose) -> PoseImage:
+        try:
+            return self._cast(pose)
+        finally:  # done or failed: a later prepare() computes again (and shows the error)
+            with self._cache_lock:
+                self._futures.pop(self.key(pose), None)
+
+    def _cast(self, pose: ArmPose) -> PoseImage:
         proj = self.projection(pose)
         with self._lock:  # one ray cast at a time (the kernel is parallel itself)
             line = anatomy_line_integrals(self.volume, proj)
@@ -163,7 +174,6 @@ class PoseImager:
         k = self.key(pose)
         with self._cache_lock:
             self._cache[k] = item
-            self._futures.pop(k, None)
             while len(self._cache) > CACHE_POSES:
                 self._cache.popitem(last=False)
         return item

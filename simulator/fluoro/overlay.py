@@ -164,20 +164,6 @@ def needle_patches(needle, proj: Projection, *, steel_per_mm: float, backend: st
             values = _needle_compiled(needle, proj, box, ends_rc, pad, steel_per_mm)
             parts.insert(0, (box[0], box[1], values))
         return parts
-    if box is None:
-        return []
-    rows, cols, near = _band(proj, box, ends_rc, pad)
-    src, d = _rays(proj, rows, cols)
-    r = needle.outer_radius_mm
-    if needle.stylet_in:
-        shaft = needle.length_mm - TIP_MM
-        path = _cylinder_chord(src - hub, d, axis, r, shaft)
-        path = path + _cone_chord(src - tip, d, axis, r, TIP_MM)
-    else:
-        path = _cylinder_chord(src - hub, d, axis, r, needle.length_mm)
-        path = path - _cylinder_chord(src - hub, d, axis, needle.inner_radius_mm, needle.length_mm)
-    patch = np.zeros(near.shape, dtype=np.float32)
-    patch[near] = steel_per_mm * path
     handle = []
     for _, start, stop, radius, inner, mu in HANDLE:
         near_end = hub - start * axis
@@ -196,6 +182,20 @@ def needle_patches(needle, proj: Projection, *, steel_per_mm: float, backend: st
             chord = chord - _cylinder_chord(hsrc - ends[0], hd, axis, inner, length)
         values[hnear] = (mu or steel_per_mm) * chord
         handle.append((hbox[0], hbox[1], values))
+    if box is None:
+        return handle
+    rows, cols, near = _band(proj, box, ends_rc, pad)
+    src, d = _rays(proj, rows, cols)
+    r = needle.outer_radius_mm
+    if needle.stylet_in:
+        shaft = needle.length_mm - TIP_MM
+        path = _cylinder_chord(src - hub, d, axis, r, shaft)
+        path = path + _cone_chord(src - tip, d, axis, r, TIP_MM)
+    else:
+        path = _cylinder_chord(src - hub, d, axis, r, needle.length_mm)
+        path = path - _cylinder_chord(src - hub, d, axis, needle.inner_radius_mm, needle.length_mm)
+    patch = np.zeros(near.shape, dtype=np.float32)
+    patch[near] = steel_per_mm * path
     return [(box[0], box[1], patch), *handle]
 
 

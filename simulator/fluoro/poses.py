@@ -123,6 +123,9 @@ def ap_error_parts_deg(body, beam_anatomy) -> tuple[float, float]:
     d = np.asarray(beam_anatomy, dtype=float)
     d = d / np.linalg.norm(d)
     ref = true_ap_direction(body)
+    if float(d @ ref) < 0.0:  # a beam the other way along the same line (an arm past 90°)
+        d = -d
     rotation = math.degrees(math.atan2(d[0], math.hypot(d[1], d[2])))
     tilt = math.degrees(math.atan2(d[2], d[1]) - math.atan2(ref[2], ref[1]))
+    tilt = (tilt + 180.0) % 360.0 - 180.0
     return rotation, tilt
