@@ -33,6 +33,7 @@ SCENARIO = "first_case_l1"
 STEP_MM = 15.0
 PAUSE_S = 12.0  # time allowed for one advance step before the next shots
 PULSE_HZ = 7.5  # pulsed fluoroscopy rate (assets/fluoro.toml [beam])
+SINGLE_GAP_S = 9.0  # a single C-arm's 90° turn (8 s, assets/equipment.toml) and a second
 
 
 def _aim(plan_or_dict) -> dict:
@@ -75,11 +76,15 @@ def _stepwise(
     shots_per_step=("lateral", "ap"),
     extra_shots: int = 0,
     start: list[dict] | None = None,
+    gap_s: float = 1.0,
 ) -> list[dict]:
+    """The needle pushed in ``STEP_MM`` steps with shots of ``shots_per_step`` after each,
+    ``gap_s`` apart (a single C-arm turns between the views: ``SINGLE_GAP_S``), then the
+    injection."""
     acts = start or [
         aim,
         {"t": 1.0, "do": "fluoro", "view": "lateral"},
-        {"t": 2.0, "do": "fluoro", "view": "ap"},
+        {"t": 1.0 + gap_s, "do": "fluoro", "view": "ap"},
     ]
     t, done = acts[-1]["t"] + 1.0, 0.0
     while done < depth_mm - 1e-9:
@@ -89,11 +94,11 @@ def _stepwise(
         t += PAUSE_S
         for view in shots_per_step:
             acts.append({"t": t, "do": "fluoro", "view": view})
-            t += 1.0
+            t += gap_s
     for i in range(extra_shots):
         acts.append({"t": t, "do": "fluoro", "view": ("lateral", "ap")[i % 2]})
-        t += 2.0
-    acts += _injection(t, injection, liquid_s)
+        t += max(2.0, gap_s)
+    acts += _injection(t, injection, liquid_s, gap_s=gap_s)
     acts.append({"t": acts[-1]["t"] + 5.0, "do": "finish"})
     return acts
 
@@ -107,10 +112,12 @@ def _burst(t: float, view: str, seconds: float) -> list[dict]:
     ]
 
 
-def _injection(t: float, style: str, liquid_s: float) -> list[dict]:
+def _injection(t: float, style: str, liquid_s: float, *, gap_s: float = 1.0) -> list[dict]:
     """Mix at ``t`` and inject 3 ml in the given ``style`` (``expert``, ``novice``,
     ``screening``); ``liquid_s`` is when the cement leaves its liquid phase (s after mixing)."""
     acts = [{"t": t, "do": "mix"}]
+    if gap_s > 1.0:  # a single C-arm: turned to the lateral while the cement thickens
+        acts.append({"t": t + 1.0, "do": "fluoro", "view": "lateral"})
     if style == "expert":
         start, rate = t + liquid_s + 20.0, 2.0
     else:
@@ -126,7 +133,7 @@ def _injection(t: float, style: str, liquid_s: float) -> list[dict]:
         acts += _burst(round(start + 1.0, 3), "lateral", duration)
     end = start + duration + 2.0
     acts.append({"t": round(end, 3), "do": "fluoro", "view": "lateral"})
-    acts.append({"t": round(end + 1.0, 3), "do": "fluoro", "view": "ap"})
+    acts.append({"t": round(end + gap_s, 3), "do": "fluoro", "view": "ap"})
     return acts
 
 
@@ -151,8 +158,9 @@ def build(scenario_ref: str = SCENARIO) -> dict[str, dict]:
 
     product = CementProduct.load(scenario.cement.product)
     liquid_s = product.liquid_end_s / product.clock_rate(scenario.cement.room_temperature_c)
-    expert = {"injection": "expert", "liquid_s": liquid_s}
-    novice = {"injection": "novice", "liquid_s": liquid_s}
+    gap = SINGLE_GAP_S if scenario.equipment.c_arm == "single" else 1.0
+    expert = {"injection": "expert", "liquid_s": liquid_s, "gap_s": gap}
+    novice = {"injection": "novice", "liquid_s": liquid_s, "gap_s": gap}
 
     single = scenario.equipment.c_arm == "single"
     start = aligned_start(_aim(plan), plan_poses(plan, scenario, phantom), single=single)
@@ -184,7 +192,7 @@ def build(scenario_ref: str = SCENARIO) -> dict[str, dict]:
 
     # fluoro-heavy novice: the expert's path, a shot of each view after every 5 mm, then
     # more until 60 shots
-    heavy = {"injection": "screening", "liquid_s": liquid_s}
+    heavy = {"injection": "screening", "liquid_s": liquid_s, "gap_s": gap}
     acts = _stepwise(_aim(plan), round(plan.depth_mm, 3), **heavy)
     n = sum(1 for a in acts if a["do"] == "fluoro" and not a.get("continued"))
     scripts["fluoro_heavy_novice"] = _stepwise(
@@ -223,7 +231,10 @@ def misaligned_novice(scenario_ref: str = MISALIGNED_SCENARIO) -> dict:
     }
     product = CementProduct.load(scenario.cement.product)
     liquid_s = product.liquid_end_s / product.clock_rate(scenario.cement.room_temperature_c)
-    acts = _stepwise(_aim(aim), round(plan.depth_mm, 3), injection="expert", liquid_s=liquid_s)
+    gap = SINGLE_GAP_S if scenario.equipment.c_arm == "single" else 1.0
+    acts = _stepwise(
+        _aim(aim), round(plan.depth_mm, 3), injection="expert", liquid_s=liquid_s, gap_s=gap
+    )
     return {
         "format": "vsim-script/1",
         "description": f"misaligned_novice persona, {scenario.id}",

@@ -388,3 +388,26 @@ def test_the_ap_error_parts_hold_for_an_arm_past_the_lateral():
         rotation, tilt = ap_error_parts_deg(body, beam_direction(rot, 0.0))
         assert abs(tilt) == pytest.approx(wedge_angle_deg(body) / 2.0, abs=0.01)
         assert abs(rotation) == pytest.approx(min(abs(rot), 180.0 - abs(rot)), abs=0.01)
+
+
+def test_the_personas_fit_a_single_c_arm(tmp_path, monkeypatch):
+    """On a single C-arm the personas leave the arm its turns: nothing is refused, and the
+    expert still aligns, uses the en-face view and passes."""
+    from simulator.actions import parse_script
+    from simulator.personas import build
+    from simulator.scenario import load_scenario
+
+    text = (DATA.parent.parent / "scenarios" / "first_case_l1.toml").read_text()
+    text = text.replace('id = "first_case_l1"', 'id = "single_first"')
+    text = text.replace("[targets]", '[equipment]\nc_arm = "single"\n\n[targets]', 1)
+    (tmp_path / "single_first.toml").write_text(text)
+    monkeypatch.setenv("VSIM_SCENARIOS", str(tmp_path))
+    scenario = load_scenario("single_first")
+    _, ph = scenario_and_phantom("first_case_l1")  # the same anatomy
+    for name, script in build("single_first").items():
+        acts = parse_script(json.dumps(script).encode(), path=name)
+        proc = Procedure(scenario, phantom=ph, render_images=False).run(acts)
+        assert [e.details for e in proc.events if e.kind == "refused"] == [], name
+        if name == "expert":
+            log = attempt_log(proc, trainee=name)
+            assert log["score"]["passed"] and log["metrics"]["en_face_used"]
