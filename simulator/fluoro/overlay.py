@@ -164,22 +164,14 @@ def needle_patches(needle, proj: Projection, *, steel_per_mm: float, backend: st
             values = _needle_compiled(needle, proj, box, ends_rc, pad, steel_per_mm)
             parts.insert(0, (box[0], box[1], values))
         return parts
-    handle = []
-    for _, start, stop, radius, inner, mu in HANDLE:
-        near_end = hub - start * axis
-        ends = np.stack([near_end - (stop - start) * axis, near_end])
-        mag = float(np.max(proj.magnification_at(ends)))
-        pad_h = radius * mag / proj.pixel_mm + 2.0
-        hbox = _bbox(proj, ends, pad_h)
-        if hbox is None:
-            continue
+    handle = []  # the numpy reference of _handle_patches
+    for ends, hbox, pad_h, radius, inner, length, mu in _handle_parts(proj, hub, axis):
         hr, hc, hnear = _band(proj, hbox, proj.project(ends), pad_h)
         hsrc, hd = _rays(proj, hr, hc)
-        values = np.zeros(hnear.shape, dtype=np.float32)
-        length = stop - start
         chord = _cylinder_chord(hsrc - ends[0], hd, axis, radius, length)
         if inner > 0:
             chord = chord - _cylinder_chord(hsrc - ends[0], hd, axis, inner, length)
+        values = np.zeros(hnear.shape, dtype=np.float32)
         values[hnear] = (mu or steel_per_mm) * chord
         handle.append((hbox[0], hbox[1], values))
     if box is None:
@@ -199,28 +191,36 @@ def needle_patches(needle, proj: Projection, *, steel_per_mm: float, backend: st
     return [(box[0], box[1], patch), *handle]
 
 
-def _handle_patches(proj: Projection, hub, axis, steel_per_mm: float) -> list:
-    """The collar's and the handle's patches (solid cylinders behind the hub, ``HANDLE``)."""
-    from simulator.fluoro.projection import NeedleRender
-
-    out = []
+def _handle_parts(proj: Projection, hub, axis):
+    """The collar and the grip behind the hub (``HANDLE``) that reach the field: (ends (2, 3)
+    mm from the far end to the hub's side, box, pad px, outer and inner radius, length mm, μ
+    or None for steel) each."""
     for _, start, stop, radius, inner, mu in HANDLE:
         near_end = hub - start * axis
-        solid = NeedleRender(
-            tip_mm=tuple(near_end),
-            direction=tuple(axis),
-            length_mm=stop - start,
-            outer_radius_mm=radius,
-            inner_radius_mm=inner,
-            stylet_in=False,
-        )
         ends = np.stack([near_end - (stop - start) * axis, near_end])
         mag = float(np.max(proj.magnification_at(ends)))
         pad = radius * mag / proj.pixel_mm + 2.0
         box = _bbox(proj, ends, pad)
         if box is not None:
-            values = _needle_compiled(solid, proj, box, proj.project(ends), pad, mu or steel_per_mm)
-            out.append((box[0], box[1], values))
+            yield ends, box, pad, radius, inner, stop - start, mu
+
+
+def _handle_patches(proj: Projection, hub, axis, steel_per_mm: float) -> list:
+    """The collar's and the grip's patches (compiled), as (row slice, col slice, values)."""
+    from simulator.fluoro.projection import NeedleRender
+
+    out = []
+    for ends, box, pad, radius, inner, length, mu in _handle_parts(proj, hub, axis):
+        solid = NeedleRender(
+            tip_mm=tuple(ends[1]),
+            direction=tuple(axis),
+            length_mm=length,
+            outer_radius_mm=radius,
+            inner_radius_mm=inner,
+            stylet_in=False,
+        )
+        values = _needle_compiled(solid, proj, box, proj.project(ends), pad, mu or steel_per_mm)
+        out.append((box[0], box[1], values))
     return out
 
 
