@@ -83,10 +83,12 @@ class Arm:
     ready_s: float = 0.0
     target: ArmPose | None = None
 
-    def settle(self, t_s: float) -> None:
-        """Finish a turn whose time has come."""
+    def settle(self, t_s: float) -> bool:
+        """Finish a turn whose time has come; True when one just ended."""
         if self.target is not None and t_s >= self.ready_s - 1e-9:
             self.pose, self.target = self.target, None
+            return True
+        return False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -113,6 +115,7 @@ class _Request:
     cement: object
     dose_factor: float
     brightness: float = 0.0
+    patches: list | None = None
     image: object = None
 
 
@@ -157,11 +160,9 @@ class CArm:
     def settle(self, t_s: float) -> None:
         """Finish the turns whose time has come."""
         for arm in self.arms.values():
-            if arm.target is not None and t_s >= arm.ready_s - 1e-9:
-                arm.settle(t_s)
-                if self.single:
-                    self.single_view = view_of_pose(arm.pose)
-                    self.remembered[self.single_view] = arm.pose
+            if arm.settle(t_s) and self.single:
+                self.single_view = view_of_pose(arm.pose)
+                self.remembered[self.single_view] = arm.pose
 
     def pose_of(self, view: str) -> ArmPose:
         """The pose a shot of ``view`` is taken at once its arm is there."""
@@ -289,19 +290,19 @@ class CArm:
             )
         )
         if self.imager is not None:
-            gain = (
-                0.0 if self.legacy else self._settle_brightness(view, pose, pulses, needle, cement)
-            )
-            self._requests[view] = _Request(
-                view, pose, self.pulses_total, needle, cement, 1.0, brightness=gain
-            )
+            req = _Request(view, pose, self.pulses_total, needle, cement, 1.0)
+            if not self.legacy:  # the scene's patches, once: the brightness control and image
+                req.patches = self.imager.scene_patches(pose, needle=needle, cement=cement)
+                req.brightness = self._settle_brightness(view, pose, pulses, req.patches)
+            self._requests[view] = req
         return pose
 
-    def _settle_brightness(self, view: str, pose: ArmPose, pulses: int, needle, cement) -> float:
+    def _settle_brightness(self, view: str, pose: ArmPose, pulses: int, patches) -> float:
         """The brightness control's gain (log units) for this exposure: it moves toward what
-        the trocar and cement take from its measuring field by ``ABC_RATE`` per pulse, so the
-        image brightens over a few pulses when cement comes in (per view; its own monitor)."""
-        wanted = self.imager.brightness_shortfall(pose, needle=needle, cement=cement)
+        the trocar and cement (their ``patches``) take from its measuring field by
+        ``ABC_RATE`` per pulse, so the image brightens over a few pulses when cement comes in
+        (per view; its own monitor)."""
+        wanted = self.imager.brightness_shortfall(pose, patches=patches)
         old = self._brightness.get(view, 0.0)
         new = old + (1.0 - (1.0 - ABC_RATE) ** pulses) * (wanted - old)
         self._brightness[view] = new
@@ -354,7 +355,9 @@ class CArm:
         }
         if self.legacy:
             return self.imager.render(req.view, **kwargs)
-        return self.imager.render(req.view, req.pose, brightness=req.brightness, **kwargs)
+        return self.imager.render(
+            req.view, req.pose, brightness=req.brightness, patches=req.patches, **kwargs
+        )
 
 
 def view_of_pose(pose: ArmPose) -> str:

@@ -162,7 +162,6 @@ class PoseImager:
         proj = self.projection(pose)
         with self._lock:  # one ray cast at a time (the kernel is parallel itself)
             line = anatomy_line_integrals(self.volume, proj)
-        n = self.size_px
         centre = self.radius_fraction <= 0.12  # the treated body, at the isocentre
         ref = float(np.median(line[centre]))
         n_ref = self.det["photons_per_pixel_at_reference"]
@@ -170,7 +169,6 @@ class PoseImager:
         window = self._window(lg, float(np.log(n_ref)))
         glare = veiling_glare(np.exp(lg).astype(np.float32), 1.0, self.glare[1])
         item = PoseImage(proj=proj, anatomy=line, ref=ref, window=window, glare=glare)
-        assert item.anatomy.shape == (n, n)
         k = self.key(pose)
         with self._cache_lock:
             self._cache[k] = item
@@ -189,34 +187,11 @@ class PoseImager:
         return level - BODY_GREY * width, level + (1.0 - BODY_GREY) * width
 
     # ----- exposures --------------------------------------------------------------------------
-    def line_integral(self, pose: ArmPose, *, needle=None, cement=None, marker=True):
-        """∫μ dl on the detector at ``pose``: anatomy, cement, trocar and the lead marker."""
-        item = self.prepare(pose)
-        line = item.anatomy.copy()
-        patches = []
-        if cement is not None:
-            patches.append(
-                cement_patch(
-                    cement, item.proj, delta_mu_per_mm=self.cement_delta_mu, grid=self.grid
-                )
-            )
-        if needle is not None:
-            patches += needle_patches(needle, item.proj, steel_per_mm=self.steel_per_mm)
-        if marker:
-            patches.append(marker_patch(item.proj, self.patient))
-        for patch in patches:
-            if patch is not None:
-                line[patch[0], patch[1]] += patch[2]
-        return line
-
-    def brightness_shortfall(self, pose: ArmPose, *, needle=None, cement=None) -> float:
-        """What the trocar and the cement take from the automatic brightness control's
-        measuring field (the central third of the image): −log of the mean fraction of the
-        photons they let through there (0 when they are not in it). Needs no ray cast."""
+    def scene_patches(self, pose: ArmPose, *, needle=None, cement=None) -> list:
+        """The cement's and the trocar's ∫μ dl at ``pose`` as (row slice, col slice, values)
+        patches (no ray cast needed): made once per exposure, for the brightness control and
+        the image alike."""
         proj = self.projection(pose)
-        n = self.size_px
-        lo, hi = int(n * (0.5 - ABC_FIELD / 2)), int(n * (0.5 + ABC_FIELD / 2))
-        extra = np.zeros((hi - lo, hi - lo), dtype=np.float32)
         patches = []
         if cement is not None:
             patches.append(
@@ -224,10 +199,36 @@ class PoseImager:
             )
         if needle is not None:
             patches += needle_patches(needle, proj, steel_per_mm=self.steel_per_mm)
-        for patch in patches:
-            if patch is None:
-                continue
-            rs, cs, values = patch
+        return [p for p in patches if p is not None]
+
+    def line_integral(
+        self, pose: ArmPose, *, needle=None, cement=None, marker=True, patches=None
+    ) -> np.ndarray:
+        """∫μ dl on the detector at ``pose``: anatomy, cement, trocar (``patches``, else made
+        from ``needle`` and ``cement``) and the lead marker."""
+        item = self.prepare(pose)
+        line = item.anatomy.copy()
+        if patches is None:
+            patches = self.scene_patches(pose, needle=needle, cement=cement)
+        if marker:
+            patches = [*patches, marker_patch(item.proj, self.patient)]
+        for rs, cs, values in patches:
+            line[rs, cs] += values
+        return line
+
+    def brightness_shortfall(
+        self, pose: ArmPose, *, needle=None, cement=None, patches=None
+    ) -> float:
+        """What the trocar and the cement (``patches``, else made from ``needle`` and
+        ``cement``) take from the automatic brightness control's measuring field (the central
+        third of the image): −log of the mean fraction of the photons they let through there
+        (0 when they are not in it). Needs no ray cast."""
+        if patches is None:
+            patches = self.scene_patches(pose, needle=needle, cement=cement)
+        n = self.size_px
+        lo, hi = int(n * (0.5 - ABC_FIELD / 2)), int(n * (0.5 + ABC_FIELD / 2))
+        extra = np.zeros((hi - lo, hi - lo), dtype=np.float32)
+        for rs, cs, values in patches:
             r0, r1 = max(rs.start, lo), min(rs.stop, hi)
             c0, c1 = max(cs.start, lo), min(cs.stop, hi)
             if r0 < r1 and c0 < c1:
@@ -247,13 +248,14 @@ class PoseImager:
         cement=None,
         dose_factor: float = 1.0,
         brightness: float = 0.0,
+        patches=None,
         settings: DisplaySettings = DisplaySettings(),  # noqa: B008
     ) -> FluoroImage:
         """One exposure at ``pose`` (``view`` labels it) at ``dose_factor`` × the dose the
         exposure control sets, the brightness control's gain raised by ``brightness`` (log
         units: what it has settled to, :meth:`CArm.expose`)."""
         item = self.prepare(pose)
-        line = self.line_integral(pose, needle=needle, cement=cement)
+        line = self.line_integral(pose, needle=needle, cement=cement, patches=patches)
         n_ref = float(self.det["photons_per_pixel_at_reference"]) * dose_factor
         eps, dr, dc = self.noise.frame(pulse_index)
         lam = np.empty_like(line)
