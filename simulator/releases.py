@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from simulator.assets import load_table
 
-VERSION = "0.3.0"
+VERSION = "0.4.0"
 """This release (``simulator.__version__``, the package's version, a log's
 ``simulator_version``)."""
 
@@ -28,6 +28,7 @@ class ModelOptions:
     pulse_clock: bool = True
     wall_contact_events: bool = True
     carm_device: bool = True
+    mesh_anatomy: bool = True
     yield_per_s: float | None = None
 
     def cement_options(self) -> dict:

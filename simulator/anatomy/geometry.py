@@ -236,10 +236,20 @@ def make_geometry(
     canal_width_mm: float,
     concavity_superior_mm: float = 1.5,
     concavity_inferior_mm: float = 0.7,
+    depth_to_wall: bool = False,
 ) -> VertebraGeometry:
-    """Build the analytic geometry from dimensions in mm (wedge in percent)."""
+    """Build the analytic geometry from dimensions in mm (wedge in percent).
+
+    ``depth_to_wall`` (the measured-shape phantom of release 0.4.0 on): the body's depth from
+    the anterior rim to the flat posterior wall is ``body_depth_mm`` (the ellipse is deepened
+    to make room for the cut); otherwise the ellipse is ``body_depth_mm`` deep and the cut
+    shortens it (releases ≤ 0.3.0).
+    """
     a = body_width_mm / 2.0
     b = body_depth_mm / 2.0
+    if depth_to_wall:
+        ratio = min(canal_width_mm / 2.0 / a, 0.95)
+        b = body_depth_mm / (1.0 + math.sqrt(1.0 - ratio * ratio))
     yw = wall_y(a, b, canal_width_mm / 2.0)
     body = BodyShape(
         half_width_mm=a,

@@ -79,10 +79,11 @@ def target_zone(geom, approach: str, side: str) -> TargetZone:
 
 
 def make_landmarks(
-    labels: np.ndarray, grid: Grid, scenario, T: TissueTable, *, skin_y0_mm: float
+    labels: np.ndarray, grid: Grid, scenario, T: TissueTable, *, skin_y0_mm: float, geometry=None
 ) -> Landmarks:
-    """Landmarks of a built label volume."""
-    geom = scenario.geometry
+    """Landmarks of a built label volume (``geometry``: the phantom's analytic frame, default
+    the scenario's)."""
+    geom = scenario.geometry if geometry is None else geometry
     vox_ml = grid.voxel_mm**3 / 1000.0
     body_ids = T.group_ids("body_volume")
     axes = {

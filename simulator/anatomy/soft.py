@@ -56,10 +56,16 @@ def paint_tube(p: Painter, p0, p1, radius_mm: float, label: int, *, over=None) -
         p.paint(box, cylinder_mask(box, p0, p1, r), label, over=over)
 
 
-def paint_veins(p: Painter, geom: VertebraGeometry, veins, T: TissueTable, *, shape: dict):
+def paint_veins(
+    p: Painter, geom: VertebraGeometry, veins, T: TissueTable, *, shape: dict, wall_reach_mm=0.5
+):
     """Basivertebral veins (a hub with four branches into the body, draining through the
     posterior wall foramen and a retro-corporeal anastomosis into the plexus), segmental
-    veins on the lateral surface with their cortical foramina, extra epidural plexus veins."""
+    veins on the lateral surface with their cortical foramina, extra epidural plexus veins.
+
+    ``wall_reach_mm``: how far in front of the analytic wall the vein's exit through the
+    epidural space starts (the measured shape's posterior wall is concave, up to ≈ 3 mm in
+    front of it at mid-height)."""
     body, canal = geom.body, geom.canal
     bone = T.ids("cancellous", "cortical", "endplate", "cortical_defect", "cleft")
     yp = plexus_y(canal, shape)
@@ -72,7 +78,8 @@ def paint_veins(p: Painter, geom: VertebraGeometry, veins, T: TissueTable, *, sh
             lab = T.id("basivertebral_vein")
             epi = T.ids("epidural_fat", "epidural_vein")
             paint_tube(p, (x, y, z), (x, canal.wall_y_mm, z), r, lab, over=bone)
-            paint_tube(p, (x, canal.wall_y_mm - 0.5, z), (x, yp, z), r, lab, over=[*bone, *epi])
+            start = (x, canal.wall_y_mm - wall_reach_mm, z)
+            paint_tube(p, start, (x, yp, z), r, lab, over=[*bone, *epi])
             paint_tube(
                 p,
                 (min(-x_plexus, x), yp, z),

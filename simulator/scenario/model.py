@@ -148,9 +148,20 @@ class Scenario:
         """Analytic shapes of the treated vertebra."""
         return geometry_for(vertebra=self.vertebra, pedicles=self.pedicles, canal=self.canal)
 
+    @functools.cached_property
+    def mesh_geometry(self) -> VertebraGeometry:
+        """The analytic frame of the measured-shape phantom (release 0.4.0 on): the body's
+        depth runs from the anterior rim to the posterior wall."""
+        return geometry_for(
+            vertebra=self.vertebra, pedicles=self.pedicles, canal=self.canal, depth_to_wall=True
+        )
 
-def geometry_for(*, vertebra: Vertebra, pedicles: Pedicles, canal: Canal) -> VertebraGeometry:
-    """Analytic geometry from the three anatomy sections and the shape constants."""
+
+def geometry_for(
+    *, vertebra: Vertebra, pedicles: Pedicles, canal: Canal, depth_to_wall: bool = False
+) -> VertebraGeometry:
+    """Analytic geometry from the three anatomy sections and the shape constants
+    (``depth_to_wall``: see :func:`~simulator.anatomy.geometry.make_geometry`)."""
     shape = load_table("anatomy")["shape"]
     return make_geometry(
         body_height_mm=vertebra.body_height_mm,
@@ -164,4 +175,5 @@ def geometry_for(*, vertebra: Vertebra, pedicles: Pedicles, canal: Canal) -> Ver
         canal_width_mm=canal.width_mm,
         concavity_superior_mm=shape["endplate_concavity_superior_mm"],
         concavity_inferior_mm=shape["endplate_concavity_inferior_mm"],
+        depth_to_wall=depth_to_wall,
     )
