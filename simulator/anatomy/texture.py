@@ -220,3 +220,25 @@ def kozeny_carman_permeability(phi, canc, k_ln, vertebra, voxel_mm: float) -> np
     k = k_ln.astype(np.float64) * kc
     k *= vertebra.permeability_m2 / k[canc].mean()
     return k.astype(np.float32)
+
+
+def textured_label_ids(T: TissueTable) -> tuple[int, ...]:
+    """The ids of the labels that carry the texture (``textured_labels``)."""
+    return tuple(T.id(n) for n in texture_params()["textured_labels"])
+
+
+def bone_mu_per_mm(T: TissueTable) -> tuple[float, float]:
+    """(μ of marrow, μ of bone) (1/mm): a voxel of bone fraction BV has
+    μ = BV μ_bone + (1 − BV) μ_marrow, μ_bone that of the cortical label."""
+    return float(texture_params()["marrow_mu_per_mm"]), float(T.mu_per_mm[T.id("cortical")])
+
+
+def textured_mu(labels: np.ndarray, density: np.ndarray, T: TissueTable) -> np.ndarray:
+    """float32 μ (1/mm) per voxel: the tissue table's, with the textured labels' voxels mixed
+    from marrow and bone at their ``density`` (uint8, :data:`DENSITY_SCALE` · BV)."""
+    mu = T.mu_per_mm[labels].astype(np.float32)
+    sel = np.isin(labels, textured_label_ids(T))
+    marrow, bone = bone_mu_per_mm(T)
+    bv = density[sel].astype(np.float32) / np.float32(DENSITY_SCALE)
+    mu[sel] = marrow + bv * np.float32(bone - marrow)
+    return mu
