@@ -85,6 +85,8 @@ def make_textured_fields(
     sl = _box(np.isin(labels, ids))
     if sl is None:
         return porosity, permeability, density
+    pad = round(p["subchondral_mm"] / grid.voxel_mm)  # the endplates above and below the box
+    sl = (*sl[:2], slice(max(sl[2].start - pad, 0), min(sl[2].stop + pad, labels.shape[2])))
     lab = labels[sl]
     g = structure(tuple(s.stop - s.start for s in sl), grid.voxel_mm, vertebra.porosity, seed=seed)
     cond = None if condensed is None else np.asarray(condensed, dtype=bool)[sl]
