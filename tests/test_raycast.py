@@ -7,10 +7,16 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from simulator.fluoro.anatomy_cast import AnatomyVolume, anatomy_line_integrals
+from simulator.anatomy.texture import bone_mu_per_mm
+from simulator.fluoro.anatomy_cast import (
+    TEXTURE_BINS,
+    AnatomyVolume,
+    Texture,
+    anatomy_line_integrals,
+)
 from simulator.fluoro.bricks import brick_constant, brick_occupancy, brick_reach
 from simulator.fluoro.geometry import CArmPose, ConeBeam, Projection
-from simulator.fluoro.raycast import MuVolume, _rays, line_integrals
+from simulator.fluoro.raycast import MuVolume, _cast_numpy, _rays, line_integrals
 from simulator.fluoro.torso import Torso, chords, skin_plane_index
 from simulator.materials import tissues
 
@@ -38,7 +44,7 @@ def _labels(shape=(48, 56, 40), skin_j=47) -> np.ndarray:
     return lab
 
 
-def _volume(labels=None, *, brick=8, torso=None) -> AnatomyVolume:
+def _volume(labels=None, *, brick=8, torso=None, texture=None) -> AnatomyVolume:
     """The small phantom on a grid centred near the world origin, inside a torso that cuts
     its front corners (codes of voxels outside it) and flattens its back at the skin."""
     labels = _labels() if labels is None else labels
@@ -54,7 +60,18 @@ def _volume(labels=None, *, brick=8, torso=None) -> AnatomyVolume:
         origin_mm=origin,
         voxel_mm=VOXEL,
         brick=brick,
+        texture=texture,
     )
+
+
+def _texture(labels=None) -> Texture:
+    """A texture of the cancellous bone of :func:`_labels`: bone fractions smoothed from
+    seeded noise (0–255), so that neighbouring voxels differ but not always."""
+    labels = _labels() if labels is None else labels
+    noise = np.random.default_rng(14).standard_normal(labels.shape)
+    smooth = ndimage.gaussian_filter(noise, (1.0, 1.0, 4.0))
+    density = np.clip(128 + 255 * 2.5 * smooth, 0, 255).astype(np.uint8)
+    return Texture(density=density, label_ids=(T.id("cancellous"),), mu_per_mm=bone_mu_per_mm(T))
 
 
 def _proj(rot: float, tilt: float, *, size_px=48, field_mm=64.0, iso=(0.0, 0.0, 0.0)):
@@ -412,3 +429,55 @@ def test_the_cement_splat_keeps_its_amount_and_lands_where_project_says(distorti
         assert float(patch.sum()) * footprint == pytest.approx(amount, rel=0.03)
         found = np.asarray(ndimage.center_of_mass(patch)) + np.array([rs.start, cs.start])
         assert np.hypot(*(found - rc)) < 1.0
+
+
+def test_textured_bone_codes_are_its_quantised_mu():
+    texture = _texture()
+    tex = _volume(texture=texture)
+    outside = _volume().tissue_codes >= len(T.mu_per_mm)
+    labels = _labels()
+    canc = labels == T.id("cancellous")
+    marrow, bone = bone_mu_per_mm(T)
+    bins = np.rint(texture.density / 255.0 * (TEXTURE_BINS - 1)) / (TEXTURE_BINS - 1)
+    mu = np.where(canc, marrow + bins * (bone - marrow), T.mu_per_mm[labels])
+    assert tex.delta_mu == pytest.approx(mu - SOFT * ~outside, abs=1e-7)
+    assert len(np.unique(tex.delta_mu[canc])) > TEXTURE_BINS // 2
+    assert tex.tissue_codes.max() < 128
+
+
+@pytest.mark.parametrize(("rot", "tilt"), POSES[:3])
+def test_textured_cast_equals_brute_force_sampling(rot, tilt):
+    """The cast of the textured volume minus the plain one equals the numpy sampling of the
+    difference of their Δμ volumes built voxel by voxel."""
+    labels, texture = _labels(), _texture()
+    plain, tex = _volume(), _volume(texture=texture)
+    canc = labels == T.id("cancellous")
+    marrow, bone = bone_mu_per_mm(T)
+    bins = np.rint(texture.density / 255.0 * (TEXTURE_BINS - 1)) / (TEXTURE_BINS - 1)
+    diff = np.where(canc, marrow + bins * (bone - marrow) - T.mu_per_mm[labels], 0.0)
+    proj = _proj(rot, tilt)
+    source, corner, d_row, d_col = _rays(tex, proj)
+    lo, hi = np.asarray(tex.box_lo), np.asarray(tex.box_hi)
+    ref = _cast_numpy(
+        diff.astype(np.float32),
+        source,
+        corner,
+        d_row,
+        d_col,
+        lo,
+        hi,
+        1.0,
+        proj.size_px,
+        grid=proj.ray_grid,
+    )
+    ref = ref * VOXEL
+    fast = anatomy_line_integrals(tex, proj) - anatomy_line_integrals(plain, proj)
+    assert np.abs(ref).max() > 0.05
+    assert fast == pytest.approx(ref, abs=2e-5)
+    skipped = anatomy_line_integrals(tex, proj, step_mm=0.6)
+    assert skipped == pytest.approx(
+        anatomy_line_integrals(tex, proj, step_mm=0.6, skip=False), abs=1e-6
+    )
+    assert skipped == pytest.approx(
+        anatomy_line_integrals(tex, proj, step_mm=0.6, backend="numpy"), abs=1e-5
+    )

@@ -18,7 +18,10 @@ class Phantom:
 
     ``labels``: uint8 tissue ids (``assets/materials.toml``); ``porosity``: pore fraction;
     ``permeability_m2``: AP/lateral Darcy permeability (m²), multiplied per axis by
-    ``permeability_anisotropy`` (x, y, z). All arrays are read-only.
+    ``permeability_anisotropy`` (x, y, z); ``bone_density``: optional uint8 trabecular bone
+    volume fraction × 255 in the textured cancellous labels (``simulator.anatomy.texture``),
+    None on phantoms without the texture (then the images use one μ per label). All arrays
+    are read-only.
     """
 
     scenario_id: str
@@ -32,6 +35,7 @@ class Phantom:
     landmarks: Landmarks
     skin_y0_mm: float
     build_time_s: float
+    bone_density: np.ndarray | None = None
 
     def skin_y_mm(self, x_mm):
         """y of the posterior skin surface at lateral offset ``x_mm`` (mm)."""
@@ -61,4 +65,5 @@ class Phantom:
     @property
     def nbytes(self) -> int:
         """Memory held by the volumes (bytes)."""
-        return self.labels.nbytes + self.porosity.nbytes + self.permeability_m2.nbytes
+        extra = 0 if self.bone_density is None else self.bone_density.nbytes
+        return self.labels.nbytes + self.porosity.nbytes + self.permeability_m2.nbytes + extra

@@ -13,6 +13,13 @@ voxel reads one Δμ at all 8 corners) and a float32 lookup table ``delta_lut[co
 Trilinear interpolation of the LUT values at the 8 corner codes equals trilinear interpolation
 of Δμ and reads 8 bytes per sample instead of 32 (one byte in a flagged cell).
 
+Textured bone (a phantom with ``bone_density``, ``simulator.anatomy.texture``): the voxels of
+the textured labels get the codes 2 n_labels + b (+ n_bins outside the torso) of bin
+b = round(BV (n_bins − 1)) of their bone volume fraction, whose LUT entries hold
+μ = μ_marrow + b/(n_bins − 1) (μ_bone − μ_marrow) (− μ_soft inside the torso): the kernel and
+the reference need no change. n_bins = :data:`TEXTURE_BINS` while the codes stay below the
+flag (2 n_labels + 2 n_bins ≤ 128), at least 8.
+
 Sampling (as in ``simulator.fluoro.raycast``): each ray is clipped to the box of non-zero Δμ
 (plus the interpolation's one-voxel reach), split into equal steps of at most ``step_mm`` and
 sampled at the steps' midpoints, Δμ interpolated trilinearly between voxel centres (clamped at
@@ -42,6 +49,10 @@ from simulator.fluoro.geometry import Projection
 from simulator.fluoro.raycast import _cast_numpy, _rays
 from simulator.fluoro.torso import Torso, chords, skin_plane_index
 from simulator.materials import tissues
+
+TEXTURE_BINS = 32
+"""Bins of the textured bone's μ between marrow and bone: steps of 0.0019/mm (≤ 0.001/mm off
+the unquantised μ, a few per cent of the voxel's contrast to the mean cancellous bone)."""
 
 BRICK = 8
 """Edge of a brick of the skipping maps (voxels, a power of two; 4 and 16 measured slower)."""
@@ -105,6 +116,15 @@ class AnatomyVolume:
         t = tissues()
         g = phantom.grid
         solid = fit_torso(phantom, torso)
+        texture = None
+        if getattr(phantom, "bone_density", None) is not None:
+            from simulator.anatomy.texture import bone_mu_per_mm, textured_label_ids
+
+            texture = Texture(
+                density=phantom.bone_density,
+                label_ids=textured_label_ids(t),
+                mu_per_mm=bone_mu_per_mm(t),
+            )
         return cls.from_labels(
             phantom.labels,
             mu_per_mm=t.mu_per_mm,
@@ -113,6 +133,7 @@ class AnatomyVolume:
             origin_mm=g.origin_mm,
             voxel_mm=g.voxel_mm,
             brick=brick,
+            texture=texture,
         )
 
     @classmethod
@@ -126,9 +147,11 @@ class AnatomyVolume:
         origin_mm,
         voxel_mm,
         brick: int = BRICK,
+        texture: Texture | None = None,
     ) -> AnatomyVolume:
         """From uint8 ``labels`` ``[x, y, z]`` with μ (1/mm) per label, the trunk's μ and solid;
-        voxel [0, 0, 0] is centred at ``origin_mm`` (LPS mm)."""
+        voxel [0, 0, 0] is centred at ``origin_mm`` (LPS mm); ``texture``: the textured bone's
+        per-voxel μ (module docstring), None for one μ per label."""
         labels = np.asarray(labels)
         mu = np.asarray(mu_per_mm, dtype=np.float64)
         n_labels = len(mu)
@@ -143,8 +166,10 @@ class AnatomyVolume:
         x, y = axes[0][:, None], axes[1][None, :]
         inside = torso.contains(np.stack(np.broadcast_arrays(x, y, np.zeros_like(x * y)), -1))
         codes = labels.astype(np.uint8) + np.where(inside, 0, n_labels).astype(np.uint8)[..., None]
-        codes = np.ascontiguousarray(codes, dtype=np.uint8)
         lut = np.concatenate([mu - mu_soft_per_mm, mu]).astype(np.float32)
+        if texture is not None:
+            codes, lut = texture.coded(labels, codes, lut, inside, mu_soft_per_mm)
+        codes = np.ascontiguousarray(codes, dtype=np.uint8)
         delta = lut[codes]
         codes |= np.where(_uniform_cells(delta), UNIFORM, 0).astype(np.uint8)
         lut = np.concatenate([lut, np.zeros(UNIFORM - len(lut), np.float32), lut])
@@ -166,7 +191,8 @@ class AnatomyVolume:
 
     @property
     def tissue_codes(self) -> np.ndarray:
-        """The codes without the uniform-cell flag: label, + n_labels outside the torso."""
+        """The codes without the uniform-cell flag: label, + n_labels outside the torso (and
+        the textured bone's bins past 2 n_labels)."""
         return self.codes & np.uint8(UNIFORM - 1)
 
     @property
@@ -178,6 +204,35 @@ class AnatomyVolume:
     def nbytes(self) -> int:
         """Memory held by the volume (bytes)."""
         return sum(a.nbytes for a in (self.codes, self.delta_lut, self.reach, self.constant))
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class Texture:
+    """The textured bone of a phantom: ``density`` uint8 ``[x, y, z]`` (255 · bone volume
+    fraction) read in the voxels of ``label_ids``, of μ ``mu_per_mm`` = (marrow, bone)
+    (1/mm) at fractions 0 and 1."""
+
+    density: np.ndarray
+    label_ids: tuple[int, ...]
+    mu_per_mm: tuple[float, float]
+
+    def coded(self, labels, codes, lut, inside, mu_soft_per_mm: float):
+        """(codes, lut) with the textured voxels moved to the bins' codes and the bins' Δμ
+        appended to ``lut`` (module docstring); ``inside`` (x, y): voxel columns inside the
+        torso."""
+        first = len(lut)
+        bins = min(TEXTURE_BINS, (UNIFORM - first) // 2)
+        if bins < 8:
+            raise ValueError(f"texture: {bins} bins left below the code flag, need at least 8")
+        from simulator.anatomy.texture import DENSITY_SCALE
+
+        b = np.rint(self.density.astype(np.float32) * ((bins - 1) / DENSITY_SCALE))
+        b = b.astype(np.uint8) + np.where(inside, 0, bins).astype(np.uint8)[..., None]
+        sel = np.isin(labels, self.label_ids)
+        codes = np.where(sel, np.uint8(first) + b, codes).astype(np.uint8)
+        marrow, bone = self.mu_per_mm
+        mu = marrow + np.arange(bins) / (bins - 1) * (bone - marrow)
+        return codes, np.concatenate([lut, mu - mu_soft_per_mm, mu]).astype(np.float32)
 
 
 def _uniform_cells(delta: np.ndarray) -> np.ndarray:

@@ -58,9 +58,15 @@ class MuVolume:
 
     @classmethod
     def from_phantom(cls, phantom) -> MuVolume:
-        """The phantom's tissue attenuation ``tissues().mu_per_mm[labels]``."""
+        """The phantom's tissue attenuation ``tissues().mu_per_mm[labels]``, the textured bone's
+        from its ``bone_density`` when the phantom has one (``simulator.anatomy.texture``)."""
         g = phantom.grid
-        mu = tissues().mu_per_mm[phantom.labels].astype(np.float32)
+        if getattr(phantom, "bone_density", None) is not None:
+            from simulator.anatomy.texture import textured_mu
+
+            mu = textured_mu(phantom.labels, phantom.bone_density, tissues())
+        else:
+            mu = tissues().mu_per_mm[phantom.labels].astype(np.float32)
         return cls.from_array(mu, origin_mm=g.origin_mm, voxel_mm=g.voxel_mm)
 
 
