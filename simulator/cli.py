@@ -195,7 +195,7 @@ def _fmt(p) -> str:
 def _cmd_preview(args) -> int:
     from simulator.fluoro import make_imager
     from simulator.planning import plan_trajectory
-    from simulator.preview import write_preview
+    from simulator.preview import scenario_features, write_preview
 
     out = Path(args.out)
     if out.suffix.lower() != ".png":
@@ -206,15 +206,13 @@ def _cmd_preview(args) -> int:
     plans = [plan_trajectory(phantom, scenario, side) for side in ("left", "right")]
     imager = make_imager(scenario, phantom)
     try:
-        features = [(v.kind.replace("_", " ") + " vein", v.position_mm) for v in scenario.veins]
-        features += [(d.kind.replace("_", " "), d.position_mm) for d in scenario.defects]
         write_preview(
             phantom,
             plans,
             out,
             title=f"{scenario.id}: {scenario.scenario.title}",
             imager=imager,
-            features=features,
+            features=scenario_features(scenario),
         )
     except OSError as exc:
         raise UserError(f"{args.out}: --out: cannot write ({exc.strerror})") from None

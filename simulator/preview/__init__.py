@@ -19,6 +19,7 @@ from simulator.anatomy.phantom import Phantom
 from simulator.fluoro import Imager
 from simulator.materials import tissues
 from simulator.planning import Plan, path_points
+from simulator.preview.labels import LABEL_GID, LabelJob, place_labels
 
 _COLOURS = {
     "air": "#000000",
@@ -45,6 +46,24 @@ _COLOURS = {
     "disc_fissure": "#ff9a50",
 }
 
+_LABEL_COLOUR = "#ffb000"
+_LABEL_STYLE = (
+    ("fontsize", 8),
+    ("color", _LABEL_COLOUR),
+    ("parse_math", False),
+    ("bbox", {"boxstyle": "round,pad=0.15", "facecolor": "black", "alpha": 0.55, "lw": 0}),
+)
+"""Feature labels on the projections: amber on a translucent dark patch, legible on bone."""
+__all__ = ["LABEL_GID", "preview_figure", "scenario_features", "write_preview"]
+
+
+def scenario_features(scenario) -> list[tuple[str, tuple[float, float, float]]]:
+    """The ``(name, position_mm)`` pairs marked on the preview: the scenario's veins, then its
+    defects, in file order (LPS, mm)."""
+    features = [(v.kind.replace("_", " ") + " vein", v.position_mm) for v in scenario.veins]
+    features += [(d.kind.replace("_", " "), d.position_mm) for d in scenario.defects]
+    return features
+
 
 def write_preview(
     phantom: Phantom,
@@ -57,9 +76,27 @@ def write_preview(
 ) -> Path:
     """Render the preview sheet to ``out`` (PNG), atomically. Returns the path.
 
+    See :func:`preview_figure` for the sheet and its arguments.
+    """
+    fig = preview_figure(phantom, plans, title=title, imager=imager, features=features)
+    return _save_atomic(fig, Path(out))
+
+
+def preview_figure(
+    phantom: Phantom,
+    plans: list[Plan],
+    *,
+    title: str,
+    imager: Imager,
+    features=(),
+):
+    """The preview sheet as a matplotlib figure (Agg backend), laid out and ready to save.
+
     The two projections are single fluoroscopy pulses from ``imager`` (no needle, no cement).
     ``features`` are ``(name, position_mm)`` pairs (the scenario's veins and defects) marked on
-    both projections so an educator sees where they are even off the slice planes.
+    both projections so an educator sees where they are even off the slice planes. Their name
+    labels (``Text`` artists with gid :data:`LABEL_GID`) are placed so that no two overlap and
+    each stays inside its axes (see :mod:`simulator.preview.labels`).
     """
     import matplotlib
 
@@ -76,6 +113,7 @@ def write_preview(
     gs = fig.add_gridspec(2, 4, width_ratios=[1.25, 1.0, 1.0, 0.62])
     plan_pts = [path_points(p.skin_point_mm, p.target_mm, 1.0) for p in plans]
     colours = {"left": "#00e5ff", "right": "#ff3df2"}
+    jobs: list[LabelJob] = []
 
     def show_proj(ax, view_name, title_, u, v):
         view = imager.views[view_name]
@@ -92,17 +130,22 @@ def write_preview(
             ax.plot(
                 *[[plan.target_mm[u]], [plan.target_mm[v]]], "o", ms=4, color=colours[plan.side]
             )
-        for name, pos in features:
-            ax.plot([pos[u]], [pos[v]], "x", ms=7, mew=2, color="#ffb000")
-            ax.annotate(
-                name,
-                (pos[u], pos[v]),
-                xytext=(4, 4),
-                textcoords="offset points",
-                fontsize=8,
-                color="#ffb000",
-            )
+        for _name, pos in features:
+            ax.plot([pos[u]], [pos[v]], "x", ms=7, mew=2, color=_LABEL_COLOUR)
         ax.set_title(title_)
+        jobs.append(
+            LabelJob(
+                ax=ax,
+                names=tuple(name for name, _pos in features),
+                anchors=np.array([(p[u], p[v]) for _n, p in features]).reshape(-1, 2),
+                marks=np.array(
+                    [(p[u], p[v]) for _n, p in features]
+                    + [(q.target_mm[u], q.target_mm[v]) for q in plans]
+                ).reshape(-1, 2),
+                lines=tuple(pts[:, [u, v]] for pts in plan_pts),
+                style=_LABEL_STYLE,
+            )
+        )
 
     ax = fig.add_subplot(gs[0, 0])
     show_proj(ax, "lateral", "Lateral fluoroscopy (anterior left)", 1, 2)
@@ -184,7 +227,8 @@ def write_preview(
     )
     fig.suptitle(title, fontsize=13, usetex=False, parse_math=False)  # a user's title: plain
     fig.tight_layout()
-    return _save_atomic(fig, Path(out))
+    place_labels(fig, jobs)  # after the layout: the boxes are measured where they will be drawn
+    return fig
 
 
 def _focus_slice(phantom: Phantom, features):
