@@ -11,7 +11,7 @@ from scipy import integrate, ndimage
 from simulator.anatomy.build import build_phantom
 from simulator.anatomy.legacy import build_legacy_phantom
 from simulator.materials import tissues
-from simulator.scenario import parse_scenario
+from simulator.scenario import load_scenario, parse_scenario
 from tests.anatomy_checks import (
     SEALING_TISSUES,
     canal_region,
