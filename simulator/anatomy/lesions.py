@@ -145,7 +145,7 @@ def paint_endplate_step(p: Painter, geom: VertebraGeometry, defect, T: TissueTab
     x, y, z = defect.position_mm
     half = defect.size_mm / 2.0
     top = abs(z - float(body.top_z(x, y))) <= abs(z - float(body.bottom_z(x, y)))
-    k = max(1, int(round(ENDPLATE_STEP_MM / g.voxel_mm)))
+    k = max(1, round(ENDPLATE_STEP_MM / g.voxel_mm))
     central = 0.5 * (body.wall_y_mm + body.anterior_y_mm)
     toward = -1.0 if y > central else 1.0  # the fragment lies toward the body's centre
     y0, y1 = sorted((y + toward * 0.6, y + toward * (0.6 + half)))
@@ -155,8 +155,7 @@ def paint_endplate_step(p: Painter, geom: VertebraGeometry, defect, T: TissueTab
     strip = (
         body.in_plan(box.X, box.Y, inset_mm=2.0)
         & (np.abs(box.X - x) <= half)
-        & (box.Y >= y0)
-        & (box.Y <= y1)
+        & (np.abs(box.Y - 0.5 * (y0 + y1)) <= 0.5 * (y1 - y0))
     )[:, :, 0]
     surf = body.top_z(box.X, box.Y) if top else body.bottom_z(box.X, box.Y)
     near = np.abs(box.Z - surf) <= 6.0
