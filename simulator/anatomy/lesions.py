@@ -5,10 +5,10 @@ trabeculae: label ``lytic_lesion``, painted over cancellous bone only, so the co
 endplates and the veins that cross it stay. Its surface is a sphere of radius R = size/2
 modulated by a few seeded zonal harmonics (lobulated, as metastases are on CT):
 
-    r(u) = R · clip(1 + Σ_k a_k P_{l_k}(u · v_k), 0.7, 1.3)
+    r(u) = R · clip(1 + Σ_k a_k P_{l_k}(u · v_k), 0.6, 1.4)
 
 with u the unit direction from the centre, v_k random unit axes, l_k ∈ {2, 3, 4} (Legendre
-P_l) and |a_k| 0.06–0.12, drawn from ``rng_for(seed, LESION_STREAM, index)``.
+P_l) and |a_k| 0.10–0.22, drawn from ``rng_for(seed, LESION_STREAM, index)``.
 
 A lesion that ``breaks`` a wall destroys it over its footprint: a channel of radius
 ``BREACH_WIDTH_FRACTION · size`` from the centre to the exit point beyond that wall is tumour
@@ -36,7 +36,7 @@ from simulator.materials import TissueTable
 LESION_STREAM = 0x7E50
 """Random stream of the lesions' lobulation (one generator per ``[[defects]]`` index)."""
 LOBE_TERMS = 4
-LOBE_CLIP = (0.7, 1.3)
+LOBE_CLIP = (0.6, 1.4)
 BREACH_WIDTH_FRACTION = 0.3
 """Radius of a breach channel as a fraction of the lesion's diameter (a 14 mm lesion opens a
 wall over 8.4 mm)."""
@@ -55,7 +55,7 @@ def lobe_terms(seed: int, index: int) -> list[tuple[int, np.ndarray, float]]:
         degree = int(rng.integers(2, 5))
         axis = rng.standard_normal(3)
         axis /= max(float(np.linalg.norm(axis)), 1e-12)
-        amplitude = float(rng.uniform(0.06, 0.12) * rng.choice((-1.0, 1.0)))
+        amplitude = float(rng.uniform(0.10, 0.22) * rng.choice((-1.0, 1.0)))
         terms.append((degree, axis, amplitude))
     return terms
 
