@@ -174,6 +174,12 @@ def test_the_shipped_metastasis_breaks_its_posterior_wall():
         ),
         (lesion_case(extra="gas = true\n"), "defects[0].gas", "only for kind 'cleft'"),
         (
+            L3 + '[[defects]]\nkind = "cleft"\nposition_mm = [0.0, -3.0, 0.0]\nsize_mm = 10.0\n'
+            'gas = "yes"\n',
+            "defects[0].gas",
+            "expected true or false",
+        ),
+        (
             L3 + '[[defects]]\nkind = "cleft"\nposition_mm = [0.0, -3.0, 0.0]\nsize_mm = 22.0\n',
             "defects[0].size_mm",
             "at most 20 mm",

@@ -242,7 +242,8 @@ def _kind_refuses(sec: Section, key, raw: dict, field: str, problems: _Problems)
     """True (after recording one problem) when ``key`` is written for an entry whose ``kind``
     is not one of ``key.only_for``; an invalid kind is reported by the kind itself."""
     kind = raw.get("kind")
-    choices = sec.key("kind").choices
+    kind_key = sec.key("kind")
+    choices = kind_key.choices if kind_key is not None else ()
     if not isinstance(kind, str) or kind not in choices or kind in key.only_for:
         return False
     problems.add(
