@@ -19,6 +19,8 @@ SEALING_TISSUES = (
     "cleft",
     "cortical_defect",
     "endplate_crack",
+    "lytic_lesion",
+    "cleft_gas",
 )
 """What the treated body's cancellous core may touch through a voxel face."""
 

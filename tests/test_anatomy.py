@@ -21,8 +21,25 @@ from tests.anatomy_checks import (
 from tests.conftest import SHIPPED, scenario_and_phantom
 
 T = tissues()
-BODY = T.ids("cancellous", "cortical", "endplate", "cleft", "cortical_defect", "endplate_crack")
-INSIDE = T.ids("cancellous", "cleft", "basivertebral_vein", "cortical_defect", "endplate_crack")
+BODY = T.ids(
+    "cancellous",
+    "cortical",
+    "endplate",
+    "cleft",
+    "cortical_defect",
+    "endplate_crack",
+    "lytic_lesion",
+    "cleft_gas",
+)
+INSIDE = T.ids(
+    "cancellous",
+    "cleft",
+    "basivertebral_vein",
+    "cortical_defect",
+    "endplate_crack",
+    "lytic_lesion",
+    "cleft_gas",
+)
 
 TEMPLATE = """schema_version = 1
 [scenario]

@@ -35,6 +35,8 @@ GROUPS = {
         "cortical_defect",
         "endplate_crack",
         "basivertebral_vein",
+        "lytic_lesion",
+        "cleft_gas",
     },
     "body_volume": {
         "cancellous",
@@ -43,6 +45,8 @@ GROUPS = {
         "cleft",
         "cortical_defect",
         "endplate_crack",
+        "lytic_lesion",
+        "cleft_gas",
     },
     "image_bone": {"cancellous", "cortical", "endplate"},
     "needle_bone": {
@@ -58,6 +62,8 @@ GROUPS = {
         "cortical_defect",
         "endplate_crack",
         "basivertebral_vein",
+        "lytic_lesion",
+        "cleft_gas",
     },
     "pedicle": {"pedicle_cancellous", "pedicle_cortex"},
     "canal": {"epidural_fat", "thecal_sac", "epidural_vein"},

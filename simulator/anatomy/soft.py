@@ -8,6 +8,14 @@ import numpy as np
 
 from simulator.anatomy.geometry import BodyShape, CanalShape, VertebraGeometry
 from simulator.anatomy.grid import cylinder_mask, segment_box
+from simulator.anatomy.lesions import (
+    ENDPLATE_STEP_MM,
+    paint_cleft_slit,
+    paint_crack_fissure,
+    paint_endplate_step,
+    paint_lytic_lesion,
+    paint_wall_gap,
+)
 from simulator.anatomy.parts import Painter
 from simulator.materials import TissueTable
 
@@ -155,53 +163,89 @@ def paint_nerve_roots(p: Painter, geom: VertebraGeometry, T: TissueTable, *, sha
         paint_tube(p, a, b, r, T.id("nerve_root"), over=T.ids("soft_tissue", "epidural_fat"))
 
 
-def paint_defects(p: Painter, geom: VertebraGeometry, defects, T: TissueTable) -> None:
-    """Endplate cracks, posterior and lateral wall defects, and intravertebral clefts."""
+def paint_defects(
+    p: Painter,
+    geom: VertebraGeometry,
+    defects,
+    T: TissueTable,
+    *,
+    look: bool = False,
+    seed: int = 0,
+) -> None:
+    """Endplate cracks, posterior and lateral wall defects, intravertebral clefts and lytic
+    lesions, in ``[[defects]]`` order.
+
+    ``look`` False paints the fracture features exactly as release 0.3.0 did (logs of earlier
+    releases replay bit-identically); True gives them the looks of
+    :mod:`simulator.anatomy.lesions`: a cleft as a thin slit, an endplate crack with a 1.5 mm
+    step, a posterior wall defect as a gap across the whole wall (lateral wall defects look
+    the same either way). A gas cleft is ``cleft_gas`` in both. Lytic lesions (new, no old log
+    has one) are painted the same either way; ``seed`` (the scenario's seed) draws their
+    lobulation, so it must not change with a seed override that is meant to change only the
+    bone heterogeneity.
+    """
+    for index, defect in enumerate(defects):
+        if defect.kind == "lytic_lesion":
+            paint_lytic_lesion(p, geom, defect, T, seed=seed, index=index)
+        elif look and defect.kind == "cleft":
+            paint_cleft_slit(p, defect, T)
+        elif look and defect.kind == "endplate_crack":
+            top = paint_endplate_step(p, geom, defect, T)
+            depth = 2.5 + ENDPLATE_STEP_MM
+            paint_crack_fissure(p, geom, defect, T, top=top, depth_mm=depth)
+        elif look and defect.kind == "posterior_wall":
+            paint_wall_gap(p, geom, defect, T)
+        else:
+            _paint_feature(p, geom, defect, T)
+
+
+def _paint_feature(p: Painter, geom: VertebraGeometry, defect, T: TissueTable) -> None:
+    """One fracture feature as release 0.3.0 painted it (a gas cleft: ``cleft_gas``)."""
     body = geom.body
     g = p.grid
     inside = T.ids("cancellous", "cortical", "endplate", "basivertebral_vein")
-    for defect in defects:
-        x, y, z = defect.position_mm
-        size = defect.size_mm
-        if defect.kind == "cleft":
-            box = g.box((x - size, y - size, z - size), (x + size, y + size, z + size))
-            if box is not None:
-                hz = max(size / 5.0, 1.5)
-                m = ((box.X - x) / (size / 2)) ** 2 + ((box.Y - y) / (size / 2)) ** 2 + (
-                    (box.Z - z) / hz
-                ) ** 2 <= 1.0
-                p.paint(box, m, T.id("cleft"), over=T.ids("cancellous", "basivertebral_vein"))
-        elif defect.kind == "endplate_crack":
-            top = abs(z - float(body.top_z(x, y))) <= abs(z - float(body.bottom_z(x, y)))
-            box = g.box((x - size / 2, y - 0.6, z - 6), (x + size / 2, y + 0.6, z + 6))
-            if box is not None:
-                surf = body.top_z(box.X, box.Y) if top else body.bottom_z(box.X, box.Y)
-                out = 1.0 if top else -1.0
-                dz = (box.Z - surf) * out
-                m = (dz >= -2.5) & (dz <= 0.6)
-                p.paint(box, m, T.id("endplate_crack"), over=inside)
-                # the crack continues as a fissure 3 mm into the disc (the leak path)
-                fissure = (dz > 0.0) & (dz <= 3.0)
-                p.paint(box, fissure, T.id("disc_fissure"), over=T.ids("disc"))
-        elif defect.kind == "posterior_wall":
-            paint_tube(
-                p,
-                (x, body.wall_y_mm - 2.5, z),
-                (x, body.wall_y_mm + 0.6, z),
-                size / 2,
-                T.id("cortical_defect"),
-                over=inside,
-            )
-        else:  # lateral_wall
-            normal = np.array([x / body.half_width_mm**2, y / body.half_depth_mm**2, 0.0])
-            normal /= np.linalg.norm(normal)
-            side = 1.0 if x >= 0 else -1.0
-            on_wall = np.array([side * body.half_width_at(y), y, z])
-            paint_tube(
-                p,
-                on_wall - 2.5 * normal,
-                on_wall + 0.6 * normal,
-                size / 2,
-                T.id("cortical_defect"),
-                over=inside,
-            )
+    x, y, z = defect.position_mm
+    size = defect.size_mm
+    if defect.kind == "cleft":
+        box = g.box((x - size, y - size, z - size), (x + size, y + size, z + size))
+        if box is not None:
+            hz = max(size / 5.0, 1.5)
+            m = ((box.X - x) / (size / 2)) ** 2 + ((box.Y - y) / (size / 2)) ** 2 + (
+                (box.Z - z) / hz
+            ) ** 2 <= 1.0
+            label = T.id("cleft_gas" if defect.gas else "cleft")
+            p.paint(box, m, label, over=T.ids("cancellous", "basivertebral_vein"))
+    elif defect.kind == "endplate_crack":
+        top = abs(z - float(body.top_z(x, y))) <= abs(z - float(body.bottom_z(x, y)))
+        box = g.box((x - size / 2, y - 0.6, z - 6), (x + size / 2, y + 0.6, z + 6))
+        if box is not None:
+            surf = body.top_z(box.X, box.Y) if top else body.bottom_z(box.X, box.Y)
+            out = 1.0 if top else -1.0
+            dz = (box.Z - surf) * out
+            m = (dz >= -2.5) & (dz <= 0.6)
+            p.paint(box, m, T.id("endplate_crack"), over=inside)
+            # the crack continues as a fissure 3 mm into the disc (the leak path)
+            fissure = (dz > 0.0) & (dz <= 3.0)
+            p.paint(box, fissure, T.id("disc_fissure"), over=T.ids("disc"))
+    elif defect.kind == "posterior_wall":
+        paint_tube(
+            p,
+            (x, body.wall_y_mm - 2.5, z),
+            (x, body.wall_y_mm + 0.6, z),
+            size / 2,
+            T.id("cortical_defect"),
+            over=inside,
+        )
+    else:  # lateral_wall
+        normal = np.array([x / body.half_width_mm**2, y / body.half_depth_mm**2, 0.0])
+        normal /= np.linalg.norm(normal)
+        side = 1.0 if x >= 0 else -1.0
+        on_wall = np.array([side * body.half_width_at(y), y, z])
+        paint_tube(
+            p,
+            on_wall - 2.5 * normal,
+            on_wall + 0.6 * normal,
+            size / 2,
+            T.id("cortical_defect"),
+            over=inside,
+        )

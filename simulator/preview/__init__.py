@@ -44,6 +44,8 @@ _COLOURS = {
     "cortical_defect": "#ff00c8",
     "endplate_crack": "#ff5a00",
     "disc_fissure": "#ff9a50",
+    "lytic_lesion": "#b0306e",
+    "cleft_gas": "#102018",
 }
 
 _LABEL_COLOUR = "#ffb000"

@@ -25,7 +25,7 @@ def schema_markdown() -> str:
             default = (
                 repr(k.default)
                 if k.default in (REQUIRED, FROM_LEVEL, FROM_PRODUCT)
-                else f"`{k.default}`"
+                else f"`{str(k.default).lower() if isinstance(k.default, bool) else k.default}`"
             )
             doc = k.doc + (f" ({k.why}.)" if k.why else "")
             out.append(f"| `{k.name}` | {k.unit or '—'} | {default} | {k.allowed()} | {doc} |")

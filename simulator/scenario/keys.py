@@ -10,6 +10,7 @@ from simulator.scenario.schema import (
     DEFECT_KINDS,
     FROM_LEVEL,
     FROM_PRODUCT,
+    LESION_BREAKS,
     LEVELS,
     VEIN_KINDS,
     Key,
@@ -265,7 +266,7 @@ SECTIONS: tuple[Section, ...] = (
         name="defects",
         array=True,
         max_items=12,
-        doc="Fracture features that open leak paths, as `[[defects]]` entries.",
+        doc="Fracture features and lesions that open leak paths, as `[[defects]]` entries.",
         keys=(
             Key(
                 name="kind",
@@ -275,7 +276,10 @@ SECTIONS: tuple[Section, ...] = (
                 "slit through the nearest endplate into the disc (disc leak risk). "
                 "posterior_wall: a hole in the posterior wall into the canal (canal risk). "
                 "lateral_wall: a hole in the side wall (paravertebral risk). cleft: a "
-                "fluid-filled cavity inside the body (Kümmell) that pools cement.",
+                "fluid-filled cavity inside the body (Kümmell) that pools cement. "
+                "lytic_lesion: a metastasis, a lobulated region of tumour soft tissue where the "
+                "trabeculae are destroyed (a lucency on the images); it may break a wall "
+                "(`breaks`).",
             ),
             Key(
                 name="position_mm",
@@ -284,15 +288,37 @@ SECTIONS: tuple[Section, ...] = (
                 lo=-80.0,
                 hi=80.0,
                 doc="LPS centre; must lie on the wall the kind names (within 3 mm), or inside "
-                "the body for a cleft.",
+                "the body for a cleft or a lytic lesion.",
             ),
             Key(
                 name="size_mm",
                 kind="float",
                 unit="mm",
                 lo=1.0,
-                hi=20.0,
-                doc="Crack length, hole diameter or cleft diameter.",
+                hi=25.0,
+                doc="Crack length, hole diameter or cleft diameter (at most 20 mm), or a lytic "
+                "lesion's mean diameter (6 to 25 mm).",
+            ),
+            Key(
+                name="breaks",
+                kind="choice",
+                choices=LESION_BREAKS,
+                default="none",
+                only_for=("lytic_lesion",),
+                doc="lytic_lesion only (refused for other kinds): the cortex the lesion "
+                "destroys, opening it to what lies beyond: posterior_wall → the canal, "
+                "left_pedicle / right_pedicle → the canal and neural foramen around that "
+                "pedicle, lateral_wall → the paravertebral space on the centre's side. The "
+                "lesion must reach that wall within 2 mm; with none it must stay clear of the "
+                "canal.",
+            ),
+            Key(
+                name="gas",
+                kind="bool",
+                default=False,
+                only_for=("cleft",),
+                doc="cleft only (refused for other kinds): the cleft holds gas (the vacuum "
+                "sign, black on the images) instead of fluid; cement flows into it the same.",
             ),
         ),
     ),

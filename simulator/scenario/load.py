@@ -215,6 +215,8 @@ def _validate_keys(sec: Section, raw: dict, where: str, problems: _Problems, lev
     out: dict[str, Any] = {}
     for key in sec.keys:
         field = f"{where}.{key.name}"
+        if key.only_for and key.name in raw and _kind_refuses(sec, key, raw, field, problems):
+            continue
         if key.name in raw:
             value = check_value(key, raw[key.name], field, problems)
         elif key.default is REQUIRED:
@@ -234,6 +236,23 @@ def _validate_keys(sec: Section, raw: dict, where: str, problems: _Problems, lev
         if value is not None:
             out[key.name] = value
     return out
+
+
+def _kind_refuses(sec: Section, key, raw: dict, field: str, problems: _Problems) -> bool:
+    """True (after recording one problem) when ``key`` is written for an entry whose ``kind``
+    is not one of ``key.only_for``; an invalid kind is reported by the kind itself."""
+    kind = raw.get("kind")
+    kind_key = sec.key("kind")
+    choices = kind_key.choices if kind_key is not None else ()
+    if not isinstance(kind, str) or kind not in choices or kind in key.only_for:
+        return False
+    problems.add(
+        field,
+        f"only for kind {' or '.join(repr(k) for k in key.only_for)}, this entry is kind "
+        f"{kind!r}; remove the key (allowed keys for {kind!r}: "
+        f"{', '.join(k.name for k in sec.keys if not k.only_for or kind in k.only_for)})",
+    )
+    return True
 
 
 def _validate_scoring(raw: Any, problems: _Problems) -> dict[str, float]:

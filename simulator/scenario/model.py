@@ -71,6 +71,10 @@ class Defect:
     kind: str
     position_mm: tuple[float, float, float]
     size_mm: float
+    breaks: str = "none"
+    """lytic_lesion only: the cortex it destroys (``LESION_BREAKS``)."""
+    gas: bool = False
+    """cleft only: gas-filled (the vacuum sign) rather than fluid-filled."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -3,13 +3,16 @@
 A basivertebral vein must start inside the body and leave it through the posterior wall into
 the canal; a segmental vein must lie on the lateral surface; an epidural plexus vein in the
 anterior epidural space; a wall defect on its wall; an endplate crack on an endplate; a cleft
-inside the body. Each miss is one problem naming the entry and what the body spans.
+inside the body; a lytic lesion inside it, reaching the wall it breaks
+(:mod:`simulator.scenario.lesion_placement`). Each miss is one problem naming the entry and
+what the body spans.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+from simulator.scenario.lesion_placement import lesion_problem, size_problem
 from simulator.scenario.model import Scenario
 
 WALL_TOLERANCE_MM = 3.0
@@ -28,10 +31,19 @@ def check_placements(scenario: Scenario, add: Callable[[str, str], None]) -> Non
         msg = _vein_problem(geom, vein.kind, vein.position_mm, vein.diameter_mm)
         if msg:
             add(f"veins[{i}].position_mm", f"{msg}; {span}")
+    cortex = scenario.vertebra.cortical_thickness_mm
     for i, defect in enumerate(scenario.defects):
-        msg = _defect_problem(geom, defect.kind, defect.position_mm, defect.size_mm)
+        msg = size_problem(defect.kind, defect.size_mm)
         if msg:
-            add(f"defects[{i}].position_mm", f"{msg}; {span}")
+            add(f"defects[{i}].size_mm", msg)
+            continue
+        if defect.kind == "lytic_lesion":
+            field, msg = lesion_problem(geom, defect, cortex_mm=cortex)
+        else:
+            field = "position_mm"
+            msg = _defect_problem(geom, defect.kind, defect.position_mm, defect.size_mm)
+        if msg:
+            add(f"defects[{i}].{field}", f"{msg}; {span}")
 
 
 def _fmt(p) -> str:

@@ -17,7 +17,9 @@ SCHEMA_VERSION = 1
 
 LEVELS = ("T10", "T11", "T12", "L1", "L2", "L3", "L4", "L5")
 VEIN_KINDS = ("basivertebral", "segmental", "epidural_plexus")
-DEFECT_KINDS = ("endplate_crack", "posterior_wall", "lateral_wall", "cleft")
+DEFECT_KINDS = ("endplate_crack", "posterior_wall", "lateral_wall", "cleft", "lytic_lesion")
+LESION_BREAKS = ("none", "posterior_wall", "left_pedicle", "right_pedicle", "lateral_wall")
+"""What a lytic lesion's ``breaks`` may name: the cortex it destroys (``none``: contained)."""
 
 
 class _Required:
@@ -47,10 +49,13 @@ class Key:
     """One key of a section.
 
     ``kind`` is one of: ``str``, ``id`` (lower-case letters, digits, ``_`` and ``-``), ``int``,
-    ``float``, ``choice`` (one of ``choices``), ``vec3`` (three numbers).
+    ``float``, ``bool`` (true or false), ``choice`` (one of ``choices``), ``vec3`` (three
+    numbers).
     ``lo``/``hi`` bound numbers (inclusive); ``choices`` lists the allowed values.
     ``choices_from`` names an asset table whose keys are the allowed values
     (``"cements"`` → ``assets/cements.toml [products]``).
+    ``only_for`` (in an array of tables with a ``kind``): the kinds the key may be written for;
+    an entry of another kind that writes it is refused.
     """
 
     name: str
@@ -63,10 +68,13 @@ class Key:
     choices: tuple = ()
     choices_from: str = ""
     why: str = ""
+    only_for: tuple[str, ...] = ()
 
     def allowed(self) -> str:
         """The allowed values in words, for error messages and the documentation."""
         unit = f" {self.unit}" if self.unit and self.unit != "1" else ""
+        if self.kind == "bool":
+            return "true or false"
         if self.kind == "choice":
             return "one of " + ", ".join(repr(c) for c in self.choices)
         if self.choices_from:

@@ -65,6 +65,11 @@ def check_value(key: Key, value: Any, field: str, problems) -> Any:
             )
             return None
         return value
+    if key.kind == "bool":
+        if not isinstance(value, bool):
+            problems.add(field, bad)
+            return None
+        return value
     if key.choices_from:
         return _check_asset_choice(key, value, field, problems)
     if key.kind == "vec3":

@@ -39,6 +39,8 @@ LABEL_RGB = {
     "cleft": (76, 76, 66),
     "cortical_defect": (120, 82, 60),
     "endplate_crack": (120, 82, 60),
+    "lytic_lesion": (132, 84, 104),  # tumour: darker than bone, not red (kept for leaks)
+    "cleft_gas": (24, 24, 22),
 }
 GREAT_VESSEL_RGB = LABEL_RGB["great_vessel"]
 CEMENT_RGB = np.array([255, 252, 236], dtype=float)
