@@ -18,7 +18,6 @@ from dataclasses import replace
 
 import numpy as np
 
-from simulator.anatomy.fields import make_fields
 from simulator.anatomy.geometry import BodyShape, VertebraGeometry, skin_y_mm
 from simulator.anatomy.grid import Frame, Grid
 from simulator.anatomy.landmarks import make_landmarks
@@ -32,6 +31,7 @@ from simulator.anatomy.soft import (
     paint_nerve_roots,
     paint_veins,
 )
+from simulator.anatomy.texture import make_textured_fields
 from simulator.anatomy.vertebrae import fill_canal_recesses, paint_discs, paint_vertebra
 from simulator.anatomy.warp import Morph
 from simulator.assets import load_table
@@ -185,10 +185,17 @@ def build_mesh_phantom(scenario, *, seed: int | None = None) -> Phantom:
     )
     paint_nerve_roots(p, geom, T, shape=shape)
     paint_veins(p, geom, scenario.veins, T, shape=shape, wall_reach_mm=4.0)
-    paint_defects(p, geom, scenario.defects, T)
+    paint_defects(p, geom, scenario.defects, T, look=True, seed=scenario.scenario.seed)
     seed = scenario.scenario.seed if seed is None else int(seed)
-    porosity, permeability = make_fields(labels, grid, scenario.vertebra, T, seed=seed)
-    for arr in (labels, porosity, permeability):
+    porosity, permeability, density = make_textured_fields(
+        labels,
+        grid,
+        scenario.vertebra,
+        T,
+        seed=seed,
+        condensed=condensed_band(labels, grid, geom, T),
+    )
+    for arr in (labels, porosity, permeability, density):
         arr.setflags(write=False)
     landmarks = make_landmarks(labels, grid, scenario, T, skin_y0_mm=skin_y0, geometry=geom)
     return Phantom(
@@ -203,4 +210,28 @@ def build_mesh_phantom(scenario, *, seed: int | None = None) -> Phantom:
         landmarks=landmarks,
         skin_y0_mm=skin_y0,
         build_time_s=time.perf_counter() - t0,
+        bone_density=density,
     )
+
+
+CONDENSED_MM = 3.0
+"""Depth of the band of condensed, fractured trabeculae under a collapsed endplate (mm)."""
+
+
+def condensed_band(labels: np.ndarray, grid: Grid, geom: VertebraGeometry, T) -> np.ndarray | None:
+    """The treated body's cancellous bone within :data:`CONDENSED_MM` under its superior
+    endplate where the wedge lowered it by more than a voxel (None without a wedge)."""
+    body = geom.body
+    if body.wedge_fraction <= 0.0:
+        return None
+    box = grid.box(
+        (-body.half_width_mm, body.anterior_y_mm - 2.0, -body.height_mm / 2.0),
+        (body.half_width_mm, body.wall_y_mm + 2.0, body.height_mm / 2.0 + 2.0),
+    )
+    out = np.zeros(labels.shape, dtype=bool)
+    if box is None:
+        return out
+    lowered = body.height_mm - body.height_at(box.Y) > grid.voxel_mm
+    near_top = body.top_z(box.X, box.Y) - CONDENSED_MM < box.Z
+    out[box.slices] = (labels[box.slices] == T.id("cancellous")) & lowered & near_top
+    return out
