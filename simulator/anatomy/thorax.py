@@ -102,8 +102,11 @@ def rib_points_mm(geom: VertebraGeometry, *, side: str, dz: float, span: float):
     body, canal = geom.body, geom.canal
     s = 1.0 if side == "left" else -1.0
     head = (s * (body.half_width_mm - 2.0), body.wall_y_mm - 6.0, dz + body.height_mm / 2.0)
-    ty0 = body.wall_y_mm + 0.55 * canal.depth_mm  # the transverse process's front (parts.py)
-    tubercle = (s * (span - 3.0), ty0 - 1.0, dz + geom.pedicles[side].isthmus_mm[2])
+    # the transverse process's axis at its tip (parts.paint_arch: it runs back 0.25 mm per mm
+    # outward from ty0); the tubercle sits on its front face, 4 mm in front of the axis
+    ty0 = body.wall_y_mm + 0.55 * canal.depth_mm
+    tip_y = ty0 + 0.25 * (span - body.half_width_mm - 2.0)
+    tubercle = (s * (span - 2.0), tip_y - 4.0, dz + geom.pedicles[side].isthmus_mm[2])
     return head, tubercle
 
 
