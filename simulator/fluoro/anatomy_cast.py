@@ -36,7 +36,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simulator.fluoro.air_cast import air_line_integrals
+from simulator.fluoro.air_cast import air_image, air_line_integrals
 from simulator.fluoro.anatomy_kernel import UNIFORM, anatomy_kernel
 from simulator.fluoro.bricks import brick_constant, brick_reach, occupied_box
 from simulator.fluoro.geometry import Projection
@@ -247,7 +247,7 @@ def anatomy_line_integrals(
             out,
         )
         if volume.air_solids:
-            out += air_line_integrals(volume, source, corner, d_row, d_col, proj.ray_grid)
+            out += air_image(volume, source, corner, d_row, d_col, proj.ray_grid)
         return out
     if backend != "numpy":
         raise ValueError(f"unknown backend {backend!r}")
