@@ -20,6 +20,7 @@ import numpy as np
 
 from simulator.anatomy.geometry import BodyShape, VertebraGeometry, skin_y_mm
 from simulator.anatomy.grid import Frame, Grid
+from simulator.anatomy.habitus import bowel_gas_solids, skin_offset_mm
 from simulator.anatomy.landmarks import make_landmarks
 from simulator.anatomy.legacy import _labels, build_legacy_phantom
 from simulator.anatomy.parts import Painter
@@ -32,6 +33,7 @@ from simulator.anatomy.soft import (
     paint_veins,
 )
 from simulator.anatomy.texture import make_textured_fields
+from simulator.anatomy.thorax import paint_lungs, paint_ribs, thorax_air_solids
 from simulator.anatomy.vertebrae import fill_canal_recesses, paint_discs, paint_vertebra
 from simulator.anatomy.warp import Morph
 from simulator.assets import load_table
@@ -89,7 +91,7 @@ def _grid(geom: VertebraGeometry, level: dict, shape: dict, skin_y0: float) -> G
 
 def _paint_column(labels, grid, scenario, geom, morph, frames, T, shape):
     """The treated vertebra, its neighbours and the discs; returns the three pieces."""
-    soft = T.ids("soft_tissue", "air")
+    soft = T.ids("soft_tissue", "air", "lung")
     cortex = scenario.vertebra.cortical_thickness_mm
     treated = paint_vertebra(
         labels,
@@ -163,7 +165,7 @@ def build_mesh_phantom(scenario, *, seed: int | None = None) -> Phantom:
     level, col = anat["levels"][name], anat["column"][name]
     geom: VertebraGeometry = scenario.mesh_geometry
     body = geom.body
-    skin_y0 = body.wall_y_mm + shape["skin_from_posterior_wall_mm"]
+    skin_y0 = body.wall_y_mm + shape["skin_from_posterior_wall_mm"] + skin_offset_mm(scenario)
     grid = _grid(geom, level, shape, skin_y0)
     labels = np.zeros(grid.shape, dtype=np.uint8)
     p = Painter(grid, labels)
@@ -171,6 +173,7 @@ def build_mesh_phantom(scenario, *, seed: int | None = None) -> Phantom:
     Y = grid.axis_mm(1)[None, :, None]
     labels[np.broadcast_to(skin_y_mm(X, skin_y0_mm=skin_y0) >= Y, grid.shape)] = T.id("soft_tissue")
     paint_great_vessels(p, body, T, shape=shape)
+    paint_lungs(p, geom, T, level=name, shape=shape)
     frames = column_frames(
         body,
         disc_up=level["disc_above_mm"],
@@ -179,6 +182,7 @@ def build_mesh_phantom(scenario, *, seed: int | None = None) -> Phantom:
         lordosis_down=col["lordosis_below_deg"],
     )
     _paint_column(labels, grid, scenario, geom, morph_for(scenario, geom), frames, T, shape)
+    paint_ribs(p, geom, T, level=name, shape=shape)
     _paint_canal(p, geom, frames, level, shape, T)
     fill_canal_recesses(
         labels, grid, geom, T.group_ids("needle_bone"), T.id("soft_tissue"), T.id("epidural_fat")
@@ -211,6 +215,9 @@ def build_mesh_phantom(scenario, *, seed: int | None = None) -> Phantom:
         skin_y0_mm=skin_y0,
         build_time_s=time.perf_counter() - t0,
         bone_density=density,
+        air_solids=thorax_air_solids(geom, name)
+        + bowel_gas_solids(geom, scenario.scenario.seed, scenario.patient.bowel_gas),
+        soft_tissue_mm=float(scenario.patient.soft_tissue_mm),
     )
 
 

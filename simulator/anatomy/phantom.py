@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from simulator.anatomy.air import AirSolid
 from simulator.anatomy.geometry import VertebraGeometry, skin_y_mm
 from simulator.anatomy.grid import Grid
 from simulator.anatomy.landmarks import Landmarks
@@ -22,6 +23,11 @@ class Phantom:
     volume fraction × 255 in the textured cancellous labels (``simulator.anatomy.texture``),
     None on phantoms without the texture (then the images use one μ per label). All arrays
     are read-only.
+
+    ``air_solids``: lungs and bowel gas in closed form (:class:`~simulator.anatomy.air.AirSolid`,
+    world mm), counted by the fluoroscopy outside the grid (and, for the unpainted ones,
+    inside it); ``soft_tissue_mm``: the habitus's extra trunk tissue (mm,
+    ``simulator.anatomy.habitus``). Both default to the old phantom's: none.
     """
 
     scenario_id: str
@@ -36,6 +42,8 @@ class Phantom:
     skin_y0_mm: float
     build_time_s: float
     bone_density: np.ndarray | None = None
+    air_solids: tuple[AirSolid, ...] = ()
+    soft_tissue_mm: float = 0.0
 
     def skin_y_mm(self, x_mm):
         """y of the posterior skin surface at lateral offset ``x_mm`` (mm)."""

@@ -55,7 +55,10 @@ def make_carm(scenario, phantom, *, seed: int, images: bool, model) -> CArm:
     if legacy:
         beam = BeamModel.from_table(table)
     else:
-        beam = BeamModel.from_table(table, torso=torso, iso_mm=iso)
+        # the exposure control's AP and lateral reference paths are the standard patient's:
+        # a habitus (phantom.soft_tissue_mm) lengthens the paths and so raises the kerma
+        reference = fit_torso(phantom, habitus=False)
+        beam = BeamModel.from_table(table, torso=reference, iso_mm=iso)
     imager = None
     if images and legacy:
         imager = make_imager(scenario, phantom, seed=seed)

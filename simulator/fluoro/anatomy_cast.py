@@ -43,6 +43,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from simulator.fluoro.air_cast import air_image, air_line_integrals
 from simulator.fluoro.anatomy_kernel import UNIFORM, anatomy_kernel
 from simulator.fluoro.bricks import brick_constant, brick_reach, occupied_box
 from simulator.fluoro.geometry import Projection
@@ -63,13 +64,17 @@ steps on first_case_l1 (368², four poses) the line integrals are off by ≤ 0.0
 1 mm steps alias the thin cortices (≤ 0.063, p99 ≈ 0.03) for ≈ 25 % less time (``bench``)."""
 
 
-def fit_torso(phantom, torso: dict | None = None) -> Torso:
+def fit_torso(phantom, torso: dict | None = None, *, habitus: bool = True) -> Torso:
     """The trunk ``torso`` (``width_mm``, ``depth_mm``; default ``[torso]`` of
-    ``assets/fluoro.toml``) placed by :meth:`Torso.fit` on the phantom's skin plane and its
+    ``assets/fluoro.toml``), grown by the phantom's habitus (``soft_tissue_mm``, unless
+    ``habitus`` is False), placed by :meth:`Torso.fit` on the phantom's skin plane and its
     lateral faces."""
+    from simulator.anatomy.habitus import torso_size
     from simulator.assets import load_table
 
     torso = torso or load_table("fluoro")["torso"]
+    if habitus:
+        torso = torso_size(torso, getattr(phantom, "soft_tissue_mm", 0.0))
     g = phantom.grid
     j_skin = skin_plane_index(phantom.labels, tissues().id("air"))
     skin_y = phantom.skin_y0_mm if j_skin is None else g.origin_mm[1] + j_skin * g.voxel_mm
@@ -92,8 +97,10 @@ class AnatomyVolume:
     float32 the one Δμ its samples read (NaN: they vary) and ``reach``: uint8 the Chebyshev
     distance in bricks to the nearest brick of another value (0: varying); ``box_lo``,
     ``box_hi``: voxel-unit box of non-zero Δμ; ``torso``: the trunk solid, of μ
-    ``mu_soft_per_mm`` (1/mm). Voxel ``[i, j, k]`` is centred at ``origin_mm + voxel_mm ·
-    (i, j, k)`` (LPS mm). About 11.5 MB for first_case_l1 (its float32 μ volume: 46 MB).
+    ``mu_soft_per_mm`` (1/mm); ``air_solids``: the phantom's lungs and bowel gas, added in
+    closed form (``simulator.fluoro.air_cast``). Voxel ``[i, j, k]`` is centred at
+    ``origin_mm + voxel_mm · (i, j, k)`` (LPS mm). About 11.5 MB for first_case_l1 (its
+    float32 μ volume: 46 MB).
     """
 
     codes: np.ndarray
@@ -107,6 +114,7 @@ class AnatomyVolume:
     torso: Torso
     mu_soft_per_mm: float
     brick: int = BRICK
+    air_solids: tuple = ()
 
     @classmethod
     def from_phantom(cls, phantom, torso: dict | None = None, brick: int = BRICK) -> AnatomyVolume:
@@ -134,6 +142,7 @@ class AnatomyVolume:
             voxel_mm=g.voxel_mm,
             brick=brick,
             texture=texture,
+            air_solids=tuple(getattr(phantom, "air_solids", ())),
         )
 
     @classmethod
@@ -148,6 +157,7 @@ class AnatomyVolume:
         voxel_mm,
         brick: int = BRICK,
         texture: Texture | None = None,
+        air_solids: tuple = (),
     ) -> AnatomyVolume:
         """From uint8 ``labels`` ``[x, y, z]`` with μ (1/mm) per label, the trunk's μ and solid;
         voxel [0, 0, 0] is centred at ``origin_mm`` (LPS mm); ``texture``: the textured bone's
@@ -187,6 +197,7 @@ class AnatomyVolume:
             torso=torso,
             mu_soft_per_mm=float(mu_soft_per_mm),
             brick=int(brick),
+            air_solids=tuple(air_solids),
         )
 
     @property
@@ -256,7 +267,8 @@ def anatomy_line_integrals(
     skip: bool = True,
 ) -> np.ndarray:
     """∫μ dl (dimensionless, float32, detector (rows, cols)) from the source to each pixel of
-    ``proj``: μ_soft × the chord through the torso + ∫Δμ dl sampled every ≤ ``step_mm`` mm.
+    ``proj``: μ_soft × the chord through the torso + ∫Δμ dl sampled every ≤ ``step_mm`` mm
+    + the air solids' closed form (both backends add the same one).
 
     ``backend``: ``"numba"`` (the kernel; ``skip`` turns the empty-space skipping off, for the
     tests) or ``"numpy"`` (the reference: every sample of uniform stepping, same lattice).
@@ -289,6 +301,8 @@ def anatomy_line_integrals(
             volume.voxel_mm,
             out,
         )
+        if volume.air_solids:
+            out += air_image(volume, source, corner, d_row, d_col, proj.ray_grid)
         return out
     if backend != "numpy":
         raise ValueError(f"unknown backend {backend!r}")
@@ -299,4 +313,7 @@ def anatomy_line_integrals(
     length = np.linalg.norm(d, axis=1)
     chord = chords(source, d / length[:, None], length, torso).reshape(n, n)
     total = delta.astype(np.float64) + volume.mu_soft_per_mm * chord
+    if volume.air_solids:
+        air = air_line_integrals(volume, source, corner, d_row, d_col, grid)
+        return (total * volume.voxel_mm + air).astype(np.float32)
     return (total * volume.voxel_mm).astype(np.float32)

@@ -419,6 +419,27 @@ SECTIONS: tuple[Section, ...] = (
                 "table). A frontal image at 0° then shows the endplates as ellipses; the "
                 "wedge's own kyphosis adds half its angle at the treated level.",
             ),
+            Key(
+                name="soft_tissue_mm",
+                kind="float",
+                unit="mm",
+                default=0.0,
+                lo=0.0,
+                hi=60.0,
+                doc="Habitus: extra subcutaneous soft tissue around the whole trunk. The trunk "
+                "grows by twice this in width and depth (more dose and noise through the "
+                "exposure control) and the back's skin moves this far back (a longer needle "
+                "path).",
+            ),
+            Key(
+                name="bowel_gas",
+                kind="choice",
+                choices=("none", "little", "much"),
+                default="none",
+                doc="Gas in the colon and small bowel in front of the lumbar spine, seeded by "
+                "the scenario's seed: pockets 15–50 mm across that overlap the vertebrae on "
+                "an AP image.",
+            ),
         ),
     ),
     Section(

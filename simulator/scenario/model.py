@@ -99,10 +99,12 @@ class Equipment:
 
 @dataclass(frozen=True, kw_only=True)
 class Patient:
-    """``[patient]`` (degrees)."""
+    """``[patient]`` (degrees, mm)."""
 
     axial_rotation_deg: float
     sagittal_tilt_deg: float
+    soft_tissue_mm: float = 0.0
+    bowel_gas: str = "none"
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -15,7 +15,7 @@ from simulator.scenario.ids import ID_RULE
 
 SCHEMA_VERSION = 1
 
-LEVELS = ("T10", "T11", "T12", "L1", "L2", "L3", "L4", "L5")
+LEVELS = ("T5", "T6", "T7", "T8", "T9", "T10", "T11", "T12", "L1", "L2", "L3", "L4", "L5")
 VEIN_KINDS = ("basivertebral", "segmental", "epidural_plexus")
 DEFECT_KINDS = ("endplate_crack", "posterior_wall", "lateral_wall", "cleft", "lytic_lesion")
 LESION_BREAKS = ("none", "posterior_wall", "left_pedicle", "right_pedicle", "lateral_wall")
