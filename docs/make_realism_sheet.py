@@ -12,14 +12,14 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
-from simulator.anatomy.build import build_phantom  # noqa: E402
-from simulator.fluoro.alignment import make_carm, plan_poses  # noqa: E402
-from simulator.fluoro.poses import ArmPose  # noqa: E402
-from simulator.planning import plan_trajectory  # noqa: E402
-from simulator.releases import ModelOptions  # noqa: E402
-from simulator.scenario import load_scenario, parse_scenario  # noqa: E402
+from simulator.anatomy.build import build_phantom
+from simulator.fluoro.alignment import make_carm, plan_poses
+from simulator.fluoro.poses import ArmPose
+from simulator.planning import plan_trajectory
+from simulator.releases import ModelOptions
+from simulator.scenario import load_scenario, parse_scenario
 
 OUT = Path(__file__).parent / "images" / "realism_sheet.png"
 LEVELS = ("T6", "T10", "T12", "L1", "L3", "L5")

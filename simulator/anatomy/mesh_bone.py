@@ -188,7 +188,7 @@ def _rims(mask, Y, Z, anterior: float, wall: float) -> dict:
 
 def _wall_by_x(mask, Y, Z, bottom: float, top: float, *, edge: float, X) -> np.ndarray:
     """The body's back surface y per x column (see :attr:`SourceBone.wall_by_x_mm`)."""
-    ks = (Z > bottom + 1.0) & (Z < top - 1.0)
+    ks = (bottom + 1.0 < Z) & (top - 1.0 > Z)
     sub = mask[:, :, ks]  # (x, y, z)
     started = np.cumsum(sub, axis=1) > 0
     gap = started & ~sub
