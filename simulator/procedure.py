@@ -67,11 +67,7 @@ class Procedure:
         self.scenario = scenario
         self.model = model if model is not None else ModelOptions()
         self.seed = scenario.scenario.seed if seed is None else int(seed)
-        self.phantom = (
-            phantom
-            if phantom is not None
-            else build_phantom(scenario, seed=self.seed, model=self.model)
-        )
+        self.phantom = phantom or build_phantom(scenario, seed=self.seed, model=self.model)
         eq = scenario.equipment
         self.needle = NeedleModel(
             self.phantom,

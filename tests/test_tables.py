@@ -50,6 +50,7 @@ GROUPS = {
     },
     "image_bone": {"cancellous", "cortical", "endplate"},
     "needle_bone": {
+        "rib",
         "cancellous",
         "cortical",
         "endplate",
@@ -70,6 +71,8 @@ GROUPS = {
     "needle_tract": {"pedicle_cancellous", "pedicle_cortex", "posterior_bone"},
     "entry_bone": {"posterior_bone", "pedicle_cancellous"},
     "plan_forbidden": {
+        "rib",
+        "lung",
         "pedicle_cortex",
         "cortical",
         "endplate",

@@ -73,8 +73,9 @@ class WarpTables:
     y, ``blend`` 0 body … 1 posterior, ``xscale`` body x factor, ``xt``/``xs`` (n, 4) |x|
     knots target/source behind the wall, ``loss`` the wedge's height loss; z constants
     ``zb`` (target bottom, source bottom, mean factor), per y ``zb0``/``zbf`` (the body's
-    source bottom rim and factor: each y's rim height maps onto H), ``zp`` (posterior knots (4,) target and
-    source), ``spin`` (y where the spinous slope starts, tan of the slope)."""
+    source bottom rim and factor: each y's rim height maps onto H), ``zpt``/``zps``
+    (posterior knots (4,), target and source), ``spin`` (y where the spinous slope starts,
+    tan of the slope)."""
 
     y0: float
     ys: np.ndarray
