@@ -117,6 +117,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _cmd_validate(args) -> int:
     from simulator.anatomy.build import build_phantom
+    from simulator.anatomy.openings import opening_problems
     from simulator.planning import approach_problems
     from simulator.scenario import load_scenario
 
@@ -124,7 +125,8 @@ def _cmd_validate(args) -> int:
     for ref in args.paths:
         try:
             scenario = load_scenario(ref)
-            problems = approach_problems(scenario, build_phantom(scenario))
+            phantom = build_phantom(scenario)
+            problems = opening_problems(scenario, phantom) + approach_problems(scenario, phantom)
         except UserError as err:  # ScenarioError included: one line per problem
             bad += 1
             print(str(err))
@@ -134,10 +136,10 @@ def _cmd_validate(args) -> int:
             for field, message in problems:
                 print(f"{ref}: {field}: {message}")
             continue
-        b = scenario.geometry.body
+        b = phantom.geometry.body
         print(
             f"{ref}: ok ({scenario.scenario.level}; body x ±{b.half_width_mm:g}, y "
-            f"{b.anterior_y_mm:g} to {b.wall_y_mm:.1f} (posterior wall), z "
+            f"{b.anterior_y_mm:.1f} to {b.wall_y_mm:.1f} (posterior wall), z "
             f"{-b.height_mm / 2:g} to {b.height_mm / 2:g} mm)"
         )
     return 2 if bad else 0

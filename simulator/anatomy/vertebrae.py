@@ -189,12 +189,13 @@ def paint_vertebra(
     return PaintedVertebra(slices=sl, body=body & free, frame=frame)
 
 
-def paint_discs(labels: np.ndarray, pieces, disc_label: int, over, *, max_gap_vox: int = 40):
+def paint_discs(labels: np.ndarray, pieces, disc_label: int, over, *, max_gap_vox):
     """Fill each column (x, y) between two stacked bodies with disc, over ``over`` labels.
 
     ``pieces``: the painted vertebrae from the lowest to the highest; each gap between one
-    body's highest voxel and the next body's lowest voxel in a column (at most ``max_gap_vox``)
-    is disc where both bodies cover that column.
+    body's highest voxel and the next body's lowest voxel in a column is disc where both bodies
+    cover that column and the gap is at most that pair's ``max_gap_vox`` (a column through the
+    lip of a concave posterior wall would otherwise bridge a whole body).
     """
     x0 = min(p.slices[0].start for p in pieces)
     x1 = max(p.slices[0].stop for p in pieces)
@@ -209,7 +210,7 @@ def paint_discs(labels: np.ndarray, pieces, disc_label: int, over, *, max_gap_vo
         xs, ys, zs = piece.slices
         m[xs.start - x0 : xs.stop - x0, ys.start - y0 : ys.stop - y0, zs] = piece.body
         full.append(m)
-    for lower, upper in itertools.pairwise(full):
+    for (lower, upper), limit in zip(itertools.pairwise(full), max_gap_vox, strict=True):
         has_lo = lower.any(axis=2)
         has_up = upper.any(axis=2)
         top = nz - 1 - np.argmax(lower[:, :, ::-1], axis=2)
@@ -217,7 +218,7 @@ def paint_discs(labels: np.ndarray, pieces, disc_label: int, over, *, max_gap_vo
         k = np.arange(nz)[None, None, :]
         above = upper & (k > top[:, :, None])
         bottom = np.where(above.any(axis=2), np.argmax(above, axis=2), nz)
-        ok = has_lo & has_up & (bottom - top > 1) & (bottom - top <= max_gap_vox)
+        ok = has_lo & has_up & (bottom - top > 1) & (bottom - top <= limit)
         gap = ok[:, :, None] & (k > top[:, :, None]) & (k < bottom[:, :, None])
         gap &= member(region, over)
         region[gap] = disc_label
