@@ -60,14 +60,14 @@ def views(name: str):
 
 def main(names) -> None:
     rows = [views(n) for n in names]
-    fig, axes = plt.subplots(len(rows), 2, figsize=(7.2, 3.5 * len(rows)))
+    fig, axes = plt.subplots(len(rows), 2, figsize=(8.0, 3.9 * len(rows)))
     for (title, lat, ap), (a, b) in zip(rows, axes.reshape(len(rows), 2), strict=True):
         for ax, pix, view in ((a, lat, "true lateral"), (b, ap, "true AP")):
             ax.imshow(pix, cmap="gray")
             ax.set_title(f"{title}: {view}", fontsize=8)
             ax.axis("off")
     fig.tight_layout()
-    fig.savefig(OUT, dpi=90)
+    fig.savefig(OUT, dpi=60)
     print(OUT)
 
 

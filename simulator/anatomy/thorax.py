@@ -103,10 +103,10 @@ def rib_points_mm(geom: VertebraGeometry, *, side: str, dz: float, span: float):
     s = 1.0 if side == "left" else -1.0
     head = (s * (body.half_width_mm - 2.0), body.wall_y_mm - 6.0, dz + body.height_mm / 2.0)
     # the transverse process's axis at its tip (parts.paint_arch: it runs back 0.25 mm per mm
-    # outward from ty0); the tubercle sits on its front face, 4 mm in front of the axis
+    # outward from ty0); the tubercle is aimed at its axis and stops at its front face
     ty0 = body.wall_y_mm + 0.55 * canal.depth_mm
     tip_y = ty0 + 0.25 * (span - body.half_width_mm - 2.0)
-    tubercle = (s * (span - 2.0), tip_y - 4.0, dz + geom.pedicles[side].isthmus_mm[2])
+    tubercle = (s * (span - 2.0), tip_y, dz + geom.pedicles[side].isthmus_mm[2])
     return head, tubercle
 
 
@@ -175,15 +175,18 @@ def thorax_air_solids(geom: VertebraGeometry, level: str) -> tuple[AirSolid, ...
     y_head = body.wall_y_mm - 6.0
     y_post = body.wall_y_mm + 0.55 * geom.canal.depth_mm + float(thor["gutter_behind_tp_mm"])
     slope = float(thor["mediastinum_slope"])
+    back_slope = float(thor["posterior_sulcus_slope"])
     lateral, front = float(thor["lung_lateral_mm"]), float(thor["lung_anterior_mm"])
-    x_lo, y_hi = x_m - 40.0, y_post + 25.0
+    x_lo, y_hi = x_m - 40.0, y_post + 25.0 + 0.5 * back_slope * (lateral - x_m)
     solids = []
     for s in (1.0, -1.0):
         dome_c, dome_a = _dome(thor, s=s, gutter=(x_m + 2.0, body.wall_y_mm + 5.0), z_rec=z_rec)
         planes = (
             (-s, 0.0, 0.0, -x_m),
             (-s, -slope, 0.0, -x_m - slope * y_head),
-            (0.0, 1.0, 0.0, y_post),
+            # behind, the lung follows the ribs back: its posterior surface runs from the
+            # gutter beside the spine toward the back's chest wall laterally
+            (-s * back_slope, 1.0, 0.0, y_post - back_slope * x_m),
             (0.0, 0.0, -1.0, -z_rec),
         )
         solids.append(
