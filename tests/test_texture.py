@@ -89,7 +89,10 @@ def test_treated_phantom_bone_fraction_and_permeability_mean():
         sel = ph.labels == T.id(name)
         ratio = (1.0 - T.porosity[T.id(name)]) / (1.0 - T.porosity[T.id("cancellous")])
         want = (1.0 - v.porosity) * ratio
-        assert (density[sel] / DENSITY_SCALE).mean() == pytest.approx(want, rel=0.02)
+        # the measured shape's narrow pedicle cores saturate at solid bone in ≈ 5 % of their
+        # voxels, which takes ≈ 3 % off the mean; the bodies' are within 2 %
+        rel = 0.04 if name == "pedicle_cancellous" else 0.02
+        assert (density[sel] / DENSITY_SCALE).mean() == pytest.approx(want, rel=rel)
 
 
 def test_vertical_structure_is_longer_along_z():
@@ -178,7 +181,10 @@ def test_projection_shows_vertical_striation():
 
 
 def test_phantom_without_texture_is_unchanged():
-    _, ph = scenario_and_phantom("first_case_l1")
+    from simulator.anatomy.legacy import build_legacy_phantom
+    from simulator.scenario import load_scenario
+
+    ph = build_legacy_phantom(load_scenario("first_case_l1"))
     assert ph.bone_density is None
     plain = AnatomyVolume.from_phantom(ph)
     again = AnatomyVolume.from_labels(

@@ -10,7 +10,7 @@ Labelling of one warped vertebra (its voxels ``whole``):
 - the **pedicle** is the bone behind the body within the analytic pedicle's cylinder
   (:class:`~simulator.anatomy.geometry.PedicleShape`, grown by :data:`PEDICLE_MARGIN_MM`), so
   the needle's pedicle and the planner's agree; its cortex is at least 1 mm;
-- the body's cortex facing up or down is **endplate**, the rest side wall;
+- the body's cortex facing up or down (within 40° of z) is **endplate**, the rest side wall;
 - the rest of the posterior elements are one ``posterior`` label (lamina, processes, facets).
 """
 
@@ -48,16 +48,12 @@ def _erode(mask: np.ndarray, n: int) -> np.ndarray:
     return ndimage.binary_erosion(padded, structure=_SIX, iterations=max(n, 1))[1:-1, 1:-1, 1:-1]
 
 
-def _z_exposed(whole: np.ndarray, n: int) -> np.ndarray:
-    """Voxels within ``n`` voxels (along z) of the bone's upper or lower surface."""
-    out = np.zeros_like(whole)
-    for d in range(1, n + 1):
-        up = np.zeros_like(whole)
-        up[:, :, :-d] = whole[:, :, d:]
-        down = np.zeros_like(whole)
-        down[:, :, d:] = whole[:, :, :-d]
-        out |= whole & ~(up & down)
-    return out
+def _facing_up_or_down(whole: np.ndarray) -> np.ndarray:
+    """Voxels where the bone's surface faces mostly up or down (the normal of the smoothed
+    mask within 40° of z): the endplates, not the side or posterior walls."""
+    g = ndimage.gaussian_filter(whole.astype(np.float32), 1.0)
+    gx, gy, gz = np.gradient(g)
+    return gz * gz > 0.6 * (gx * gx + gy * gy + gz * gz) + 1e-6
 
 
 def vertebra_box(geom: VertebraGeometry, morph: Morph) -> tuple[tuple, tuple]:
@@ -174,7 +170,7 @@ def paint_vertebra(
     # into the posterior elements (where the needle enters)
     inner = np.where(ped, _erode(whole, n_ped), _erode(body | ped, n_body) & body)
     shell = whole & ~inner
-    endplate = shell & body & _z_exposed(whole, n_body + 1)
+    endplate = shell & body & _facing_up_or_down(whole)
     sub = labels[sl]
     free = member(sub, over)
     for mask, label in (
