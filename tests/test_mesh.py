@@ -59,3 +59,27 @@ def test_each_bone_fills_to_its_enclosed_volume(level):
     mask = fill(bone, origin_mm=origin, voxel_mm=voxel, shape=shape)
     assert mask.sum() * voxel**3 / 1000.0 == pytest.approx(bone.volume_ml(), rel=0.01)
     assert not mask[0].any() and not mask[-1].any()  # nothing leaks out of the surface
+
+
+def test_the_filled_mean_shape_is_cached_on_disk_and_a_bad_file_is_remade(tmp_path, monkeypatch):
+    import dataclasses
+
+    from simulator.anatomy import mesh_bone
+
+    monkeypatch.setenv("VSIM_CACHE_DIR", str(tmp_path))
+    path = mesh_bone.cache_path()
+    assert path.parent == tmp_path and not path.exists()
+    mesh_bone.source_bone.cache_clear()
+    try:
+        made = mesh_bone.source_bone()
+        assert path.exists()
+        mesh_bone.source_bone.cache_clear()
+        loaded = mesh_bone.source_bone()
+        for f in dataclasses.fields(made):
+            assert np.array_equal(getattr(made, f.name), getattr(loaded, f.name)), f.name
+        path.write_bytes(b"not an npz")  # a damaged cache is remade, not trusted
+        mesh_bone.source_bone.cache_clear()
+        again = mesh_bone.source_bone()
+        assert np.array_equal(again.mask, made.mask)
+    finally:
+        mesh_bone.source_bone.cache_clear()
