@@ -6,6 +6,7 @@ simulator/fluoro/air_cast.py)."""
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -295,3 +296,32 @@ def test_air_solid_chord_matches_its_definition():
     # along x at z = 10: the ellipsoid spans |x| ≤ 10 √(1 − 1/9), the plane cuts x > 5
     half = 10.0 * np.sqrt(1.0 - 1.0 / 9.0)
     assert solid.chord_mm((-100.0, 0.0, 10.0), d[1:], 200.0) == pytest.approx([5.0 + half])
+
+
+@pytest.mark.parametrize(
+    ("extra", "field", "words"),
+    [
+        ('level = "T4"', "scenario.level", "one of 'T5'"),
+        ('level = "T6"\n[pedicles]\nwidth_mm = 3.0', "pedicles", "too narrow"),
+        ('level = "T8"\n[patient]\nsoft_tissue_mm = 90', "patient.soft_tissue_mm", "0 to 60"),
+    ],
+)
+def test_impossible_thoracic_cases_get_one_line_and_exit_2(tmp_path, extra, field, words):
+    import subprocess
+    import sys
+
+    path = tmp_path / "case.toml"
+    head = 'schema_version = 1\n[scenario]\nid = "case"\ntitle = "t"\ndescription = "d"\n'
+    path.write_text(head + extra + "\n")
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.run(
+        [sys.executable, str(root / "run_sim.py"), "validate", str(path)],
+        capture_output=True,
+        text=True,
+        cwd=root,
+        timeout=120,
+    )
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    (line,) = proc.stdout.splitlines()
+    assert line.startswith(f"{path}: {field}: ") and words in line
+    assert "Traceback" not in proc.stdout + proc.stderr
