@@ -52,12 +52,15 @@ def drive(pivot: str, d_medial: float, d_caudal: float, extra_mm: float = 0.0) -
     ("pivot", "d_medial", "d_caudal", "extra", "first"),
     [
         ("entry", 15.0, 0.0, 0.0, "medial_pedicle_wall"),
-        ("isthmus", -40.0, 0.0, 0.0, "lateral_pedicle_wall"),
+        # from the entry, aimed laterally: out of the pedicle's side behind the body (the
+        # measured-shape pedicle flares into the body's posterolateral corner, so a needle
+        # through the isthmus itself enters the body and leaves by its side wall instead)
+        ("entry", -25.0, 0.0, 0.0, "lateral_pedicle_wall"),
         ("entry", 0.0, -30.0, 0.0, "superior_pedicle_wall"),
         ("entry", 0.0, 30.0, 0.0, "inferior_pedicle_wall"),
         ("entry", 0.0, -15.0, 0.0, "disc"),
         ("entry", 0.0, 0.0, 30.0, "anterior_cortex"),
-        ("entry", -25.0, 0.0, 10.0, "lateral_body_wall"),
+        ("isthmus", -40.0, 0.0, 0.0, "lateral_body_wall"),
     ],
 )
 def test_breach_kind(pivot, d_medial, d_caudal, extra, first):

@@ -26,6 +26,14 @@ def run_persona(name: str) -> Procedure:
     return Procedure(scenario, phantom=phantom, render_images=False).run(actions)
 
 
+def plan_depth_mm() -> float:
+    """The left plan's depth on the persona scenario (the expert's script pushes this far)."""
+    from simulator.planning import plan_trajectory
+
+    scenario, phantom = scenario_and_phantom(personas.SCENARIO)
+    return plan_trajectory(phantom, scenario, "left").depth_mm
+
+
 def kinds(proc: Procedure, kind: str = "breach") -> list[str]:
     return [e.details["kind"] for e in proc.events if e.kind == kind]
 
@@ -46,9 +54,13 @@ def test_expert_reaches_the_anterior_third_without_a_breach():
     assert m["tip_to_target_mm"] < 5.0
     assert m["needle_repositions"] == 0
     # the set-up (a true lateral; en face before and after the aim, then the true AP: 3 AP),
-    # alternating views while placing (7 + 7), then the injection screened on the lateral
-    # (six bursts and a check) and a last AP
-    assert (m["fluoro_shots_lateral"], m["fluoro_shots_ap"]) == (1 + 7 + 7, 3 + 7 + 1)
+    # a lateral and an AP after each advance step (the plan's depth in 15 mm steps: 8 on the
+    # measured-shape body), then the injection screened on the lateral (six bursts and a
+    # check) and a last AP
+    script = json.loads((PERSONAS / "expert.json").read_text())["actions"]
+    steps = sum(a["do"] == "advance" for a in script)
+    assert steps == math.ceil(plan_depth_mm() / personas.STEP_MM)
+    assert (m["fluoro_shots_lateral"], m["fluoro_shots_ap"]) == (1 + steps + 7, 3 + steps + 1)
 
 
 def test_medial_novice_breaches_the_medial_wall_then_the_canal():

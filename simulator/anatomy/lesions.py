@@ -187,10 +187,30 @@ def paint_crack_fissure(p: Painter, geom: VertebraGeometry, defect, T, *, top, d
     if box is None:
         return
     surf = body.top_z(box.X, box.Y) if top else body.bottom_z(box.X, box.Y)
-    dz = (box.Z - surf) * (1.0 if top else -1.0)
     inside = T.ids("cancellous", "cortical", "endplate", "basivertebral_vein")
+    surf = _painted_surface(p, box, surf, inside, top=top)
+    dz = (box.Z - surf) * (1.0 if top else -1.0)
     p.paint(box, (dz >= -depth_mm) & (dz <= 0.6), T.id("endplate_crack"), over=inside)
     p.paint(box, (dz > 0.0) & (dz <= 3.0), T.id("disc_fissure"), over=T.ids("disc"))
+
+
+def _painted_surface(p: Painter, box, surf, ids, *, top: bool, reach_mm: float = 4.0):
+    """Per column of ``box``, the outer face of the painted body (its highest voxel of
+    ``ids`` for ``top``, else its lowest) within ``reach_mm`` of the analytic surface ``surf``;
+    ``surf`` where the column has none. The measured-shape endplate sits up to ≈ 1.5 mm off
+    the analytic surface, so a crack placed on the latter alone could stop short of the disc.
+    """
+    half = 0.5 * p.grid.voxel_mm
+    shape = box.shape
+    Z = np.broadcast_to(box.Z, shape)
+    analytic = np.broadcast_to(surf, (*shape[:2], 1))
+    near = (np.abs(Z - analytic) <= reach_mm) & box.in_bounds()
+    bone = np.isin(p.labels[box.slices], ids) & near
+    if top:
+        face = np.where(bone, Z + half, -np.inf).max(axis=2, keepdims=True)
+    else:
+        face = np.where(bone, Z - half, np.inf).min(axis=2, keepdims=True)
+    return np.where(np.isfinite(face), face, analytic)
 
 
 def paint_wall_gap(p: Painter, geom: VertebraGeometry, defect, T: TissueTable) -> None:
