@@ -89,7 +89,7 @@ def _grid(geom: VertebraGeometry, level: dict, shape: dict, skin_y0: float) -> G
     return Grid.covering(lo, (half_x, skin_y0 + 4.0, half_z), float(shape["voxel_mm"]))
 
 
-def _paint_column(labels, grid, scenario, geom, morph, frames, T, shape, level):
+def _paint_column(labels, grid, scenario, geom, morph, frames, T, shape, level, col):
     """The treated vertebra, its neighbours and the discs; returns the three pieces."""
     soft = T.ids("soft_tissue", "air", "lung")
     cortex = scenario.vertebra.cortical_thickness_mm
@@ -121,19 +121,22 @@ def _paint_column(labels, grid, scenario, geom, morph, frames, T, shape, level):
             over=soft,
         )
     stack = [pieces["below"], treated, pieces["above"]]
+    ys = grid.axis_mm(1)
     gaps = [
-        _max_disc_vox(level["disc_below_mm"], frames["below"], grid),
-        _max_disc_vox(level["disc_above_mm"], frames["above"], grid),
+        _max_disc_vox(level["disc_below_mm"], col["lordosis_below_deg"], ys, geom, grid),
+        _max_disc_vox(level["disc_above_mm"], col["lordosis_above_deg"], ys, geom, grid),
     ]
     if all(p is not None for p in stack):
         paint_discs(labels, stack, T.id("disc"), soft, max_gap_vox=gaps)
 
 
-def _max_disc_vox(disc_mm: float, frame: Frame, grid: Grid) -> int:
-    """The tallest a disc can be (voxels): its posterior height, 4 mm, and what its wedge
-    angle opens over 45 mm of depth."""
-    opened = 45.0 * abs(np.tan(np.radians(frame.angle_deg)))
-    return int(np.ceil((disc_mm + 4.0 + opened) / grid.voxel_mm))
+def _max_disc_vox(disc_mm: float, lordosis_deg: float, ys, geom, grid: Grid) -> np.ndarray:
+    """The tallest the disc can be at each y of the grid (voxels): its posterior height plus
+    4 mm, plus what the segment's lordosis or kyphosis opens in front of the wall (the wedge's
+    own kyphosis tilts the vertebra above with the collapsed endplate, so it opens nothing)."""
+    front = np.maximum(geom.body.wall_y_mm - ys, 0.0)
+    tall = disc_mm + 4.0 + front * abs(np.tan(np.radians(lordosis_deg)))
+    return np.ceil(tall / grid.voxel_mm).astype(int)
 
 
 def _paint_canal(p: Painter, geom, frames, level, shape, T) -> None:
@@ -193,7 +196,9 @@ def build_mesh_phantom(scenario, *, seed: int | None = None) -> Phantom:
         lordosis_up=col["lordosis_above_deg"],
         lordosis_down=col["lordosis_below_deg"],
     )
-    _paint_column(labels, grid, scenario, geom, morph_for(scenario, geom), frames, T, shape, level)
+    _paint_column(
+        labels, grid, scenario, geom, morph_for(scenario, geom), frames, T, shape, level, col
+    )
     paint_ribs(p, geom, T, level=name, shape=shape)
     _paint_canal(p, geom, frames, level, shape, T)
     fill_canal_recesses(

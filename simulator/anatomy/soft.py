@@ -178,11 +178,11 @@ def paint_defects(
     ``look`` False paints the fracture features exactly as release 0.3.0 did (logs of earlier
     releases replay bit-identically); True gives them the looks of
     :mod:`simulator.anatomy.lesions`: a cleft as a thin slit, an endplate crack with a 1.5 mm
-    step, a posterior wall defect as a gap across the whole wall (lateral wall defects look
-    the same either way). A gas cleft is ``cleft_gas`` in both. Lytic lesions (new, no old log
-    has one) are painted the same either way; ``seed`` (the scenario's seed) draws their
-    lobulation, so it must not change with a seed override that is meant to change only the
-    bone heterogeneity.
+    step, a posterior wall defect as a gap across the whole wall, a lateral wall defect
+    through the painted side wall (:func:`paint_side_hole`). A gas cleft is ``cleft_gas`` in
+    both. Lytic lesions (new, no old log has one) are painted the same either way; ``seed``
+    (the scenario's seed) draws their lobulation, so it must not change with a seed override
+    that is meant to change only the bone heterogeneity.
     """
     for index, defect in enumerate(defects):
         if defect.kind == "lytic_lesion":
@@ -195,8 +195,34 @@ def paint_defects(
             paint_crack_fissure(p, geom, defect, T, top=top, depth_mm=depth)
         elif look and defect.kind == "posterior_wall":
             paint_wall_gap(p, geom, defect, T)
+        elif look and defect.kind == "lateral_wall":
+            paint_side_hole(p, geom, defect, T)
         else:
             _paint_feature(p, geom, defect, T)
+
+
+def paint_side_hole(p: Painter, geom: VertebraGeometry, defect, T: TissueTable) -> None:
+    """A lateral wall defect through the painted side wall: along the analytic outline's
+    normal at the entry's (y, z), from 2.5 mm inside the body's outermost painted voxel to
+    0.6 mm outside it (the measured shape's side wall lies up to ≈ 2 mm off the ellipse)."""
+    body = geom.body
+    x, y, z = defect.position_mm
+    normal = np.array([x / body.half_width_mm**2, y / body.half_depth_mm**2, 0.0])
+    normal /= np.linalg.norm(normal)
+    side = 1.0 if x >= 0 else -1.0
+    analytic = np.array([side * body.half_width_at(y), y, z])
+    ts = np.arange(-6.0, 6.01, 0.25)
+    pts = analytic + ts[:, None] * normal
+    idx = p.grid.index_of(pts)
+    ok = p.grid.inside(idx)
+    bone = np.zeros(len(ts), dtype=bool)
+    inside = T.ids("cancellous", "cortical", "endplate", "basivertebral_vein")
+    bone[ok] = np.isin(p.labels[idx[ok, 0], idx[ok, 1], idx[ok, 2]], inside)
+    on_wall = analytic + (ts[np.flatnonzero(bone)[-1]] if bone.any() else 0.0) * normal
+    paint_tube(
+        p, on_wall - 2.5 * normal, on_wall + 0.6 * normal, defect.size_mm / 2,
+        T.id("cortical_defect"), over=inside,
+    )  # fmt: skip
 
 
 def _paint_feature(p: Painter, geom: VertebraGeometry, defect, T: TissueTable) -> None:

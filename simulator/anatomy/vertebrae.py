@@ -190,8 +190,9 @@ def paint_discs(labels: np.ndarray, pieces, disc_label: int, over, *, max_gap_vo
 
     ``pieces``: the painted vertebrae from the lowest to the highest; each gap between one
     body's highest voxel and the next body's lowest voxel in a column is disc where both bodies
-    cover that column and the gap is at most that pair's ``max_gap_vox`` (a column through the
-    lip of a concave posterior wall would otherwise bridge a whole body).
+    cover that column and the gap is at most that pair's ``max_gap_vox`` (per y index of the
+    grid: a column through the lip of a concave posterior wall, or through the anterior lip
+    left under a collapsed, waisted front, would otherwise bridge a whole body).
     """
     x0 = min(p.slices[0].start for p in pieces)
     x1 = max(p.slices[0].stop for p in pieces)
@@ -214,7 +215,8 @@ def paint_discs(labels: np.ndarray, pieces, disc_label: int, over, *, max_gap_vo
         k = np.arange(nz)[None, None, :]
         above = upper & (k > top[:, :, None])
         bottom = np.where(above.any(axis=2), np.argmax(above, axis=2), nz)
-        ok = has_lo & has_up & (bottom - top > 1) & (bottom - top <= limit)
+        fits = (bottom - top) <= np.asarray(limit)[y0:y1][None, :]
+        ok = has_lo & has_up & (bottom - top > 1) & fits
         gap = ok[:, :, None] & (k > top[:, :, None]) & (k < bottom[:, :, None])
         gap &= member(region, over)
         region[gap] = disc_label
