@@ -122,8 +122,18 @@ def _one_piece_per_side(ped: np.ndarray, grid: Grid, sl) -> np.ndarray:
 
 def fill_canal_recesses(labels: np.ndarray, grid: Grid, geom, bone_ids, soft_id, fat_id):
     """Soft tissue enclosed by bone on an axial slice around the canal becomes epidural fat
-    (the mean shape's canal is wider in its lateral recesses than the analytic one)."""
+    (the mean shape's canal is wider in its lateral recesses than the analytic one), and so
+    does the soft tissue between the body's concave posterior wall and the analytic canal's
+    flat front (up to 5 mm in front of it, across the canal's width): the anterior epidural
+    space."""
     c = geom.canal
+    front = grid.box(
+        (-0.9 * c.half_width_mm, c.wall_y_mm - 5.0, grid.extent_mm[2][0]),
+        (0.9 * c.half_width_mm, c.wall_y_mm + 1.0, grid.extent_mm[2][1]),
+    )
+    if front is not None:
+        sub = labels[front.slices]
+        sub[sub == soft_id] = fat_id
     box = grid.box(
         (-c.half_width_mm - 12.0, c.wall_y_mm - 3.0, grid.extent_mm[2][0]),
         (c.half_width_mm + 12.0, c.wall_y_mm + c.depth_mm + 12.0, grid.extent_mm[2][1]),
