@@ -245,9 +245,11 @@ def test_an_exposure_stops_at_the_time_limit():
 
 @pytest.mark.slow
 def test_a_kit_larger_than_the_body_fills_it_and_the_rest_is_forced_out():
-    """A small L1 (18 × 24 × 30 mm, 5.7 ml of pores) and the default 10 ml kit pushed in at
-    6 ml/min: the body fills, the cement then leaves through the openings its yield stress
-    held shut (a leak), and the balance holds (once a CementBalanceError, a traceback)."""
+    """A small L1 (18 × 24 × 30 mm, ≈ 8.5 ml of pores in the flow grid's body cells with the
+    measured shape) and the default 10 ml kit pushed in at 6 ml/min: the body fills (but for
+    the textured bone's least permeable pockets, under a tenth of it), the cement then leaves
+    through the openings its yield stress held shut (a leak), and the balance holds (once a
+    CementBalanceError, a traceback)."""
     from simulator.actions import load_script
     from simulator.scenario import load_scenario
 
@@ -258,6 +260,6 @@ def test_a_kit_larger_than_the_body_fills_it_and_the_rest_is_forced_out():
     grid = proc.cement.grid
     body_pores_ml = float(grid.pore_m3[grid.site == 0].sum() * 1e6)
     assert m["injected_ml"] == pytest.approx(s.cement.batch_ml, abs=1e-6)
-    assert 0.95 * body_pores_ml <= m["in_body_ml"] <= body_pores_ml + 1e-9  # full
+    assert 0.9 * body_pores_ml <= m["in_body_ml"] <= body_pores_ml + 1e-9  # full
     assert sum(m["leak_ml"].values()) > 2.0  # what the full body could not take
     assert proc.cement.check_balance(proc.t_s) <= 1e-9
