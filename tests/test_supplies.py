@@ -247,9 +247,9 @@ def test_an_exposure_stops_at_the_time_limit():
 def test_a_kit_larger_than_the_body_fills_it_and_the_rest_is_forced_out():
     """A small L1 (18 × 24 × 30 mm, ≈ 8.5 ml of pores in the flow grid's body cells with the
     measured shape) and the default 10 ml kit pushed in at 6 ml/min: the body fills (92 % of
-    its pores with the measured, textured shape; the analytic one filled ≥ 95 %), the cement then leaves
-    through the openings its yield stress held shut (a leak), and the balance holds (once a
-    CementBalanceError, a traceback)."""
+    its pores with the measured, textured shape; the analytic one filled ≥ 95 %), the cement
+    then leaves through the openings its yield stress held shut (a leak), and the balance holds
+    (once a CementBalanceError, a traceback)."""
     from simulator.actions import load_script
     from simulator.scenario import load_scenario
 
