@@ -134,8 +134,8 @@ def fill_canal_recesses(labels: np.ndarray, grid: Grid, geom, bone_ids, soft_id,
     if front is not None:
         sub = labels[front.slices]
         sub[sub == soft_id] = fat_id
-    box = grid.box(
-        (-c.half_width_mm - 12.0, c.wall_y_mm - 3.0, grid.extent_mm[2][0]),
+    box = grid.box(  # from inside the body (its back is up to ≈ 5 mm in front of wall_y)
+        (-c.half_width_mm - 12.0, c.wall_y_mm - 9.0, grid.extent_mm[2][0]),
         (c.half_width_mm + 12.0, c.wall_y_mm + c.depth_mm + 12.0, grid.extent_mm[2][1]),
     )
     if box is None:
