@@ -3,6 +3,8 @@ of the scenario keys, not only for the shipped cases."""
 
 from __future__ import annotations
 
+import gc
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
@@ -109,3 +111,8 @@ def test_invariants_over_the_documented_ranges(case):
     for side in ("left", "right"):
         plan = plan_trajectory(ph, scenario, side)
         assert plan.in_target_zone
+    # each example's phantom (≈ 0.3 GB with its fields) lives in reference cycles until the
+    # cyclic collector runs, which it does by object counts, not bytes: collect now so 25
+    # examples stay at one phantom's memory (measured: 0.3 GB flat instead of 5.7 GB)
+    del ph, labels
+    gc.collect()

@@ -34,7 +34,12 @@ from simulator.anatomy.soft import (
 )
 from simulator.anatomy.texture import make_textured_fields
 from simulator.anatomy.thorax import paint_lungs, paint_ribs, thorax_air_solids
-from simulator.anatomy.vertebrae import fill_canal_recesses, paint_discs, paint_vertebra
+from simulator.anatomy.vertebrae import (
+    close_canal_ring,
+    fill_canal_recesses,
+    paint_discs,
+    paint_vertebra,
+)
 from simulator.anatomy.warp import Morph
 from simulator.assets import load_table
 from simulator.materials import tissues
@@ -200,6 +205,11 @@ def build_mesh_phantom(scenario, *, seed: int | None = None) -> Phantom:
         labels, grid, scenario, geom, morph_for(scenario, geom), frames, T, shape, level, col
     )
     paint_ribs(p, geom, T, level=name, shape=shape)
+    for frame in (None, frames["above"], frames["below"]):
+        close_canal_ring(
+            Painter(grid, labels, frame), geom, T.id("posterior_bone"), T.ids("soft_tissue"),
+            thickness_mm=shape["arch_thickness_mm"],
+        )  # fmt: skip
     _paint_canal(p, geom, frames, level, shape, T)
     fill_canal_recesses(
         labels, grid, geom, T.group_ids("needle_bone"), T.id("soft_tissue"), T.id("epidural_fat")

@@ -120,6 +120,23 @@ def _one_piece_per_side(ped: np.ndarray, grid: Grid, sl) -> np.ndarray:
     return out
 
 
+def close_canal_ring(p, geom: VertebraGeometry, label: int, soft_ids, *, thickness_mm: float):
+    """Close the canal's bony ring behind it at the pedicles' height: the band
+    ``thickness_mm`` outside the analytic canal's posterior half becomes ``label`` where it is
+    soft tissue (the warped laminae of a small vertebra with low pedicles can miss the midline
+    there). ``p``: a :class:`~simulator.anatomy.parts.Painter`, framed for a neighbour."""
+    c = geom.canal
+    ped = geom.pedicles["left"]
+    zc, hh = ped.isthmus_mm[2], ped.half_height_mm
+    hw, d, yw, t = c.half_width_mm, c.depth_mm, c.wall_y_mm, thickness_mm
+    box = p.box((-hw - t, yw + 0.4 * d, zc - hh), (hw + t, yw + d + t, zc + hh))
+    if box is None:
+        return
+    r_in = (box.X / hw) ** 2 + ((box.Y - yw) / d) ** 2
+    r_out = (box.X / (hw + t)) ** 2 + ((box.Y - yw) / (d + t)) ** 2
+    p.paint(box, (r_in > 1.0) & (r_out <= 1.0) & (yw + 0.4 * d <= box.Y), label, over=soft_ids)
+
+
 def fill_canal_recesses(labels: np.ndarray, grid: Grid, geom, bone_ids, soft_id, fat_id):
     """Soft tissue enclosed by bone on an axial slice around the canal becomes epidural fat
     (the mean shape's canal is wider in its lateral recesses than the analytic one), and so
