@@ -18,8 +18,8 @@ from dataclasses import replace
 
 import numpy as np
 
-from simulator.anatomy.geometry import BodyShape, VertebraGeometry, skin_y_mm
-from simulator.anatomy.grid import Frame, Grid
+from simulator.anatomy.geometry import VertebraGeometry, skin_y_mm
+from simulator.anatomy.grid import Grid, column_frames
 from simulator.anatomy.habitus import bowel_gas_solids, skin_offset_mm
 from simulator.anatomy.landmarks import make_landmarks
 from simulator.anatomy.legacy import _labels, build_legacy_phantom
@@ -54,34 +54,6 @@ def build_phantom(scenario, *, seed: int | None = None, model=None) -> Phantom:
     if model is not None and not model.mesh_anatomy:
         return build_legacy_phantom(scenario, seed=seed)
     return build_mesh_phantom(scenario, seed=seed)
-
-
-def column_frames(
-    body: BodyShape, *, disc_up: float, disc_down: float, lordosis_up: float, lordosis_down: float
-) -> dict[str, Frame]:
-    """Frames of the vertebrae above and below on the column (degrees, mm).
-
-    Above: its inferior posterior corner ``disc_up`` above the treated body's posterior-superior
-    corner, tilted forward by the wedge angle (the kyphosis of a compression fracture) less the
-    segment's lordosis ``lordosis_up`` (negative: a thoracic kyphosis). Below: its superior
-    posterior corner ``disc_down`` under the treated body's, tilted by the lower segment's
-    lordosis. A lordotic segment's disc is taller in front.
-    """
-    H = body.height_mm
-    yw = body.wall_y_mm
-    wedge = np.degrees(np.arctan2(H * body.wedge_fraction, yw - body.anterior_y_mm))
-    return {
-        "above": Frame(
-            pivot_world_mm=(yw, H / 2 + disc_up),
-            pivot_local_mm=(yw, -H / 2),
-            angle_deg=float(wedge - lordosis_up),
-        ),
-        "below": Frame(
-            pivot_world_mm=(yw, -H / 2 - disc_down),
-            pivot_local_mm=(yw, H / 2),
-            angle_deg=float(lordosis_down),
-        ),
-    }
 
 
 def _grid(geom: VertebraGeometry, level: dict, shape: dict, skin_y0: float) -> Grid:

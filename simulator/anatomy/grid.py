@@ -158,3 +158,31 @@ def segment_box(p0, p1, radius_mm: float):
     p0 = np.asarray(p0, dtype=float)
     p1 = np.asarray(p1, dtype=float)
     return np.minimum(p0, p1) - radius_mm, np.maximum(p0, p1) + radius_mm
+
+
+def column_frames(
+    body, *, disc_up: float, disc_down: float, lordosis_up: float, lordosis_down: float
+) -> dict[str, Frame]:
+    """Frames of the vertebrae above and below on the column (degrees, mm).
+
+    Above: its inferior posterior corner ``disc_up`` above the treated body's posterior-superior
+    corner, tilted forward by the wedge angle (the kyphosis of a compression fracture) less the
+    segment's lordosis ``lordosis_up`` (negative: a thoracic kyphosis). Below: its superior
+    posterior corner ``disc_down`` under the treated body's, tilted by the lower segment's
+    lordosis. A lordotic segment's disc is taller in front.
+    """
+    H = body.height_mm
+    yw = body.wall_y_mm
+    wedge = np.degrees(np.arctan2(H * body.wedge_fraction, yw - body.anterior_y_mm))
+    return {
+        "above": Frame(
+            pivot_world_mm=(yw, H / 2 + disc_up),
+            pivot_local_mm=(yw, -H / 2),
+            angle_deg=float(wedge - lordosis_up),
+        ),
+        "below": Frame(
+            pivot_world_mm=(yw, -H / 2 - disc_down),
+            pivot_local_mm=(yw, H / 2),
+            angle_deg=float(lordosis_down),
+        ),
+    }

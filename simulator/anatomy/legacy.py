@@ -18,7 +18,7 @@ import numpy as np
 
 from simulator.anatomy.fields import make_fields
 from simulator.anatomy.geometry import BodyShape, VertebraGeometry, skin_y_mm
-from simulator.anatomy.grid import Frame, Grid
+from simulator.anatomy.grid import Frame, Grid, column_frames
 from simulator.anatomy.landmarks import make_landmarks
 from simulator.anatomy.parts import (
     Painter,
@@ -153,24 +153,11 @@ def _paint_treated(p: Painter, scenario, geom, T, *, shape, level) -> None:
 
 
 def neighbour_frames(body: BodyShape, *, disc_up: float, disc_down: float) -> dict[str, Frame]:
-    """Frames of the vertebrae above and below.
-
-    Below: a translation, its superior endplate ``disc_down`` under the treated body. Above:
-    its inferior posterior corner ``disc_up`` above the treated body's posterior-superior
-    corner, tilted forward by the wedge angle so that its inferior endplate parallels the
-    collapsed superior endplate (the local kyphosis of a wedge fracture).
-    """
-    H = body.height_mm
-    yw = body.wall_y_mm
-    angle = np.degrees(np.arctan2(H * body.wedge_fraction, yw - body.anterior_y_mm))
-    return {
-        "above": Frame(
-            pivot_world_mm=(yw, H / 2 + disc_up),
-            pivot_local_mm=(yw, -H / 2),
-            angle_deg=float(angle),
-        ),
-        "below": Frame(pivot_world_mm=(yw, -H / 2 - disc_down), pivot_local_mm=(yw, H / 2)),
-    }
+    """Frames of the vertebrae above and below: :func:`~simulator.anatomy.grid.column_frames`
+    on a straight column (the vertebra above tilted by the wedge angle only)."""
+    return column_frames(
+        body, disc_up=disc_up, disc_down=disc_down, lordosis_up=0.0, lordosis_down=0.0
+    )
 
 
 def _paint_neighbours(p: Painter, geom, T, *, shape, level, disc_up, disc_down) -> None:
