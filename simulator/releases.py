@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from simulator.assets import load_table
 
-VERSION = "0.4.0"
+VERSION = "0.5.0"
 """This release (``simulator.__version__``, the package's version, a log's
 ``simulator_version``)."""
 
@@ -29,6 +29,7 @@ class ModelOptions:
     wall_contact_events: bool = True
     carm_device: bool = True
     mesh_anatomy: bool = True
+    visible_cement: bool = True
     yield_per_s: float | None = None
 
     def cement_options(self) -> dict:
