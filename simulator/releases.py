@@ -40,6 +40,7 @@ class ModelOptions:
             "conservative": self.conservative_cement,
             "keep_cg_state": self.keep_cg_state,
             "geometric_aggregation": self.geometric_aggregation,
+            "visible": self.visible_cement,
         }
 
 

@@ -75,6 +75,16 @@ class FlowGrid:
         return int(np.ravel_multi_index(idx, self.shape))
 
 
+def site_of_label() -> np.ndarray:
+    """Index into SITES per tissue id: its leak site, pedicle and posterior-element tissue
+    counting as the needle tract."""
+    t = tissues()
+    out = np.array([SITES.index(s) for s in t.leak_site], dtype=np.int8)
+    for name in t.group("needle_tract"):
+        out[t.id(name)] = SITES.index("needle_tract")
+    return out
+
+
 OUTLET_SCALE = {k: float(v) for k, v in MODEL["outlet_scale"].items()}
 """How freely each kind of boundary cell lets fluid out of the grid (× its own half-cell
 transmissibility); values and reasons in ``assets/cement_model.toml [outlet_scale]``."""
@@ -122,10 +132,7 @@ def build_grid(
     pore = blocks(phantom.porosity[sl]).mean(axis=(3, 4, 5)) * (CELL * vox_m) ** 3
     pore = np.maximum(pore, 0.01 * (CELL * vox_m) ** 3)
     # leak site by majority of voxels; pedicle and posterior-element cells are the tract
-    site_of_label = np.array([SITES.index(s) for s in t.leak_site], dtype=np.int8)
-    for name in t.group("needle_tract"):
-        site_of_label[t.id(name)] = SITES.index("needle_tract")
-    votes = blocks(site_of_label[labels]).reshape(*shape, -1)
+    votes = blocks(site_of_label()[labels]).reshape(*shape, -1)
     pores = blocks(phantom.porosity[sl]).reshape(*shape, -1)
     share = np.stack(
         [np.where(votes == k, pores, 0.0).sum(axis=-1) for k in range(len(SITES))], axis=-1

@@ -23,6 +23,7 @@ from simulator.cement.rheology import (
     rate_within_limit_m3_s,
 )
 from simulator.cement.solver import FlowSolver
+from simulator.cement.visible import VisibleCement
 
 __all__ = ["CementFill", "CementInjection", "CementModel"]
 
@@ -55,11 +56,14 @@ class CementInjection:
         *,
         finite_batch: bool = True,
         yield_per_s: float | None = None,
+        visible: bool = False,
         **solver_options: bool,
     ):
         """``finite_batch``: the kit holds ``[cement] batch_ml`` (else, as in release 0.1.0,
         an injection without ``ml`` runs until the cement sets). ``yield_per_s``: the entry
-        threshold's yield factor (s⁻¹; None: the table's). ``solver_options``:
+        threshold's yield factor (s⁻¹; None: the table's). ``visible``: release 0.5.0's
+        vein network and voxel-resolution cement (:mod:`simulator.cement.visible`).
+        ``solver_options``:
         ``keep_cg_state``, ``conservative``, ``geometric_aggregation`` of
         :class:`FlowSolver` (its defaults: today's model)."""
         self.solver_options = solver_options
@@ -71,6 +75,9 @@ class CementInjection:
         # the flow grid is built at mixing: attempts without cement do not pay for it
         self.grid: FlowGrid | None = None
         self.flow: FlowSolver | None = None
+        self.visible_on = visible
+        self.visible: VisibleCement | None = None
+        self._k = 0.0  # the consistency the cement last moved with (Pa·s^n)
         eq = scenario.equipment
         gauge = load_table("equipment")["gauges"][str(eq.needle_gauge)]
         self.radius_m = gauge["inner_diameter_mm"] / 2000.0
@@ -115,6 +122,8 @@ class CementInjection:
         self.mixed_at_s = t_s
         self.grid = build_grid(self.phantom)
         self.flow = FlowSolver(self.grid, **self.solver_options)
+        if self.visible_on:
+            self.visible = VisibleCement(self.scenario, self.phantom, self.grid, self.flow)
         return None
 
     def inject(self, t_s, rate_ml_min, ml, needle) -> str | None:
@@ -155,6 +164,9 @@ class CementInjection:
                 events.append(("injection_stopped", {"reason": "the cement has set"}))
             events.append(("cement_set", {"after_mix_s": round(since, 3)}))
             return events
+        self._k = self.product.consistency_pa_s(since, self.temperature_c)
+        if self.visible is not None and self.visible.active and not self.injecting:
+            self.visible.drain(dt_s, self._k)  # cement in the veins moves on with the blood
         if not self.injecting:
             if self._pending_m3 > 0:
                 k = self.product.consistency_pa_s(since, self.temperature_c)
@@ -276,6 +288,8 @@ class CementInjection:
                 flux_scale=q_scale,
                 entry_threshold_pa=self._entry_threshold_pa(t_s),
             )
+            if self.visible is not None:
+                self.visible.drain(h, k)
             left -= h
         return True
 
@@ -287,6 +301,9 @@ class CementInjection:
         for k, site in enumerate(SITES):
             terms[f"exited_{site}"] = float(self.flow.exited_m3[k])
         terms["tract_outside_grid"] = self.tract_m3
+        if self.visible is not None:  # the grid's vein exits went on into the network
+            del terms["exited_vein"]
+            terms.update(self.visible.balance_terms_m3())
         if not self.flow.conservative:
             # the 0.1.0 model clipped overfull cells: that loss is booked so that logs of that
             # release re-simulate; the conservative model has no such term (a clip is an error)
@@ -328,6 +345,8 @@ class CementInjection:
         by_site = self.flow.volume_by_site_m3() * 1e6
         out = {s: float(by_site[SITES.index(s)]) for s in SITES if s != "none"}
         out["needle_tract"] += self.tract_m3 * 1e6
+        if self.visible is not None:
+            out["vein"] = self.visible.vein_ml()
         return out
 
     def in_body_ml(self) -> float:
@@ -337,16 +356,52 @@ class CementInjection:
     def field(self) -> CementFill | None:
         """Cement volume fraction per voxel over the grid's sub-box (computed again only once
         the fill has changed)."""
-        if self.flow is None or not self.flow.fill.any():
+        if self.flow is None:
             return None
-        if self._field is None or self._field[0] != self.flow.version:
-            fill = CementFill(
+        if not self.flow.fill.any() and not (self.visible and self.visible.network.version):
+            return None
+        key = (self.flow.version, self.visible and self.visible.network.version)
+        if self._field is None or self._field[0] != key:
+            self._field = (key, self._make_field())
+        return self._field[1]
+
+    def _make_field(self) -> CementFill | None:
+        barium = self.product.barium_sulfate_mass_fraction
+        if self.visible is None:
+            return CementFill(
                 slices=self.grid.slices,
                 fraction=voxel_fraction(self.flow, self.phantom),
-                barium_mass_fraction=self.product.barium_sulfate_mass_fraction,
+                barium_mass_fraction=barium,
             )
-            self._field = (self.flow.version, fill)
-        return self._field[1]
+        voxels = self.visible.voxel_field()
+        pts, vol = self.visible.network.points()
+        if voxels is None and not vol.size:
+            return None
+        sl, frac = voxels if voxels is not None else (self.grid.slices, None)
+        return CementFill(
+            slices=sl,
+            fraction=frac,
+            barium_mass_fraction=barium,
+            points_mm=pts,
+            points_mm3=vol,
+            parts=lambda: self.visible.parts(voxels),
+        )
+
+    def visible_parts(self) -> dict | None:
+        """The cement as points by site, {site: (positions (N, 3) mm, volumes (N,) mm³)}
+        ("body": in the treated body), or None (no cement, or a model before 0.5.0)."""
+        if self.visible is None:
+            return None
+        field = self.field()
+        return None if field is None else field.parts()
+
+    def _embolised(self) -> dict:
+        """``embolised_ml`` (release 0.5.0 on): cement carried out of the field toward the
+        lungs."""
+        if not self.visible_on:
+            return {}
+        ml = 0.0 if self.visible is None else self.visible.network.embolised_m3 * 1e6
+        return {"embolised_ml": round(ml, 6)}
 
     def display_state(self, t_s: float) -> dict | None:
         """What the trainee's gauges show at ``t_s``, or None before mixing: product name,
@@ -375,6 +430,7 @@ class CementInjection:
                 "in_cannula_ml": 0.0,
                 "fill_fraction": 0.0,
                 "leak_ml": dict.fromkeys(SITES[1:], 0.0),
+                **self._embolised(),
                 "injection_start_after_mix_s": None,
                 "max_injection_pressure_kpa": 0.0,
                 "crosses_midline": False,
@@ -393,6 +449,7 @@ class CementInjection:
             "in_cannula_ml": round((self.in_cannula_m3 + self._pending_m3) * 1e6, 6),
             "fill_fraction": round(self.in_body_ml() / body_ml, 6),
             "leak_ml": {s: round(v, 6) for s, v in self.leak_ml().items()},
+            **self._embolised(),
             "max_injection_pressure_kpa": round(self.max_pressure_pa / 1e3, 3),
             "crosses_midline": bool((x < -2.0).any() and (x > 2.0).any()),
             "endplate_contact": {

@@ -10,6 +10,7 @@ is a reason string (the procedure turns it into a ``refused`` event), never an e
 from __future__ import annotations
 
 from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Protocol
 
 import numpy as np
@@ -20,11 +21,17 @@ from simulator.needle.model import NeedleState
 @dataclass(frozen=True, kw_only=True)
 class CementFill:
     """Cement volume fraction (0–1) per voxel on a sub-box (``slices``) of the phantom grid, and
-    the product's barium sulphate mass fraction; the fluoroscopy computes the attenuation."""
+    the product's barium sulphate mass fraction; the fluoroscopy computes the attenuation.
+    Release 0.5.0 on, also cement as points (the veins': anatomy-frame mm, mm³ each) and
+    ``parts()``, the cement as points by leak site (for the leak visibility); ``fraction``
+    is None when all the cement is in the veins."""
 
     slices: tuple[slice, slice, slice]
-    fraction: np.ndarray
+    fraction: np.ndarray | None
     barium_mass_fraction: float
+    points_mm: np.ndarray | None = None
+    points_mm3: np.ndarray | None = None
+    parts: Callable[[], dict | None] | None = None
 
 
 class CementModel(Protocol):

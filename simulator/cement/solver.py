@@ -85,6 +85,8 @@ class FlowSolver:
         self.fill = np.zeros(grid.n)
         self.pressure_pa = np.zeros(grid.n)
         self.exited_m3 = np.zeros(len(SITES))
+        self.exited_cell_m3 = np.zeros(grid.n)
+        """What left the grid so far by the boundary cell it left from (m³)."""
         self.entered_m3 = 0.0
         """Cement put in at the source cell so far (m³)."""
         self.iterations = 0
@@ -99,6 +101,7 @@ class FlowSolver:
         self._pending: dict | None = None
         self._step_limit: float | None = None
         self._by_site: np.ndarray | None = None
+        self._sinks: np.ndarray | None = None  # cells that :meth:`take` empties
 
     # ----- pressure -------------------------------------------------------------------------
     def solve_pressure(self, *, source_cell: int, rate_m3_s: float, cement_pa_s: float) -> None:
@@ -227,6 +230,7 @@ class FlowSolver:
             "flux": self._absflux[act],
             "bflux": self._bflux[act_b],
             "bsite": g.site[bc],
+            "bcell": bc,
             "into": np.concatenate([down, up, bc]),
         }
 
@@ -257,6 +261,7 @@ class FlowSolver:
         # one pass in the order in, out, out of the domain (as successive np.add.at calls)
         delta = np.bincount(mv["into"], np.concatenate([moved, -moved, -out_b]), g.n)
         np.add.at(self.exited_m3, mv["bsite"], out_b)
+        np.add.at(self.exited_cell_m3, mv["bcell"], out_b)
         delta[source_cell] += rate_m3_s * dt_s
         self.entered_m3 += rate_m3_s * dt_s
         before = self.fill > 0
@@ -268,9 +273,12 @@ class FlowSolver:
         self._by_site = None
         self.version += 1
         after = self.fill > 0
-        if np.any(after & ~before):
+        changed = after != before
+        if self._sinks is not None:  # emptied after every step (take): no new way on
+            changed &= ~self._sinks
+        if np.any(changed & after):
             self._active = None  # cement reached new cells
-        if np.any(after != before):
+        if np.any(changed):
             self._step_limit = None
 
     def _spill(self, raw: np.ndarray, rounds: int = 20) -> np.ndarray:
@@ -303,6 +311,7 @@ class FlowSolver:
             out = bwt * share[bc]
             if out.any():
                 np.add.at(self.exited_m3, bsite, out)
+                np.add.at(self.exited_cell_m3, bc, out)
         if (raw > 1.0).any():
             raw = self._deposit(raw)
         return raw
@@ -333,6 +342,7 @@ class FlowSolver:
                     break
             else:  # every cell it can reach is full: the cement leaves the grid here
                 self.exited_m3[g.site[cell]] += excess
+                self.exited_cell_m3[cell] += excess
         return raw
 
     def _fill_nearest(self, raw: np.ndarray, graph, cell: int, excess_m3: float) -> float:
@@ -351,6 +361,20 @@ class FlowSolver:
             if excess_m3 <= 0.0:
                 break
         return excess_m3
+
+    def take(self, cells: np.ndarray) -> np.ndarray:
+        """Remove the cement of ``cells`` (it moves on outside the grid: the vein network);
+        returns it per cell (m³). Called after every step: these cells never hold cement
+        when a step starts, so their faces need not be opened for it."""
+        if self._sinks is None:
+            self._sinks = np.zeros(self.grid.n, dtype=bool)
+            self._sinks[cells] = True
+        vol = self.fill[cells] * self.grid.pore_m3[cells]
+        if vol.any():
+            self.fill[cells] = 0.0
+            self._by_site = None
+            self.version += 1
+        return vol
 
     def cement_m3(self) -> np.ndarray:
         """Cement volume per cell (m³)."""
@@ -402,3 +426,4 @@ def block_aggregation(shape: tuple[int, int, int]) -> sp.csr_matrix:
 def norm_or_one(b: np.ndarray) -> float:
     """‖b‖₂, or 1 for a zero vector (so that a tolerance relative to it stays meaningful)."""
     return float(np.linalg.norm(b)) or 1.0
+
