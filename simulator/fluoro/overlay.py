@@ -12,6 +12,7 @@
   the marrow it displaced, v the voxel size) spread bilinearly over the detector at twice the
   pixel pitch and divided by the pixel's footprint at that depth, (pitch / M)²: the sum over
   the detector of ∫Δμ dl × footprint is the cement's total Δμ·volume, whatever the pose.
+  :func:`point_patch` splats cement given as points with volumes (mm³) the same way.
 """
 
 from __future__ import annotations
@@ -283,8 +284,43 @@ def cement_patch(cement, proj: Projection, *, delta_mu_per_mm: float, grid):
         scale,
         acc,
     )
-    if not found:
+    return _fine_patch(acc, n) if found else None
+
+
+def point_patch(points_mm, volumes_mm3, proj: Projection, *, delta_mu_per_mm: float):
+    """(row slice, col slice, ∫Δμ dl float32 patch) of cement given as points, or None when
+    none lands on the field.
+
+    ``points_mm`` (N, 3): anatomy-frame positions (mm); ``volumes_mm3`` (N,): the cement's
+    volume at each (mm³); ``delta_mu_per_mm``: cement minus the tissue it displaced (1/mm).
+    The same splat as :func:`cement_patch` (a voxel centre with volume f·v³ gives the voxel's
+    deposit): Σ patch × (pixel_mm / M)² × the pincushion's area stretch = Δμ · Σ volumes.
+    """
+    pts = np.ascontiguousarray(points_mm, dtype=np.float64).reshape(-1, 3)
+    vol = np.ascontiguousarray(volumes_mm3, dtype=np.float64).reshape(-1)
+    if pts.shape[0] != vol.shape[0]:
+        raise ValueError(f"{pts.shape[0]} points but {vol.shape[0]} volumes")
+    if pts.shape[0] == 0:
         return None
+    n = proj.size_px
+    m = (n + 1) // 2
+    acc = np.zeros((m + 1, m + 1), dtype=np.float64)
+    found = _splat_points(
+        pts,
+        vol,
+        proj.detector_from_world[:3].astype(np.float64),
+        (proj.beam.sid_mm, proj.pixel_mm, (n - 1) / 2.0, n / 2.0, proj.distortion),
+        delta_mu_per_mm / (2.0 * proj.pixel_mm) ** 2,
+        acc,
+    )
+    return _fine_patch(acc, n) if found else None
+
+
+def _fine_patch(acc: np.ndarray, n: int):
+    """The coarse accumulator (pitch two pixels) zoomed to detector pixels over the box of
+    what landed on it: (row slice, col slice, float32 values) clipped to the ``n``×``n``
+    detector, or None when nothing did."""
+    m = acc.shape[0] - 1
     rows = np.flatnonzero(acc.any(axis=1))
     cols = np.flatnonzero(acc.any(axis=0))
     if rows.size == 0:
@@ -302,12 +338,9 @@ def cement_patch(cement, proj: Projection, *, delta_mu_per_mm: float, grid):
 @njit(cache=True, nogil=True)
 def _splat(frac, origin, voxel, mat, optics, scale, acc):  # pragma: no cover
     """Deposit each voxel's f · scale · M² bilinearly on the coarse grid ``acc`` (pitch two
-    pixels, cell centres at fine 0.5, 2.5, …); True when anything landed. ``optics`` = (SID
-    mm, pixel mm, centre px, field radius px, pincushion k): a pincushion moves the point out
-    to r (1 + k r²) and spreads it over the larger area, (1 + k r²)(1 + 3 k r²)."""
-    sid, pixel, centre, radius, pincushion = optics
+    pixels, cell centres at fine 0.5, 2.5, …) by :func:`_deposit`; True when anything
+    landed."""
     nx, ny, nz = frac.shape
-    m = acc.shape[0] - 1
     found = False
     for i in range(nx):
         for j in range(ny):
@@ -318,28 +351,58 @@ def _splat(frac, origin, voxel, mat, optics, scale, acc):  # pragma: no cover
                 x = origin[0] + voxel * i
                 y = origin[1] + voxel * j
                 z = origin[2] + voxel * k
-                u = mat[0, 0] * x + mat[0, 1] * y + mat[0, 2] * z + mat[0, 3]
-                v = mat[1, 0] * x + mat[1, 1] * y + mat[1, 2] * z + mat[1, 3]
-                w = mat[2, 0] * x + mat[2, 1] * y + mat[2, 2] * z + mat[2, 3]
-                mag = sid / (w + sid)
-                qr, qc = v * mag / pixel / radius, u * mag / pixel / radius
-                r2 = qr * qr + qc * qc
-                grow = 1.0 + pincushion * r2
-                row = qr * grow * radius + centre
-                col = qc * grow * radius + centre
-                cr, cc = (row + 0.5) / 2.0 - 0.5, (col + 0.5) / 2.0 - 0.5
-                r0, c0 = int(np.floor(cr)), int(np.floor(cc))
-                fr, fc = cr - r0, cc - c0
-                val = f * scale * mag * mag / (grow * (1.0 + 3.0 * pincushion * r2))
-                for dr in range(2):
-                    rr = r0 + dr
-                    if rr < 0 or rr > m:
-                        continue
-                    wr = fr if dr else 1.0 - fr
-                    for dc in range(2):
-                        ccol = c0 + dc
-                        if ccol < 0 or ccol > m:
-                            continue
-                        acc[rr, ccol] += val * wr * (fc if dc else 1.0 - fc)
-                        found = True
+                found |= _deposit(x, y, z, f * scale, mat, optics, acc)
+    return found
+
+
+@njit(cache=True, nogil=True)
+def _splat_points(points, volumes, mat, optics, scale, acc):  # pragma: no cover
+    """:func:`_splat` for arbitrary points: each point's volume · scale · M² (scale = Δμ /
+    (coarse cell pitch)², mm⁻³) by :func:`_deposit`; True when anything landed."""
+    found = False
+    for p in range(points.shape[0]):
+        if volumes[p] > 0.0:
+            x, y, z = points[p, 0], points[p, 1], points[p, 2]
+            found |= _deposit(x, y, z, volumes[p] * scale, mat, optics, acc)
+    return found
+
+
+@njit(cache=True, nogil=True)
+def _deposit(x, y, z, amount, mat, optics, acc):  # pragma: no cover
+    """Put ``amount`` · M² at the image of the point (x, y, z) (mm), bilinearly on the
+    coarse grid ``acc``; True when any of it landed. ``optics`` = (SID mm, pixel mm, centre
+    px, field radius px, pincushion k): a pincushion moves the point out to r (1 + k r²) and
+    spreads it over the larger area, (1 + k r²)(1 + 3 k r²). A point at or behind the focal
+    spot, far off the detector or not finite deposits nothing."""
+    sid, pixel, centre, radius, pincushion = optics
+    m = acc.shape[0] - 1
+    u = mat[0, 0] * x + mat[0, 1] * y + mat[0, 2] * z + mat[0, 3]
+    v = mat[1, 0] * x + mat[1, 1] * y + mat[1, 2] * z + mat[1, 3]
+    w = mat[2, 0] * x + mat[2, 1] * y + mat[2, 2] * z + mat[2, 3]
+    if not w + sid > 0.0:
+        return False
+    mag = sid / (w + sid)
+    qr, qc = v * mag / pixel / radius, u * mag / pixel / radius
+    r2 = qr * qr + qc * qc
+    grow = 1.0 + pincushion * r2
+    row = qr * grow * radius + centre
+    col = qc * grow * radius + centre
+    cr, cc = (row + 0.5) / 2.0 - 0.5, (col + 0.5) / 2.0 - 0.5
+    if not (cr > -2.0 and cr < m + 1.0 and cc > -2.0 and cc < m + 1.0):
+        return False
+    r0, c0 = int(np.floor(cr)), int(np.floor(cc))
+    fr, fc = cr - r0, cc - c0
+    val = amount * mag * mag / (grow * (1.0 + 3.0 * pincushion * r2))
+    found = False
+    for dr in range(2):
+        rr = r0 + dr
+        if rr < 0 or rr > m:
+            continue
+        wr = fr if dr else 1.0 - fr
+        for dc in range(2):
+            ccol = c0 + dc
+            if ccol < 0 or ccol > m:
+                continue
+            acc[rr, ccol] += val * wr * (fc if dc else 1.0 - fc)
+            found = True
     return found
