@@ -426,4 +426,3 @@ def block_aggregation(shape: tuple[int, int, int]) -> sp.csr_matrix:
 def norm_or_one(b: np.ndarray) -> float:
     """‖b‖₂, or 1 for a zero vector (so that a tolerance relative to it stays meaningful)."""
     return float(np.linalg.norm(b)) or 1.0
-

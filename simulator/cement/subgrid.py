@@ -14,9 +14,10 @@ the heterogeneity: an interdigitating cloud with fingers along the texture. Doug
 (w small) fills where S̃ > ½: a compact bolus with a smooth edge, the coarse front's own
 shape. w falls log-linearly in K between the two ends of ``assets/cement_model.toml
 [subgrid]`` (a model choice, after the filling patterns of low- and high-viscosity cement in
-vertebroplasty: clouds against a compact bolus). The voxel fractions (S̃ past τ, times the
-voxel porosity) of each cell are scaled to hold that cell's cement: no cement is drawn in a
-cell that has none, and each leak site keeps its volume.
+vertebroplasty: clouds against a compact bolus). S̃ is interpolated among the cells of the
+voxel's own leak site only (body cement does not bleed into a disc's or the canal's cells),
+and the voxel fractions (S̃ past τ, times the voxel porosity) of each site are scaled to hold
+that site's cement.
 
 Only the box of cells that hold cement (and one around it) is computed: a compiled loop, a
 few ms for a 3 ml bolus.
@@ -63,87 +64,81 @@ class SubgridFill:
 
     def fraction(self, fill: np.ndarray, w: np.ndarray):
         """(voxel slices of the phantom, cement volume fraction 0–1 float32) over the box of
-        cells holding cement, for the cells' saturation ``fill`` and
-        weights ``w`` (per cell: the cement's own, from when it arrived); each cell's voxels
-        scaled to hold its own cement (a cell's site keeps its volume); None without
-        cement."""
+        cells holding cement (and one around), for the cells' saturation ``fill`` and
+        weights ``w`` (per cell: the cement's own, from when it arrived); the voxels of each
+        leak site's cells scaled to hold that site's cement; None without cement."""
         shape = self.grid.shape
         cells = fill.reshape(shape)
         nz = np.nonzero(cells > 0)
         if nz[0].size == 0:
             return None
-        lo = [int(a.min()) for a in nz]
-        hi = [int(a.max()) + 1 for a in nz]
+        lo = [max(int(a.min()) - 1, 0) for a in nz]
+        hi = [min(int(a.max()) + 2, n) for n, a in zip(shape, nz, strict=True)]
         out = np.zeros(tuple((h - l) * CELL for l, h in zip(lo, hi, strict=True)), np.float32)
         box = np.array([lo[0], lo[1], lo[2]], dtype=np.int64)
         cells = np.ascontiguousarray(cells)
         w = np.ascontiguousarray(np.asarray(w, dtype=np.float64).reshape(shape))
-        want = np.ascontiguousarray(
-            (fill * self.grid.pore_m3).reshape(shape)[lo[0] : hi[0], lo[1] : hi[1], lo[2] : hi[2]]
-            / self.vox_m3
-        )
-        _place(cells, w, self.u, self.porosity, box, want, out)
+        site = np.ascontiguousarray(self.grid.site.reshape(shape))
+        have = _place(cells, w, site, self.u, self.porosity, box, out)
+        want = np.bincount(self.grid.site, fill * self.grid.pore_m3, 64) / self.vox_m3
+        own = site[lo[0] : hi[0], lo[1] : hi[1], lo[2] : hi[2]]
+        own = np.repeat(np.repeat(np.repeat(own, CELL, 0), CELL, 1), CELL, 2)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            scale = np.where(have > 0, want / have, 0.0)
+        out *= scale[own].astype(np.float32)
+        np.minimum(out, 1.0, out=out)
         g = self.grid.slices
         sl = tuple(
-            slice(s.start + l * CELL, s.start + h * CELL)
-            for s, l, h in zip(g, lo, hi, strict=True)
+            slice(s.start + l * CELL, s.start + h * CELL) for s, l, h in zip(g, lo, hi, strict=True)
         )
         return sl, out
 
 
 @njit(cache=True, nogil=True)
-def _place(cells, wcells, u, porosity, box, want, out):  # pragma: no cover
+def _place(cells, wcells, site, u, porosity, box, out):  # pragma: no cover
     """Fill ``out`` (the voxels of the cell box starting at ``box``) with S̃ past τ times the
-    porosity, each cell's voxels scaled to its ``want`` (voxel volumes of cement; a cell
-    where nothing passed τ holds its cement evenly in its pore space). S̃ and w: trilinear
-    between cell centres, held at the grid's edge cells (as ``image.upsample_linear``)."""
+    porosity; returns the sum of the fractions per site. S̃ and w: trilinear between the
+    centres of the cells of the voxel's own site (a site's cement does not bleed into
+    another's cells), held at the grid's edge cells."""
     nx, ny, nz = cells.shape
     ox, oy, oz = box[0] * 4, box[1] * 4, box[2] * 4
-    have = np.zeros(want.shape)
+    have = np.zeros(64)
     for i in range(out.shape[0]):
-        fx = (ox + i + 0.5) / 4.0 - 0.5
+        vi = ox + i
+        fx = (vi + 0.5) / 4.0 - 0.5
         x0 = min(max(int(math.floor(fx)), 0), nx - 1)
         x1 = min(x0 + 1, nx - 1)
         ax = min(max(fx - x0, 0.0), 1.0)
         for j in range(out.shape[1]):
-            fy = (oy + j + 0.5) / 4.0 - 0.5
+            vj = oy + j
+            fy = (vj + 0.5) / 4.0 - 0.5
             y0 = min(max(int(math.floor(fy)), 0), ny - 1)
             y1 = min(y0 + 1, ny - 1)
             ay = min(max(fy - y0, 0.0), 1.0)
             for k in range(out.shape[2]):
-                if want[i // 4, j // 4, k // 4] <= 0.0:
-                    continue
-                fz = (oz + k + 0.5) / 4.0 - 0.5
+                vk = oz + k
+                own = site[vi // 4, vj // 4, vk // 4]
+                fz = (vk + 0.5) / 4.0 - 0.5
                 z0 = min(max(int(math.floor(fz)), 0), nz - 1)
                 z1 = min(z0 + 1, nz - 1)
                 az = min(max(fz - z0, 0.0), 1.0)
-                s = _tri(cells, x0, x1, y0, y1, z0, z1, ax, ay, az)
-                w = _tri(wcells, x0, x1, y0, y1, z0, z1, ax, ay, az)
-                vi, vj, vk = ox + i, oy + j, oz + k
+                s, w, wt = 0.0, 0.0, 0.0
+                for cx, bx in ((x0, 1.0 - ax), (x1, ax)):
+                    for cy, by in ((y0, 1.0 - ay), (y1, ay)):
+                        for cz, bz in ((z0, 1.0 - az), (z1, az)):
+                            b = bx * by * bz
+                            if b <= 0.0 or site[cx, cy, cz] != own:
+                                continue
+                            s += b * cells[cx, cy, cz]
+                            w += b * wcells[cx, cy, cz]
+                            wt += b
+                if wt <= 0.0 or s <= 0.0:
+                    continue
+                s /= wt
+                w /= wt
                 tau = 0.5 + w * (u[vi, vj, vk] - 0.5)
                 sat = min(max((s - tau) * 20.0 + 0.5, 0.0), 1.0)
                 f = sat * porosity[vi, vj, vk]
                 out[i, j, k] = f
-                have[i // 4, j // 4, k // 4] += f
-    for i in range(out.shape[0]):
-        for j in range(out.shape[1]):
-            for k in range(out.shape[2]):
-                c = (i // 4, j // 4, k // 4)
-                if want[c] <= 0.0:
-                    continue
-                if have[c] > 0.0:
-                    out[i, j, k] = min(out[i, j, k] * want[c] / have[c], 1.0)
-                else:
-                    out[i, j, k] = cells[c[0] + box[0], c[1] + box[1], c[2] + box[2]] * porosity[
-                        ox + i, oy + j, oz + k
-                    ]
-
-
-@njit(cache=True, inline="always")
-def _tri(a, x0, x1, y0, y1, z0, z1, ax, ay, az):  # pragma: no cover
-    """Trilinear value of ``a`` between its eight cells."""
-    c00 = a[x0, y0, z0] * (1 - ax) + a[x1, y0, z0] * ax
-    c10 = a[x0, y1, z0] * (1 - ax) + a[x1, y1, z0] * ax
-    c01 = a[x0, y0, z1] * (1 - ax) + a[x1, y0, z1] * ax
-    c11 = a[x0, y1, z1] * (1 - ax) + a[x1, y1, z1] * ax
-    return (c00 * (1 - ay) + c10 * ay) * (1 - az) + (c01 * (1 - ay) + c11 * ay) * az
+                have[own] += f
+    return have

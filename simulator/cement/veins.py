@@ -17,10 +17,11 @@ vein of the flow grid (:meth:`VeinNetwork.take`) is put in the nearest cell and 
 - pushed: a cell holds at most its lumen; what the injection pushes in beyond it moves on
   downstream at once (cement is incompressible), so a filled vein grows as a column at the
   inflow's speed — the streak a leaking injection draws;
-- carried: cement moves with the blood at ``speed × mobility``; a plug that fills a small
-  vein moves only as fast as the venous pressure can push its viscosity (mobility
-  μ_blood / μ_cement, Poiseuille for the same pressure drop: it stays put), while in the
-  great vein cement is a drop in a wide lumen carried at the blood's speed (mobility 1);
+- carried: a plug that fills a small vein stays where the injection pushed it (the venous
+  pressure, a few mmHg, moves it at the blood's speed × μ_blood / μ_cement ≈ 10⁻⁴ by
+  Poiseuille, and less than that against the yield stress: nothing in the minutes of an
+  attempt), while in the great vein cement is a drop in a wide lumen carried at the
+  blood's speed;
 - what leaves the last cell of the great vein has left the field toward the lungs:
   ``embolised_m3``.
 
@@ -39,7 +40,6 @@ from simulator.assets import load_table
 from simulator.cement.flow import MODEL
 
 VEINS = MODEL["veins"]
-BLOOD_VISCOSITY_PA_S = float(VEINS["blood_viscosity_pa_s"])
 
 
 class VeinNetwork:
@@ -100,14 +100,15 @@ class VeinNetwork:
         return self._tree.query(np.asarray(points_mm, dtype=float))[1].astype(np.int64)
 
     def step(self, dt_s: float, inflow_cell, inflow_m3, cement_pa_s: float) -> None:
-        """Put ``inflow_m3`` into ``inflow_cell`` and move the cement for ``dt_s`` (s) with
-        cement of viscosity ``cement_pa_s`` (Pa·s)."""
+        """Put ``inflow_m3`` into ``inflow_cell`` and move the cement for ``dt_s`` (s)
+        (``cement_pa_s``, the consistency, kept for the record: a plug in a small vein does
+        not move with the blood at any consistency)."""
         inflow = np.bincount(inflow_cell, inflow_m3, self.pos_mm.shape[0])
         if not inflow.any() and not self.cement_m3.any():
             return
         self.version += 1
         self.taken_m3 += float(np.sum(inflow_m3))
-        mobility = np.where(self.great, 1.0, min(1.0, BLOOD_VISCOSITY_PA_S / cement_pa_s))
+        mobility = np.where(self.great, 1.0, 0.0)
         u = self.speed_m_s * mobility
         subs = max(1, math.ceil(float((u * dt_s / self.length_m).max())))
         theta = u * (dt_s / subs) / self.length_m

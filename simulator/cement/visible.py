@@ -37,9 +37,7 @@ class VisibleCement:
         g = self.grid.slices
         lo = [(s.start - gs.start) // CELL for s, gs in zip(sl, g, strict=True)]
         hi = [(s.stop - gs.start) // CELL for s, gs in zip(sl, g, strict=True)]
-        cells = self.grid.site.reshape(self.grid.shape)[
-            lo[0] : hi[0], lo[1] : hi[1], lo[2] : hi[2]
-        ]
+        cells = self.grid.site.reshape(self.grid.shape)[lo[0] : hi[0], lo[1] : hi[1], lo[2] : hi[2]]
         return np.repeat(np.repeat(np.repeat(cells, CELL, 0), CELL, 1), CELL, 2)
 
     def drain(self, dt_s: float, consistency_pa_s: float) -> None:
@@ -50,9 +48,9 @@ class VisibleCement:
         added = np.maximum(now - self._last, 0.0)
         grew = added > 0
         w = texture_weight(consistency_pa_s)
-        self.weight[grew] = (
-            self.weight[grew] * (now[grew] - added[grew]) + w * added[grew]
-        ) / now[grew]
+        self.weight[grew] = (self.weight[grew] * (now[grew] - added[grew]) + w * added[grew]) / now[
+            grew
+        ]
         vol = self.flow.take(self.vein_cells)
         self._last = self.flow.cement_m3()
         exited = self.flow.exited_cell_m3[self.vein_cells]

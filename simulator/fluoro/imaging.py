@@ -29,7 +29,7 @@ from simulator.fluoro.chain import FLUORO_STREAM, DisplaySettings, FluoroImage, 
 from simulator.fluoro.fastchain import NoiseBank, blur_weights, finish, noisy_photons
 from simulator.fluoro.geometry import CArmPose, ConeBeam, PatientFrame, Projection
 from simulator.fluoro.markers import marker_patch
-from simulator.fluoro.overlay import cement_patch, needle_patches
+from simulator.fluoro.overlay import cement_patch, needle_patches, point_patch
 from simulator.fluoro.poses import ArmPose
 from simulator.fluoro.projection import cement_mu_per_mm
 
@@ -193,9 +193,16 @@ class PoseImager:
         the image alike."""
         proj = self.projection(pose)
         patches = []
-        if cement is not None:
+        if cement is not None and cement.fraction is not None:
             patches.append(
                 cement_patch(cement, proj, delta_mu_per_mm=self.cement_delta_mu, grid=self.grid)
+            )
+        if cement is not None and cement.points_mm3 is not None and cement.points_mm3.size:
+            # the veins' cement (release 0.5.0 on), where it displaced blood
+            patches.append(
+                point_patch(
+                    cement.points_mm, cement.points_mm3, proj, delta_mu_per_mm=self.cement_delta_mu
+                )
             )
         if needle is not None:
             patches += needle_patches(needle, proj, steel_per_mm=self.steel_per_mm)

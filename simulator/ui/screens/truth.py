@@ -69,13 +69,15 @@ def slice_images(proc, centre_mm) -> dict[str, np.ndarray]:
         labels = ph.labels[cut]
         rgb = lut[labels]
         c = np.zeros(labels.shape, dtype=np.float32)
-        if field is not None:
+        if field is not None and field.fraction is not None:
             sub = list(field.slices)
             axis, index = (2, k) if name == "axial" else (0, i)
             if sub[axis].start <= index < sub[axis].stop:
                 part = np.take(field.fraction, index - sub[axis].start, axis=axis)
                 keep = [a for a in range(3) if a != axis]
                 c[tuple(sub[a] for a in keep)] = part
+        if field is not None and field.points_mm3 is not None:
+            _paint_points(c, g, field, name, (i, k))  # the veins' cement near the slice
         alpha = np.clip(c / 0.35, 0.0, 1.0)[..., None]
         colour = np.where(body[labels][..., None], CEMENT_RGB, LEAK_RGB)
         rgb = rgb * (1 - alpha) + colour * alpha
@@ -84,6 +86,18 @@ def slice_images(proc, centre_mm) -> dict[str, np.ndarray]:
         else:  # (y, z) → rows −z (head up), cols y (anterior left)
             out[name] = rgb[:, ::-1].transpose(1, 0, 2)
     return {k2: np.round(v).astype(np.uint8) for k2, v in out.items()}
+
+
+def _paint_points(c: np.ndarray, g, field, name: str, index: tuple[int, int]) -> None:
+    """Mark the vein cement points within 2 mm of slice ``name`` (voxel ``index`` (i, k)) in
+    the cement share ``c`` (full where a point lies)."""
+    ijk = np.round((field.points_mm - np.asarray(g.origin_mm)) / g.voxel_mm).astype(int)
+    axis = 2 if name == "axial" else 0
+    near = np.abs(ijk[:, axis] - index[1 if axis == 2 else 0]) * g.voxel_mm <= 2.0
+    keep = [a for a in range(3) if a != axis]
+    a, b = ijk[near][:, keep[0]], ijk[near][:, keep[1]]
+    ok = (a >= 0) & (a < c.shape[0]) & (b >= 0) & (b < c.shape[1])
+    c[a[ok], b[ok]] = 1.0
 
 
 def slice_point(proc, name: str, point_mm) -> tuple[float, float]:
