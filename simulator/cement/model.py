@@ -9,8 +9,8 @@ is a reason string (the procedure turns it into a ``refused`` event), never an e
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np

@@ -74,7 +74,7 @@ class SubgridFill:
             return None
         lo = [max(int(a.min()) - 1, 0) for a in nz]
         hi = [min(int(a.max()) + 2, n) for n, a in zip(shape, nz, strict=True)]
-        out = np.zeros(tuple((h - l) * CELL for l, h in zip(lo, hi, strict=True)), np.float32)
+        out = np.zeros(tuple((h - a) * CELL for a, h in zip(lo, hi, strict=True)), np.float32)
         box = np.array([lo[0], lo[1], lo[2]], dtype=np.int64)
         cells = np.ascontiguousarray(cells)
         w = np.ascontiguousarray(np.asarray(w, dtype=np.float64).reshape(shape))
@@ -89,7 +89,7 @@ class SubgridFill:
         np.minimum(out, 1.0, out=out)
         g = self.grid.slices
         sl = tuple(
-            slice(s.start + l * CELL, s.start + h * CELL) for s, l, h in zip(g, lo, hi, strict=True)
+            slice(s.start + a * CELL, s.start + h * CELL) for s, a, h in zip(g, lo, hi, strict=True)
         )
         return sl, out
 
@@ -106,20 +106,20 @@ def _place(cells, wcells, site, u, porosity, box, out):  # pragma: no cover
     for i in range(out.shape[0]):
         vi = ox + i
         fx = (vi + 0.5) / 4.0 - 0.5
-        x0 = min(max(int(math.floor(fx)), 0), nx - 1)
+        x0 = min(max(math.floor(fx), 0), nx - 1)
         x1 = min(x0 + 1, nx - 1)
         ax = min(max(fx - x0, 0.0), 1.0)
         for j in range(out.shape[1]):
             vj = oy + j
             fy = (vj + 0.5) / 4.0 - 0.5
-            y0 = min(max(int(math.floor(fy)), 0), ny - 1)
+            y0 = min(max(math.floor(fy), 0), ny - 1)
             y1 = min(y0 + 1, ny - 1)
             ay = min(max(fy - y0, 0.0), 1.0)
             for k in range(out.shape[2]):
                 vk = oz + k
                 own = site[vi // 4, vj // 4, vk // 4]
                 fz = (vk + 0.5) / 4.0 - 0.5
-                z0 = min(max(int(math.floor(fz)), 0), nz - 1)
+                z0 = min(max(math.floor(fz), 0), nz - 1)
                 z1 = min(z0 + 1, nz - 1)
                 az = min(max(fz - z0, 0.0), 1.0)
                 s, w, wt = 0.0, 0.0, 0.0

@@ -30,6 +30,7 @@ Volumes are exact: taken = in the cells + embolised.
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -52,7 +53,7 @@ class VeinNetwork:
         pos, area, speed, great, first, last = [], [], [], [], [], []
         for pts, radius, v, is_great, _ in segments:
             first.append(len(pos))
-            for a, b in zip(pts[:-1], pts[1:], strict=True):
+            for a, b in itertools.pairwise(pts):
                 n = max(1, math.ceil(np.linalg.norm(b - a) / ds))
                 for k in range(n):
                     pos.append(a + (b - a) * (k + 0.5) / n)
