@@ -345,7 +345,8 @@ class Procedure:
 
     def needle_render(self) -> NeedleRender | None:
         """The needle as the image needs it, or None before the first aim."""
-        return NeedleRender.of(self.needle.state)
+        lumen = self.cement if self.model.visible_cement else None  # the cannula's cement
+        return NeedleRender.of(self.needle.state, cement=lumen)
 
     def metrics(self) -> dict:
         """The metrics (``assets/metrics.toml``) known so far (needle, radiation, time, cement)."""

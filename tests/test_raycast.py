@@ -355,9 +355,12 @@ def test_the_intensifier_pincushion_moves_a_bead_where_project_says():
         assert np.allclose(bent.undistort(bent.distort(rc)), rc, atol=1e-9)
 
 
+@pytest.mark.parametrize("filled_mm", [0.0, 70.0])
 @pytest.mark.parametrize("stylet", [True, False])
 @pytest.mark.parametrize("distortion", [0.0, 0.04])
-def test_the_compiled_trocar_equals_the_numpy_reference(stylet, distortion):
+def test_the_compiled_trocar_equals_the_numpy_reference(stylet, distortion, filled_mm):
+    """At random poses, with the lumen empty or filled with cement over 70 mm from the hub
+    (ignored with the stylet in)."""
     from simulator.fluoro.geometry import CArmPose, ConeBeam, Projection
     from simulator.fluoro.overlay import needle_patch
     from simulator.fluoro.projection import NeedleRender
@@ -372,6 +375,8 @@ def test_the_compiled_trocar_equals_the_numpy_reference(stylet, distortion):
             outer_radius_mm=1.524,
             inner_radius_mm=1.194,
             stylet_in=stylet,
+            lumen_cement_mm=filled_mm,
+            cement_mu_per_mm=0.41,
         )
         pose = CArmPose(
             rotation_deg=float(rng.uniform(-90, 90)), tilt_deg=float(rng.uniform(-30, 30))

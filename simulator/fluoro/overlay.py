@@ -4,10 +4,11 @@
 
 * Trocar: a steel cylinder from the hub to the base of its diamond tip, then a cone to the
   point (``TIP_MM`` long); with the stylet out, a tube (outer minus inner cylinder) with a flat
-  end; behind the hub a steel collar and a plastic handle (``HANDLE``). Each pixel's ray from
-  the source is intersected with the solids exactly (quadratics),
-  so the needle is right at any angle, down the barrel included (a dot, or a ring once the
-  stylet is out).
+  end, its lumen holding the cement the injection has pushed in from the hub (a cylinder of
+  the inner radius, as long as the filled length, of the cement's μ); behind the hub a steel
+  collar and a plastic handle (``HANDLE``). Each pixel's ray from the source is intersected
+  with the solids exactly (quadratics), so the needle is right at any angle, down the barrel
+  included (a dot, or a ring once the stylet is out).
 * Cement: each voxel with cement deposits f · Δμ · v³ (f its volume fraction, Δμ cement minus
   the marrow it displaced, v the voxel size) spread bilinearly over the detector at twice the
   pixel pitch and divided by the pixel's footprint at that depth, (pitch / M)²: the sum over
@@ -145,8 +146,8 @@ def needle_patch(needle, proj: Projection, *, steel_per_mm: float, backend: str 
 
 def needle_patches(needle, proj: Projection, *, steel_per_mm: float, backend: str = "numba"):
     """The trocar's ∫μ dl as a list of (row slice, col slice, float32 values): the cannula and
-    stylet, the hub collar and the handle, each where it is on the field (an empty list when
-    none is)."""
+    stylet, the hub collar, the handle and the cement in the lumen, each where it is on the
+    field (an empty list when none is)."""
     tip = np.asarray(needle.tip_mm, dtype=float)
     axis = np.asarray(needle.direction, dtype=float)
     axis = axis / np.linalg.norm(axis)
@@ -160,13 +161,13 @@ def needle_patches(needle, proj: Projection, *, steel_per_mm: float, backend: st
         pad += _bow_px(along, ends_rc)
     box = _bbox(proj, ends, pad)
     if backend == "numba":
-        parts = _handle_patches(proj, hub, axis, steel_per_mm)
+        parts = _tube_patches(proj, hub, axis, needle, steel_per_mm)
         if box is not None:
             values = _needle_compiled(needle, proj, box, ends_rc, pad, steel_per_mm)
             parts.insert(0, (box[0], box[1], values))
         return parts
-    handle = []  # the numpy reference of _handle_patches
-    for ends, hbox, pad_h, radius, inner, length, mu in _handle_parts(proj, hub, axis):
+    handle = []  # the numpy reference of _tube_patches
+    for ends, hbox, pad_h, radius, inner, length, mu in _tube_parts(proj, hub, axis, needle):
         hr, hc, hnear = _band(proj, hbox, proj.project(ends), pad_h)
         hsrc, hd = _rays(proj, hr, hc)
         chord = _cylinder_chord(hsrc - ends[0], hd, axis, radius, length)
@@ -192,26 +193,36 @@ def needle_patches(needle, proj: Projection, *, steel_per_mm: float, backend: st
     return [(box[0], box[1], patch), *handle]
 
 
-def _handle_parts(proj: Projection, hub, axis):
-    """The collar and the grip behind the hub (``HANDLE``) that reach the field: (ends (2, 3)
-    mm from the far end to the hub's side, box, pad px, outer and inner radius, length mm, μ
-    or None for steel) each."""
+def _tube_parts(proj: Projection, hub, axis, needle):
+    """The tubes beside the shaft that reach the field: the collar and the grip behind the hub
+    (``HANDLE``) and, with the stylet out, the cement in the lumen (a solid cylinder of the
+    inner radius from the hub, ``needle.lumen_cement_mm`` toward the tip). Each as (ends (2,
+    3) mm, its start then its end along ``axis``, box, pad px, outer and inner radius, length
+    mm, μ (1/mm) or None for steel)."""
+    tubes = []
     for _, start, stop, radius, inner, mu in HANDLE:
         near_end = hub - start * axis
         ends = np.stack([near_end - (stop - start) * axis, near_end])
+        tubes.append((ends, radius, inner, stop - start, mu))
+    filled = needle.lumen_cement_mm
+    if not needle.stylet_in and filled > 0.0 and needle.cement_mu_per_mm > 0.0:
+        ends = np.stack([hub, hub + filled * axis])
+        tubes.append((ends, needle.inner_radius_mm, 0.0, filled, needle.cement_mu_per_mm))
+    for ends, radius, inner, length, mu in tubes:
         mag = float(np.max(proj.magnification_at(ends)))
         pad = radius * mag / proj.pixel_mm + 2.0
         box = _bbox(proj, ends, pad)
         if box is not None:
-            yield ends, box, pad, radius, inner, stop - start, mu
+            yield ends, box, pad, radius, inner, length, mu
 
 
-def _handle_patches(proj: Projection, hub, axis, steel_per_mm: float) -> list:
-    """The collar's and the grip's patches (compiled), as (row slice, col slice, values)."""
+def _tube_patches(proj: Projection, hub, axis, needle, steel_per_mm: float) -> list:
+    """The patches (compiled) of :func:`_tube_parts`: the collar's, the grip's and the lumen's
+    cement, as (row slice, col slice, values)."""
     from simulator.fluoro.projection import NeedleRender
 
     out = []
-    for ends, box, pad, radius, inner, length, mu in _handle_parts(proj, hub, axis):
+    for ends, box, pad, radius, inner, length, mu in _tube_parts(proj, hub, axis, needle):
         solid = NeedleRender(
             tip_mm=tuple(ends[1]),
             direction=tuple(axis),

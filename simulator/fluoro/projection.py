@@ -2,9 +2,10 @@
 
 Beer–Lambert: the photons reaching a pixel are N = N₀ exp(−∫μ dl) along the ray. The anatomy
 integral is the sum of the tissue table's μ over the voxels on the ray plus a uniform slab for
-the trunk outside the phantom; the needle is a steel cylinder (a tube once the stylet is out)
-whose chord along each ray is computed in closed form; the cement adds its μ minus the marrow
-it displaced, weighted by the cement volume fraction of each voxel.
+the trunk outside the phantom; the needle is a steel cylinder (a tube once the stylet is out,
+its lumen filled with cement from the hub as the injection pushes it through) whose chord along
+each ray is computed in closed form; the cement in the bone adds its μ minus the marrow it
+displaced, weighted by the cement volume fraction of each voxel.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from simulator.anatomy.phantom import Phantom
+from simulator.assets import load_table
 from simulator.fluoro.views import View
 from simulator.materials import tissues
 
@@ -24,7 +26,9 @@ class NeedleRender:
 
     The needle runs from its hub, ``length_mm`` behind the tip, to ``tip_mm`` along
     ``direction`` (unit, pointing to the tip). With the stylet in it is solid steel of
-    ``outer_radius_mm``; with it out, a tube of inner radius ``inner_radius_mm``.
+    ``outer_radius_mm``; with it out, a tube of inner radius ``inner_radius_mm`` whose lumen
+    holds cement (linear attenuation ``cement_mu_per_mm``, 1/mm) over its first
+    ``lumen_cement_mm`` from the hub (0: empty; ``length_mm``: full to the tip).
     """
 
     tip_mm: tuple[float, float, float]
@@ -33,13 +37,18 @@ class NeedleRender:
     outer_radius_mm: float
     inner_radius_mm: float
     stylet_in: bool = True
+    lumen_cement_mm: float = 0.0
+    cement_mu_per_mm: float = 0.0
 
     @classmethod
-    def of(cls, state) -> NeedleRender | None:
+    def of(cls, state, *, cement=None) -> NeedleRender | None:
         """The render of a needle state (``simulator.needle.model.NeedleState``: tip,
-        direction, length, radii, stylet), or None before it is placed."""
+        direction, length, radii, stylet), or None before it is placed. ``cement``: the
+        cement model whose cannula fill the lumen shows (:func:`lumen_cement`), or None for an
+        empty lumen (the images of releases before 0.5.0)."""
         if not state.placed:
             return None
+        filled_mm, mu = (0.0, 0.0) if cement is None else lumen_cement(cement, state.length_mm)
         return cls(
             tip_mm=tuple(float(v) for v in state.tip_mm),
             direction=tuple(float(v) for v in state.direction),
@@ -47,7 +56,24 @@ class NeedleRender:
             outer_radius_mm=state.outer_radius_mm,
             inner_radius_mm=state.inner_radius_mm,
             stylet_in=state.stylet_in,
+            lumen_cement_mm=filled_mm,
+            cement_mu_per_mm=mu,
         )
+
+
+def lumen_cement(cement, length_mm: float) -> tuple[float, float]:
+    """(length of the lumen filled from the hub (mm), the cement's μ (1/mm)) of a cannula
+    ``length_mm`` long, from a cement model's ``in_cannula_m3`` and ``cannula_m3`` (the
+    cannula fills from the hub; full, the cement reaches the tip) and its mixed
+    ``product.barium_sulfate_mass_fraction`` (:func:`cement_mu_per_mm`). (0, 0) for a model
+    without these (another cement model, or not mixed yet) or an empty cannula."""
+    in_m3 = getattr(cement, "in_cannula_m3", None)
+    full_m3 = getattr(cement, "cannula_m3", None)
+    barium = getattr(getattr(cement, "product", None), "barium_sulfate_mass_fraction", None)
+    if in_m3 is None or barium is None or not full_m3 or in_m3 <= 0.0:
+        return 0.0, 0.0
+    mu = cement_mu_per_mm(float(barium), load_table("fluoro")["attenuation"])
+    return float(length_mm) * min(float(in_m3) / float(full_m3), 1.0), mu
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -95,7 +121,9 @@ def needle_integral(needle: NeedleRender, view: View, *, steel_per_mm: float) ->
 
     Chord of a ray through a cylinder of radius r whose axis makes angle θ with the beam:
     2√(r² − d²)/sin θ, d the ray's distance from the axis (its 2D distance from the projected
-    axis on the detector). Capped at the needle's length when it points down the beam.
+    axis on the detector). Capped at the needle's length when it points down the beam. The
+    cement in the lumen adds μ_cement × the lumen's chord where the projected axis is within
+    its filled length from the hub.
     """
     tip = np.asarray(needle.tip_mm, dtype=float)
     d = np.asarray(needle.direction, dtype=float)
@@ -134,7 +162,12 @@ def needle_integral(needle: NeedleRender, view: View, *, steel_per_mm: float) ->
     if not needle.stylet_in:
         path = path - chord(needle.inner_radius_mm)
     path = np.where((t >= 0.0) & (t <= 1.0), path, 0.0)
-    return slice(rlo, rhi), slice(clo, chi), (steel_per_mm * path).astype(np.float32)
+    mu_l = steel_per_mm * path
+    if not needle.stylet_in and needle.lumen_cement_mm > 0.0:
+        filled = (t >= 0.0) & (t <= needle.lumen_cement_mm / needle.length_mm)
+        lumen = np.minimum(chord(needle.inner_radius_mm), needle.lumen_cement_mm)
+        mu_l = mu_l + needle.cement_mu_per_mm * np.where(filled, lumen, 0.0)
+    return slice(rlo, rhi), slice(clo, chi), mu_l.astype(np.float32)
 
 
 def cement_integral(cement: CementField, view: View, *, att: dict, voxel_mm: float):
