@@ -29,6 +29,7 @@ from simulator.cement.solver import blas_single_thread
 from simulator.fluoro import DisplaySettings, NeedleRender
 from simulator.fluoro.alignment import alignment_metrics, make_carm, planned_line
 from simulator.fluoro.poses import ArmPose
+from simulator.fluoro.visibility import LeakWatch
 from simulator.materials import tissues
 from simulator.metrics import check_metrics
 from simulator.needle.model import NeedleModel
@@ -84,6 +85,8 @@ class Procedure:
             if cement is not None
             else CementInjection(scenario, self.phantom, **self.model.cement_options())
         )
+        self.leak_watch = LeakWatch.for_attempt(self.carm, scenario, self.model)
+        """When each leak first showed on an image, headless too (release 0.5.0 on)."""
         self.passed_wall_s: float | None = None
         """When the tip first passed the body's posterior wall (s), None before."""
         self.entered_bone_s: float | None = None
@@ -297,6 +300,7 @@ class Procedure:
             needle=self.needle_render() if images else None,
             cement=self.cement.field() if images else None,
         )
+        self.leak_watch.expose(self.t_s, pose, self.cement)
         details = {"view": view, "pulses": pulses}
         if not self.carm.legacy:
             details.update(pose.as_json())
@@ -353,8 +357,7 @@ class Procedure:
         s = self.needle.state
         tip = s.tip_mm
         out = {"procedure_time_s": round(self.t_s, 6), **self.ledger.metrics()}
-        out["dose_dap_mgycm2"] = round(out["dose_dap_mgycm2"], 6)
-        out["fluoro_time_s"] = round(out["fluoro_time_s"], 6)
+        out.update({k: round(out[k], 6) for k in ("dose_dap_mgycm2", "fluoro_time_s")})
         out["needle_side"] = s.side
         out["needle_tip_mm"] = None if tip is None else [round(float(v), 3) for v in tip]
         out["tip_zone"] = self.tip_zone()
@@ -365,10 +368,7 @@ class Procedure:
             out["tip_to_target_mm"] = round(float(np.linalg.norm(tip - target)), 3)
         out["needle_repositions"] = s.repositions
         out["breaches"] = [b.as_metric() for b in s.breaches]
-        release = None
-        if self.carm.legacy:
-            release = "0.2.0"  # before the C-arm device: no alignment metrics
-        else:
+        if not self.carm.legacy:  # the C-arm device (0.3.0 on): the alignment metrics
             out.update(
                 alignment_metrics(
                     self.carm,
@@ -379,7 +379,8 @@ class Procedure:
                     pedicle_line=None if s.side is None else self.pedicle_line(s.side),
                 )
             )
-        check_metrics(out, "procedure", release=release)  # the names of assets/metrics.toml
+        out.update(self.leak_watch.metrics(self.cement))  # 0.5.0 on: when leaks showed
+        check_metrics(out, "procedure", release=self.model.metrics_release)  # its names
         cement = self.cement.metrics()
         check_metrics(cement, "cement")
         out.update(cement)

@@ -32,6 +32,15 @@ class ModelOptions:
     visible_cement: bool = True
     yield_per_s: float | None = None
 
+    @property
+    def metrics_release(self) -> str | None:
+        """The release whose metric names this model's attempts have (``metric_names(release=
+        …)``): 0.2.0 before the C-arm device (no alignment metrics), 0.4.0 before the visible
+        cement (no leak visibility), None for today's (every metric)."""
+        if not self.carm_device:
+            return "0.2.0"
+        return None if self.visible_cement else "0.4.0"
+
     def cement_options(self) -> dict:
         """The keyword options of :class:`~simulator.cement.injection.CementInjection`."""
         return {

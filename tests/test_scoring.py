@@ -165,3 +165,83 @@ def test_a_repeated_breach_counts_at_its_deepest(scenario, logs):
 def test_bipedicular_cases_say_only_one_side_is_scored(logs):
     s = score_attempt(load_scenario("endplate_crack_t12"), logs["expert"]["metrics"], [])
     assert any("bipedicular" in f for f in s["feedback"])
+
+
+# ----- leaks seen on the images (release 0.5.0 metrics) ------------------------------------
+SITES = ("canal", "disc", "vein", "paravertebral", "needle_tract")
+
+
+def _ev(t_s: float, kind: str, **details) -> dict:
+    return {"t_s": t_s, "kind": kind, "details": details}
+
+
+def _leak_metrics(leak_ml: dict, seen: dict, after: dict) -> dict:
+    return {
+        "leak_ml": {**dict.fromkeys(SITES, 0.0), **leak_ml},
+        "leak_first_seen_s": {**dict.fromkeys(SITES), **seen},
+        "injected_after_leak_seen_ml": {**dict.fromkeys(SITES), **after},
+    }
+
+
+def test_a_leak_that_showed_names_when_it_filled_the_image_and_the_ml_after_it():
+    from simulator.scoring.feedback import leak_sentences
+
+    events = [
+        _ev(54.0, "inject", rate_ml_min=3.0),
+        _ev(60.0, "fluoro", view="lateral", pulses=1),
+        _ev(66.0, "leak", site="vein", ml=0.02),
+        _ev(69.0, "fluoro", view="lateral", pulses=1),
+        _ev(75.0, "fluoro", view="ap", pulses=1),
+    ]
+    m = _leak_metrics({"vein": 0.35}, {"vein": 69.0}, {"vein": 0.8})
+    assert leak_sentences(m, events) == [
+        "A vein filled at 01:06, 12 s into that injection, and first showed on your lateral "
+        "image at 01:09; you pushed 0.8 ml more after it (0.35 ml leaked there in the end)."
+    ]
+    # both arms at once; nothing pushed after the image
+    both = [*events[:3], _ev(69.0, "fluoro", view="ap", pulses=1), events[3]]
+    m = _leak_metrics({"vein": 0.05}, {"vein": 69.0}, {"vein": 0.0})
+    (sentence,) = leak_sentences(m, both)
+    assert "on your AP and lateral image at 01:09; you pushed no more after it" in sentence
+
+
+def test_a_leak_never_seen_says_why_no_image_or_none_that_showed_it():
+    from simulator.scoring.feedback import leak_sentences
+
+    events = [
+        _ev(54.0, "inject", rate_ml_min=3.0),
+        _ev(60.0, "fluoro", view="lateral", pulses=1),
+        _ev(66.0, "leak", site="disc", ml=0.02),
+    ]
+    m = _leak_metrics({"disc": 0.12}, {}, {})
+    (unseen,) = leak_sentences(m, events)
+    assert unseen.startswith("Cement entered the disc at 01:06, 12 s into that injection, but")
+    assert "it was not seen because you took no image after it; 0.12 ml leaked" in unseen
+    assert unseen.endswith("It would show on the lateral view, beyond the endplate.")
+    looked = [*events, _ev(70.0, "fluoro", view="ap", pulses=1)]
+    (hidden,) = leak_sentences(m, looked)
+    assert "it did not show on the 1 image you took after it (too little cement" in hidden
+
+
+def test_a_leak_seen_before_its_event_and_one_without_an_event_are_told():
+    from simulator.scoring.feedback import leak_sentences
+
+    events = [
+        _ev(10.0, "inject", rate_ml_min=3.0),
+        _ev(20.0, "fluoro", view="lateral", pulses=1),
+        _ev(30.0, "leak", site="canal", ml=0.02),
+    ]
+    m = _leak_metrics({"canal": 0.03, "disc": 0.01}, {"canal": 20.0, "disc": 20.0}, {})
+    canal, disc = leak_sentences(m, events)
+    assert "had already shown on your lateral image at 00:20, while smaller" in canal
+    assert disc == (
+        "A little cement leaked into the disc and showed on your lateral image at 00:20; "
+        "0.01 ml in the end."
+    )
+
+
+def test_logs_before_0_5_keep_their_leak_sentences(scenario, logs):
+    """A log without leak_first_seen_s (releases ≤ 0.4.0) is told as it was."""
+    fb = " ".join(rescore(scenario, logs["shallow_novice"])["feedback"])
+    assert "It shows on the lateral view, along the cannula." in fb
+    assert "first showed" not in fb

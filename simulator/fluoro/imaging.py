@@ -27,16 +27,12 @@ from simulator.assets import load_table
 from simulator.fluoro.anatomy_cast import AnatomyVolume, anatomy_line_integrals
 from simulator.fluoro.chain import FLUORO_STREAM, DisplaySettings, FluoroImage, veiling_glare
 from simulator.fluoro.fastchain import NoiseBank, blur_weights, finish, noisy_photons
-from simulator.fluoro.geometry import CArmPose, ConeBeam, PatientFrame, Projection
+from simulator.fluoro.geometry import PatientFrame, Projection
 from simulator.fluoro.markers import marker_patch
 from simulator.fluoro.overlay import cement_patch, needle_patches, point_patch
 from simulator.fluoro.poses import ArmPose
-from simulator.fluoro.projection import cement_mu_per_mm
+from simulator.fluoro.visibility import ImagingGeometry, cement_delta_mu_per_mm
 
-MIRROR_FROM_DEG = 70.0
-"""An arm turned this far toward the patient's right (a lateral from the right) shows its
-image reversed left–right, as the radiographer sets the monitor, so anterior stays on the left;
-an oblique short of it (an en-face view, say) is shown as it falls."""
 ABC_FIELD = 1.0 / 3.0
 """Diameter of the brightness control's central measuring field, as a fraction of the image."""
 BODY_GREY = 0.45
@@ -71,21 +67,21 @@ class PoseImager:
         self.seed = int(seed)
         self.grid = phantom.grid
         self.patient = patient
-        self.iso_mm = tuple(float(v) for v in iso_mm)
-        self.beam = ConeBeam.from_table(table)
-        self.size_px = int(self.geo["detector_size_px"])
-        self.mode = self.geo["default_mode"]
+        self.geometry = ImagingGeometry.from_table(patient=patient, iso_mm=iso_mm, table=table)
+        self.iso_mm = self.geometry.iso_mm
+        self.beam = self.geometry.beam
+        self.size_px = self.geometry.size_px
+        self.mode = self.geometry.mode
         self.volume = AnatomyVolume.from_phantom(phantom)
-        att = table["attenuation"]
-        self.steel_per_mm = float(att["steel_per_mm"])
-        self.cement_delta_mu = cement_mu_per_mm(cement_barium_fraction, att) - att["marrow_per_mm"]
+        self.steel_per_mm = float(table["attenuation"]["steel_per_mm"])
+        self.cement_delta_mu = cement_delta_mu_per_mm(cement_barium_fraction, table)
         n = self.size_px
         r = np.hypot(*np.meshgrid(*(np.arange(n) - (n - 1) / 2.0,) * 2, indexing="ij")) / (n / 2)
         self.radius_fraction = r
         self.circle = np.clip((1.0 - r) * n / 2.0 + 0.5, 0.0, 1.0).astype(np.float32)
         self.vignette = (1.0 - self.det["vignetting"] * r**2).astype(np.float32)
         intensifier = self.det["kind"] == "image_intensifier"
-        self.distortion = float(self.det["pincushion"]) if intensifier else 0.0
+        self.distortion = self.geometry.distortion
         if not intensifier:  # a flat panel: no darkened rim, no glare, no pincushion
             self.vignette = np.ones_like(self.vignette)
         glare = float(self.det["glare_fraction"]) if intensifier else 0.0
@@ -100,22 +96,9 @@ class PoseImager:
 
     # ----- poses ----------------------------------------------------------------------------
     def projection(self, pose: ArmPose) -> Projection:
-        """The projection of an arm at ``pose`` (a lateral from the patient's right is shown
-        mirrored, as the radiographer sets the monitor, so anterior stays on the left)."""
-        cpose = CArmPose(
-            rotation_deg=pose.rotation_deg,
-            tilt_deg=pose.tilt_deg,
-            isocentre_mm=self.iso_mm,
-            mirror=pose.rotation_deg <= -MIRROR_FROM_DEG,
-        )
-        return Projection.make(
-            cpose,
-            size_px=self.size_px,
-            mode=self.mode,
-            beam=self.beam,
-            patient=self.patient,
-            distortion=self.distortion,
-        )
+        """The projection of an arm at ``pose`` (:meth:`ImagingGeometry.projection`, the one
+        the headless leak watch uses too)."""
+        return self.geometry.projection(pose)
 
     @staticmethod
     def key(pose: ArmPose) -> tuple[int, int]:

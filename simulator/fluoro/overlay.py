@@ -378,7 +378,7 @@ def _splat_points(points, volumes, mat, optics, scale, acc):  # pragma: no cover
     return found
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _deposit(x, y, z, amount, mat, optics, acc):  # pragma: no cover
     """Put ``amount`` · M² at the image of the point (x, y, z) (mm), bilinearly on the
     coarse grid ``acc``; True when any of it landed. ``optics`` = (SID mm, pixel mm, centre

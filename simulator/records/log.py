@@ -286,6 +286,10 @@ def _metric_ok(kind: str, v) -> bool:
         return isinstance(v, dict) and all(
             isinstance(v.get(k), bool) for k in ("superior", "inferior")
         )
+    if kind == "sites":
+        return isinstance(v, dict) and all(
+            v.get(s) is None or (_is_num(v.get(s)) and v.get(s) >= 0) for s in LEAK_SITES
+        )
     return isinstance(v, list) and all(  # breaches
         isinstance(b, dict)
         and isinstance(b.get("kind"), str)
@@ -305,6 +309,7 @@ _METRIC_ALLOWED = {
     "leaks": f"a number for each of {', '.join(LEAK_SITES)}",
     "endplates": "{superior: bool, inferior: bool}",
     "breaches": "a list of {kind, depth_mm, t_s}",
+    "sites": f"a number ≥ 0 or null for each of {', '.join(LEAK_SITES)}",
 }
 
 

@@ -44,6 +44,8 @@ def _columns_of(name: str, kind: str) -> tuple[str, ...]:
         return (*(f"{name}_{site}" for site in LEAK_SITES), f"{name}_total")
     if kind == "endplates":
         return tuple(f"{name}_{side}" for side in ("superior", "inferior"))
+    if kind == "sites":
+        return tuple(f"{name}_{site}" for site in LEAK_SITES)
     return (name,)
 
 
@@ -107,6 +109,10 @@ def flat_metrics(metrics: dict) -> dict[str, object]:
         row.update({f"leak_ml_{site}": v for site, v in volumes.items()})
         known = [v for v in volumes.values() if v is not None]
         row["leak_ml_total"] = round(sum(known), 6) if known else None
+    for m in metric_table():
+        per_site = metrics.get(m.name)
+        if m.kind == "sites" and isinstance(per_site, dict):
+            row.update({f"{m.name}_{site}": _num(per_site.get(site)) for site in LEAK_SITES})
     contact = metrics.get("endplate_contact")
     if isinstance(contact, dict):
         for side in ("superior", "inferior"):

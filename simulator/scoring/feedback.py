@@ -88,8 +88,22 @@ def breach_sentences(metrics: Mapping, events: Sequence[Mapping]) -> list[str]:
     return out
 
 
+LEAK_SUBJECTS = {
+    "canal": "Cement reached the spinal canal",
+    "disc": "Cement entered the disc",
+    "vein": "A vein filled",
+    "paravertebral": "Cement leaked beside the vertebra",
+    "needle_tract": "Cement ran back along the needle tract",
+}
+"""Leak site → the start of its sentence (release 0.5.0 logs on)."""
+
+
 def leak_sentences(metrics: Mapping, events: Sequence[Mapping]) -> list[str]:
-    """One sentence per leak site that reached the visible threshold."""
+    """One sentence per leak site that reached the visible threshold: with release 0.5.0's
+    metrics (``leak_first_seen_s``), when it filled and on which image it first showed, or
+    why it never did; before, where it would show."""
+    if "leak_first_seen_s" in metrics:
+        return seen_leak_sentences(metrics, events)
     starts = [e["t_s"] for e in events if e["kind"] == "inject"]
     out = []
     for e in events:
@@ -116,6 +130,79 @@ def leak_sentences(metrics: Mapping, events: Sequence[Mapping]) -> list[str]:
             f"It shows on the {where}. {looked}".rstrip()
         )
     return out
+
+
+def seen_leak_sentences(metrics: Mapping, events: Sequence[Mapping]) -> list[str]:
+    """Per leak site: when it filled (its ``leak`` event, at 0.02 ml), how long into that
+    injection, and the first image it showed on with the ml pushed after that image
+    (``leak_first_seen_s``, ``injected_after_leak_seen_ml``), or that it was never seen and
+    why: no image after it, or none that showed it. A site that showed on an image without
+    reaching a ``leak`` event gets a sentence too."""
+    starts = [e["t_s"] for e in events if e["kind"] == "inject"]
+    seen_s, after_ml = metrics["leak_first_seen_s"], metrics["injected_after_leak_seen_ml"]
+    out, told = [], set()
+    for e in events:
+        site = e["details"].get("site") if e["kind"] == "leak" else None
+        if site is None or site in told:
+            continue
+        told.add(site)
+        t = e["t_s"]
+        begun = [s for s in starts if s <= t]
+        since = f", {t - begun[-1]:.0f} s into that injection," if begun else ""
+        total = metrics["leak_ml"].get(site, 0.0)
+        subject = LEAK_SUBJECTS.get(site, f"Cement leaked into {site.replace('_', ' ')}")
+        seen = seen_s.get(site)
+        if seen is not None:
+            shown = (
+                f"first showed on your {_views_at(events, seen)} image at {clock(seen)}"
+                if seen >= t - 0.5
+                else f"had already shown on your {_views_at(events, seen)} image at "
+                f"{clock(seen)}, while smaller"
+            )
+            out.append(
+                f"{subject} at {clock(t)}{since} and {shown}; {_pushed(after_ml.get(site))} "
+                f"({total:.2f} ml leaked there in the end)."
+            )
+            continue
+        later = [x for x in events if x["kind"] == "fluoro" and x["t_s"] >= t - 1e-9]
+        where = LEAK_WORDS.get(site, (site, "lateral view"))[1]
+        if not later:
+            why = "it was not seen because you took no image after it"
+        else:
+            n = len(later)
+            why = (
+                f"it did not show on the {n} image{'s' if n != 1 else ''} you took after it "
+                "(too little cement, hidden in the bolus's shadow or outside the field)"
+            )
+        out.append(
+            f"{subject} at {clock(t)}{since} but {why}; {total:.2f} ml leaked there in the "
+            f"end. It would show on the {where}."
+        )
+    for site, seen in seen_s.items():
+        if seen is not None and site not in told:
+            words = LEAK_WORDS.get(site, (site.replace("_", " "), ""))[0]
+            out.append(
+                f"A little cement leaked {words} and showed on your {_views_at(events, seen)} "
+                f"image at {clock(seen)}; {metrics['leak_ml'].get(site, 0.0):.2f} ml in the end."
+            )
+    return out
+
+
+def _views_at(events: Sequence[Mapping], t_s: float) -> str:
+    """The views of the exposures at ``t_s`` (s): ``lateral``, ``AP`` or ``AP and lateral``."""
+    views = {
+        x["details"]["view"] for x in events if x["kind"] == "fluoro" and abs(x["t_s"] - t_s) < 1e-6
+    }
+    names = sorted("AP" if v == "ap" else v for v in views)
+    return " and ".join(names) if names else "last"
+
+
+def _pushed(ml: float | None) -> str:
+    """What was injected after the image (ml) in words."""
+    if ml is None or ml < 0.005:
+        return "you pushed no more after it"
+    amount = f"{ml:.1f}" if ml >= 0.1 else f"{ml:.2f}"
+    return f"you pushed {amount} ml more after it"
 
 
 ALIGNMENT_TOLERANCE_DEG = 2.0
