@@ -85,8 +85,7 @@ class Procedure:
             if cement is not None
             else CementInjection(scenario, self.phantom, **self.model.cement_options())
         )
-        self.leak_watch = LeakWatch.for_attempt(self.carm, scenario, self.model)
-        """When each leak first showed on an image, headless too (release 0.5.0 on)."""
+        self.leak_watch = LeakWatch.for_attempt(self.carm, scenario, self.model)  # 0.5.0 on
         self.passed_wall_s: float | None = None
         """When the tip first passed the body's posterior wall (s), None before."""
         self.entered_bone_s: float | None = None

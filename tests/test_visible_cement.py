@@ -15,6 +15,7 @@ from simulator.cement.injection import CementInjection
 from simulator.cement.subgrid import SubgridFill, texture_weight
 from simulator.cement.veins import build_network
 from simulator.fluoro.overlay import point_patch
+from simulator.fluoro.visibility import ImagingGeometry
 from simulator.personas import build as personas
 from simulator.personas import placement
 from simulator.procedure import Procedure
@@ -87,27 +88,32 @@ def _directions():
 
 
 def test_runny_cement_interdigitates_where_doughy_cement_is_compact():
-    s, ph = scenario_and_phantom("venous_risk_l2")
+    _, ph = scenario_and_phantom("venous_risk_l2")
     grid = build_grid(ph)
     sub = SubgridFill(grid, ph)
     centre = np.asarray(ph.landmarks.targets["left"].point_mm)
     d = np.linalg.norm(grid.centre_mm - centre, axis=1)
-    fill = np.clip((9.0 - d) / 4.0, 0.0, 1.0) * (grid.site == 0)  # a soft 7–11 mm front
-    rough = {}
+    fill = np.clip((9.0 - d) / 4.0, 0.0, 1.0) * (grid.site == 0)  # a soft 5–9 mm front
+    shape = {}
     for name, k in (("runny", 10.0), ("doughy", 500.0)):
-        _, frac = sub.fraction(fill, np.full(grid.n, texture_weight(k)))
-        on = frac > 0.05
-        edge = on & ~_eroded(on)
-        rough[name] = edge.sum() / on.sum()
-    assert rough["runny"] > 1.5 * rough["doughy"], rough
-
-
-def _eroded(a):
-    out = a.copy()
-    for axis in range(3):
-        for shift in (1, -1):
-            out &= np.roll(a, shift, axis)
-    return out
+        sl, frac = sub.fraction(fill, np.full(grid.n, texture_weight(k)))
+        idx = np.argwhere(np.ones(frac.shape, bool))
+        pos = np.asarray(ph.grid.origin_mm) + ph.grid.voxel_mm * (idx + [a.start for a in sl])
+        r = np.linalg.norm(pos - centre, axis=1).reshape(frac.shape)
+        pore = ph.porosity[sl] > 0
+        inner = (
+            pore
+            & (r > 5.0)
+            & (r < 6.5)
+            & (ph.labels[sl] == ph.labels[tuple(ph.grid.index_of(centre))])
+        )
+        shape[name] = {
+            "reach_mm": float(r[frac > 0.05].max()),
+            "holes": float((frac[inner] < 0.05).mean()),  # marrow left inside the front
+        }
+    runny, doughy = shape["runny"], shape["doughy"]
+    assert runny["reach_mm"] > doughy["reach_mm"] + 1.0, shape  # fingers beyond the front
+    assert runny["holes"] > 0.05 > 0.01 > doughy["holes"], shape
 
 
 @functools.cache
@@ -125,6 +131,8 @@ def runny_venous_attempt(visible: bool = True):
     t0 = expert[-1]["t"] + 1.0
     proc.submit(make_action(t0, "mix", cement="pmma_low"))
     proc.submit(make_action(t0 + 30.0, "inject", rate_ml_min=8.0, ml=5.0))
+    for t in (t0 + 50.0, t0 + 60.0, t0 + 70.0):  # lateral shots while pushing and after
+        proc.submit(make_action(t, "fluoro", view="lateral"))
     proc.advance_to(t0 + 30.0 + 37.5 + 5.0)
     return proc
 
@@ -137,11 +145,13 @@ def test_a_runny_fast_injection_leaks_into_a_vein_and_draws_a_streak_behind_the_
     parts = c.visible_parts()
     pts, vol = parts["vein"]
     assert vol.sum() / 1000.0 == pytest.approx(c.leak_ml()["vein"], rel=1e-6)
+    # the watch saw it on an image: the script's lateral shots after the injection
+    m = proc.metrics()
+    assert m["leak_first_seen_s"]["vein"] is not None, m["leak_first_seen_s"]
+    assert m["injected_after_leak_seen_ml"]["vein"] >= 0.0
     # on the lateral: the streak behind the posterior wall, in mm at the isocentre
-    from simulator.fluoro.visibility import leak_contrast  # noqa: F401 (the watch's module)
-
     pose = proc.carm.pose_of("lateral")
-    proj = _projection(proc, pose)
+    proj = ImagingGeometry.of_carm(proc.carm).projection(pose)
     r, cc, patch = point_patch(pts, vol, proj, delta_mu_per_mm=0.38)
     wall = proc.phantom.geometry.canal.wall_y_mm
     wall_col = proj.project(np.array([[0.0, wall, 0.0]]))[0, 1]
@@ -155,12 +165,6 @@ def test_a_runny_fast_injection_leaks_into_a_vein_and_draws_a_streak_behind_the_
     mm_per_px = proj.pixel_mm / float(proj.magnification_at(np.zeros((1, 3)))[0])
     length_mm = np.ptp(rows) * mm_per_px
     assert length_mm >= 3.0, length_mm  # the plexus streak runs up and down behind the wall
-
-
-def _projection(proc, pose):
-    from simulator.fluoro.visibility import projection_for
-
-    return projection_for(proc.carm, pose)
 
 
 def test_without_visible_cement_a_vein_holds_cement_in_the_grid_as_before():

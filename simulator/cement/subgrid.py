@@ -6,7 +6,7 @@ continuous (no cell steps); a voxel holds cement where S̃ exceeds the voxel's t
 
     τ = 0.5 + w(K) · (U − 0.5),
 
-``U`` the voxel's rank (0–1) among the body's pore voxels by ln k, most permeable first
+``U`` the voxel's rank (0–1) among its tissue's pore voxels by ln k, most permeable first
 (the trabecular texture of the phantom: wider pores, less resistance), so that U is uniform:
 where w = 1 a cell of saturation S has about the share S of its voxels filled, the most
 permeable first. ``w`` sets the pattern. Runny cement (low consistency K, w near 1) follows
@@ -54,12 +54,16 @@ class SubgridFill:
         self.porosity = np.ascontiguousarray(phantom.porosity[sl], dtype=np.float32)
         self.vox_m3 = (phantom.grid.voxel_mm / 1000.0) ** 3
         lnk = np.log(np.maximum(phantom.permeability_m2[sl].astype(np.float64), 1e-30))
-        pore = self.porosity > 0
+        labels = phantom.labels[sl]
         u = np.ones(lnk.shape, dtype=np.float32)  # no pore space: never first
-        order = np.argsort(-lnk[pore], kind="stable")
-        ranks = np.empty(order.size, dtype=np.float32)
-        ranks[order] = (np.arange(order.size, dtype=np.float32) + 0.5) / max(order.size, 1)
-        u[pore] = ranks
+        for label in np.unique(labels):  # ranked within each tissue: U uniform in each
+            sel = (labels == label) & (self.porosity > 0)
+            if not sel.any():
+                continue
+            order = np.argsort(-lnk[sel], kind="stable")
+            ranks = np.empty(order.size, dtype=np.float32)
+            ranks[order] = (np.arange(order.size, dtype=np.float32) + 0.5) / order.size
+            u[sel] = ranks
         self.u = u
 
     def fraction(self, fill: np.ndarray, w: np.ndarray):
