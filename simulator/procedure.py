@@ -379,9 +379,9 @@ class Procedure:
                 )
             )
         out.update(self.leak_watch.metrics(self.cement))  # 0.5.0 on: when leaks showed
-        check_metrics(out, "procedure", release=self.model.metrics_release)  # its names
-        cement = self.cement.metrics()
-        check_metrics(cement, "cement")
+        release = self.model.metrics_release
+        check_metrics(out, "procedure", release=release)  # its names
+        check_metrics(cement := self.cement.metrics(), "cement", release=release)
         out.update(cement)
         return out
 

@@ -211,6 +211,7 @@ NEW_IN_0_3_0 = [
 
 
 NEW_IN_0_5_0 = [
+    "embolised_ml",
     *(f"leak_first_seen_s_{site}" for site in LEAK_SITES),
     *(f"injected_after_leak_seen_ml_{site}" for site in LEAK_SITES),
 ]
@@ -219,7 +220,7 @@ NEW_IN_0_5_0 = [
 def test_csv_metric_columns_are_unchanged():
     # the columns of earlier releases keep their order; new metrics only append
     assert list(METRIC_COLUMNS) == OLD_METRIC_COLUMNS + NEW_IN_0_3_0 + NEW_IN_0_5_0
-    assert len(COLUMNS) == 64
+    assert len(COLUMNS) == 65
 
 
 def test_rubric_tables_are_read_but_not_overridable():

@@ -234,7 +234,11 @@ class StreakCement:
         return None
 
     def metrics(self):
-        return {**self._metrics, "injected_ml": round(self.injected_m3 * 1e6, 6)}
+        return {
+            **self._metrics,
+            "injected_ml": round(self.injected_m3 * 1e6, 6),
+            "embolised_ml": 0.0,
+        }
 
     def visible_parts(self):
         if self.injected_m3 <= 0:
@@ -259,7 +263,8 @@ def _watched(*, images: bool, visible: bool = True):
 
     s, ph = scenario_and_phantom(SCENARIO)
     wall = float(ph.geometry.body.wall_y_mm)
-    cement = StreakCement(CementInjection(s, ph).metrics(), wall_y_mm=wall)
+    base = CementInjection(s, ph, visible=visible).metrics()  # its release's names
+    cement = StreakCement(base, wall_y_mm=wall)
     model = ModelOptions(visible_cement=visible)
     proc = Procedure(s, phantom=ph, render_images=images, cement=cement, model=model)
     actions = [

@@ -17,6 +17,7 @@ from simulator.cement.conservation import check_balance
 from simulator.cement.flow import MARROW_VISCOSITY_PA_S, MODEL, SITES, FlowGrid, build_grid
 from simulator.cement.image import voxel_fraction
 from simulator.cement.model import CementFill, CementModel
+from simulator.cement.report import cement_metrics
 from simulator.cement.rheology import (
     CementProduct,
     cannula_pressure_pa,
@@ -373,19 +374,7 @@ class CementInjection:
                 fraction=voxel_fraction(self.flow, self.phantom),
                 barium_mass_fraction=barium,
             )
-        voxels = self.visible.voxel_field()
-        pts, vol = self.visible.network.points()
-        if voxels is None and not vol.size:
-            return None
-        sl, frac = voxels if voxels is not None else (self.grid.slices, None)
-        return CementFill(
-            slices=sl,
-            fraction=frac,
-            barium_mass_fraction=barium,
-            points_mm=pts,
-            points_mm3=vol,
-            parts=lambda: self.visible.parts(voxels),
-        )
+        return self.visible.cement_fill(barium)
 
     def visible_parts(self) -> dict | None:
         """The cement as points by site, {site: (positions (N, 3) mm, volumes (N,) mm³)}
@@ -394,14 +383,6 @@ class CementInjection:
             return None
         field = self.field()
         return None if field is None else field.parts()
-
-    def _embolised(self) -> dict:
-        """``embolised_ml`` (release 0.5.0 on): cement carried out of the field toward the
-        lungs."""
-        if not self.visible_on:
-            return {}
-        ml = 0.0 if self.visible is None else self.visible.network.embolised_m3 * 1e6
-        return {"embolised_ml": round(ml, 6)}
 
     def display_state(self, t_s: float) -> dict | None:
         """What the trainee's gauges show at ``t_s``, or None before mixing: product name,
@@ -422,38 +403,4 @@ class CementInjection:
 
     def metrics(self) -> dict:
         """The cement metrics (``assets/metrics.toml``)."""
-        if self.product is None:
-            return {
-                "cement_product": None,
-                "injected_ml": 0.0,
-                "in_body_ml": 0.0,
-                "in_cannula_ml": 0.0,
-                "fill_fraction": 0.0,
-                "leak_ml": dict.fromkeys(SITES[1:], 0.0),
-                **self._embolised(),
-                "injection_start_after_mix_s": None,
-                "max_injection_pressure_kpa": 0.0,
-                "crosses_midline": False,
-                "endplate_contact": {"superior": False, "inferior": False},
-            }
-        g = self.grid
-        body = (g.site == SITES.index("none")) & (self.flow.fill > 0.5)
-        x = g.centre_mm[body, 0]
-        body_ml = self.phantom.landmarks.cancellous_ml
-        start = None if self.first_inject_s is None else self.first_inject_s - self.mixed_at_s
-        return {
-            "cement_product": self.product.id,
-            "injection_start_after_mix_s": None if start is None else round(start, 3),
-            "injected_ml": round(self.injected_m3 * 1e6, 6),
-            "in_body_ml": round(self.in_body_ml(), 6),
-            "in_cannula_ml": round((self.in_cannula_m3 + self._pending_m3) * 1e6, 6),
-            "fill_fraction": round(self.in_body_ml() / body_ml, 6),
-            "leak_ml": {s: round(v, 6) for s, v in self.leak_ml().items()},
-            **self._embolised(),
-            "max_injection_pressure_kpa": round(self.max_pressure_pa / 1e3, 3),
-            "crosses_midline": bool((x < -2.0).any() and (x > 2.0).any()),
-            "endplate_contact": {
-                "superior": bool(((g.endplate > 0) & (self.flow.fill > 0.5)).any()),
-                "inferior": bool(((g.endplate < 0) & (self.flow.fill > 0.5)).any()),
-            },
-        }
+        return cement_metrics(self)

@@ -30,11 +30,10 @@ import functools
 import math
 
 import numpy as np
-import pyamg
 import scipy.sparse as sp
 
 from simulator.cement.flow import MARROW_VISCOSITY_PA_S, MODEL, SITES, FlowGrid
-from simulator.cement.pcg import PCG
+from simulator.cement.pcg import PCG, multigrid
 
 SOLVER = MODEL["solver"]
 
@@ -388,39 +387,6 @@ class FlowSolver:
                 np.bincount(self.grid.site, self.cement_m3(), len(SITES)) + self.exited_m3
             )
         return self._by_site.copy()
-
-
-def multigrid(a: sp.csr_matrix, shape: tuple[int, int, int] | None = None):
-    """Smoothed-aggregation hierarchy for ``a`` with its levels converted to CSR (pyamg builds
-    the coarse levels as 1×1-block BSR, whose Gauss–Seidel kernel is slower). With the grid's
-    ``shape``, the first level aggregates 2 × 2 × 2 blocks of cells (geometric) instead of
-    pyamg's strength-based aggregation."""
-    aggregate = "standard"
-    if shape is not None:
-        aggregate = [("predefined", {"AggOp": block_aggregation(shape)}), "standard"]
-    ml = pyamg.smoothed_aggregation_solver(
-        a,
-        max_coarse=int(SOLVER["max_coarse"]),
-        smooth=None,
-        coarse_solver=str(SOLVER["coarse_solver"]),
-        aggregate=aggregate,
-    )
-    for level in ml.levels:
-        level.A = level.A.tocsr()
-        for name in ("P", "R"):
-            if hasattr(level, name):
-                setattr(level, name, getattr(level, name).tocsr())
-    return ml
-
-
-def block_aggregation(shape: tuple[int, int, int]) -> sp.csr_matrix:
-    """The (cells × aggregates) 0/1 matrix putting each 2 × 2 × 2 block of cells (fewer at
-    odd edges) into one aggregate."""
-    n = int(np.prod(shape))
-    idx = np.unravel_index(np.arange(n), shape)
-    coarse = tuple((m + 1) // 2 for m in shape)
-    agg = np.ravel_multi_index(tuple(i // 2 for i in idx), coarse)
-    return sp.csr_matrix((np.ones(n), (np.arange(n), agg)), shape=(n, int(np.prod(coarse))))
 
 
 def norm_or_one(b: np.ndarray) -> float:

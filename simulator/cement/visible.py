@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from simulator.cement.flow import CELL, SITES
+from simulator.cement.model import CementFill
 from simulator.cement.subgrid import SubgridFill, texture_weight
 from simulator.cement.veins import build_network
 
@@ -86,6 +87,22 @@ class VisibleCement:
         """(slices, cement volume fraction per voxel) of the grid's cement, or None."""
         return self.subgrid.fraction(self.flow.fill, self.weight)
 
+    def cement_fill(self, barium_mass_fraction: float) -> CementFill | None:
+        """The image's cement: the voxel fill and the veins' cement as points (None: none)."""
+        voxels = self.voxel_field()
+        pts, vol = self.network.points()
+        if voxels is None and not vol.size:
+            return None
+        sl, frac = voxels if voxels is not None else (self.grid.slices, None)
+        return CementFill(
+            slices=sl,
+            fraction=frac,
+            barium_mass_fraction=barium_mass_fraction,
+            points_mm=pts,
+            points_mm3=vol,
+            parts=lambda: self.parts(voxels),
+        )
+
     def parts(self, field) -> dict | None:
         """The cement as points by site: {site: (positions (N, 3) mm, volumes (N,) mm³)}
         ("body" for the treated body), for the leak visibility; ``field``: the
@@ -111,3 +128,12 @@ class VisibleCement:
                 pts, vol = np.concatenate([p0, pts]), np.concatenate([v0, vol])
             out["vein"] = (pts, vol)
         return out or None
+
+
+def embolised_metric(cement) -> dict:
+    """``embolised_ml`` of a :class:`~simulator.cement.injection.CementInjection` (release
+    0.5.0 on, else nothing): cement carried out of the field toward the lungs."""
+    if not cement.visible_on:
+        return {}
+    ml = 0.0 if cement.visible is None else cement.visible.network.embolised_m3 * 1e6
+    return {"embolised_ml": round(ml, 6)}

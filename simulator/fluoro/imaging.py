@@ -176,16 +176,14 @@ class PoseImager:
         the image alike."""
         proj = self.projection(pose)
         patches = []
-        if cement is not None and cement.fraction is not None:
+        if cement is not None and getattr(cement, "fraction", None) is not None:
             patches.append(
                 cement_patch(cement, proj, delta_mu_per_mm=self.cement_delta_mu, grid=self.grid)
             )
-        if cement is not None and cement.points_mm3 is not None and cement.points_mm3.size:
-            # the veins' cement (release 0.5.0 on), where it displaced blood
+        points = getattr(cement, "points_mm3", None)
+        if points is not None and points.size:  # the veins' cement (release 0.5.0 on)
             patches.append(
-                point_patch(
-                    cement.points_mm, cement.points_mm3, proj, delta_mu_per_mm=self.cement_delta_mu
-                )
+                point_patch(cement.points_mm, points, proj, delta_mu_per_mm=self.cement_delta_mu)
             )
         if needle is not None:
             patches += needle_patches(needle, proj, steel_per_mm=self.steel_per_mm)

@@ -1,0 +1,45 @@
+"""The cement metrics of an attempt (``assets/metrics.toml``, source ``cement``)."""
+
+from __future__ import annotations
+
+from simulator.cement.flow import SITES
+from simulator.cement.visible import embolised_metric
+
+
+def cement_metrics(c) -> dict:
+    """The cement metrics of the :class:`~simulator.cement.injection.CementInjection` ``c``."""
+    if c.product is None:
+        return {
+            "cement_product": None,
+            "injected_ml": 0.0,
+            "in_body_ml": 0.0,
+            "in_cannula_ml": 0.0,
+            "fill_fraction": 0.0,
+            "leak_ml": dict.fromkeys(SITES[1:], 0.0),
+            **embolised_metric(c),
+            "injection_start_after_mix_s": None,
+            "max_injection_pressure_kpa": 0.0,
+            "crosses_midline": False,
+            "endplate_contact": {"superior": False, "inferior": False},
+        }
+    g = c.grid
+    body = (g.site == SITES.index("none")) & (c.flow.fill > 0.5)
+    x = g.centre_mm[body, 0]
+    body_ml = c.phantom.landmarks.cancellous_ml
+    start = None if c.first_inject_s is None else c.first_inject_s - c.mixed_at_s
+    return {
+        "cement_product": c.product.id,
+        "injection_start_after_mix_s": None if start is None else round(start, 3),
+        "injected_ml": round(c.injected_m3 * 1e6, 6),
+        "in_body_ml": round(c.in_body_ml(), 6),
+        "in_cannula_ml": round((c.in_cannula_m3 + c._pending_m3) * 1e6, 6),
+        "fill_fraction": round(c.in_body_ml() / body_ml, 6),
+        "leak_ml": {s: round(v, 6) for s, v in c.leak_ml().items()},
+        **embolised_metric(c),
+        "max_injection_pressure_kpa": round(c.max_pressure_pa / 1e3, 3),
+        "crosses_midline": bool((x < -2.0).any() and (x > 2.0).any()),
+        "endplate_contact": {
+            "superior": bool(((g.endplate > 0) & (c.flow.fill > 0.5)).any()),
+            "inferior": bool(((g.endplate < 0) & (c.flow.fill > 0.5)).any()),
+        },
+    }
