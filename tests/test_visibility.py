@@ -234,11 +234,7 @@ class StreakCement:
         return None
 
     def metrics(self):
-        return {
-            **self._metrics,
-            "injected_ml": round(self.injected_m3 * 1e6, 6),
-            "embolised_ml": 0.0,
-        }
+        return {**self._metrics, "injected_ml": round(self.injected_m3 * 1e6, 6)}
 
     def visible_parts(self):
         if self.injected_m3 <= 0:
