@@ -5,22 +5,33 @@ from __future__ import annotations
 
 import functools
 import math
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 from simulator.actions import make_action
+from simulator.assets import load_table
 from simulator.cement.flow import SITES, build_grid
 from simulator.cement.injection import CementInjection
 from simulator.cement.subgrid import SubgridFill, texture_weight
 from simulator.cement.veins import build_network
+from simulator.fluoro.alignment import make_carm
 from simulator.fluoro.overlay import point_patch
-from simulator.fluoro.visibility import ImagingGeometry
+from simulator.fluoro.visibility import (
+    ImagingGeometry,
+    cement_delta_mu_per_mm,
+    contrast_threshold,
+    leak_contrast,
+)
 from simulator.personas import build as personas
 from simulator.personas import placement
 from simulator.procedure import Procedure
+from simulator.releases import ModelOptions
 from tests.conftest import scenario_and_phantom
 from tests.test_cement import block, inject
+
+DELTA_MU = cement_delta_mu_per_mm(0.30)  # the low-viscosity product's barium
 
 
 def test_the_vein_network_keeps_every_drop():
@@ -152,7 +163,7 @@ def test_a_runny_fast_injection_leaks_into_a_vein_and_draws_a_streak_behind_the_
     # on the lateral: the streak behind the posterior wall, in mm at the isocentre
     pose = proc.carm.pose_of("lateral")
     proj = ImagingGeometry.of_carm(proc.carm).projection(pose)
-    r, cc, patch = point_patch(pts, vol, proj, delta_mu_per_mm=0.38)
+    r, cc, patch = point_patch(pts, vol, proj, delta_mu_per_mm=DELTA_MU)
     wall = proc.phantom.geometry.canal.wall_y_mm
     wall_col = proj.project(np.array([[0.0, wall, 0.0]]))[0, 1]
     front_col = proj.project(np.array([[0.0, proc.phantom.geometry.body.anterior_y_mm, 0.0]]))
@@ -174,3 +185,72 @@ def test_without_visible_cement_a_vein_holds_cement_in_the_grid_as_before():
     assert "embolised_ml" not in c.metrics()
     vein = SITES.index("vein")
     assert float(c.flow.cement_m3()[c.grid.site == vein].sum()) > 0
+
+
+def injected_at(case: str, tip, *, product="pmma_low", wait_s=30.0, rate=8.0, ml=4.0):
+    """The cement model alone, its tip held at ``tip`` (mm): mix, wait, inject (runny and
+    fast by default), 10 s more; checked for balance at every flow step by the model."""
+    s, ph = scenario_and_phantom(case)
+    c = CementInjection(s, ph, visible=True)
+    needle = SimpleNamespace(tip_mm=np.asarray(tip, dtype=float), placed=True, stylet_in=True)
+    c.mix(0.0, product)
+    t, dt = 0.0, 0.02
+    while t < wait_s - 1e-9:
+        c.step(dt, t, needle)
+        t += dt
+    c.inject(t, rate, ml, needle)
+    while t < wait_s + ml / rate * 60.0 + 10.0:
+        c.step(dt, t, needle)
+        t += dt
+    return s, ph, c
+
+
+def lateral(case: str):
+    """The projection of the true lateral of ``case``'s C-arm (headless)."""
+    s, ph = scenario_and_phantom(case)
+    carm = make_carm(s, ph, seed=1, images=False, model=ModelOptions())
+    return ImagingGeometry.of_carm(carm).projection(carm.pose_of("lateral"))
+
+
+def seen_extent_mm(part, proj, delta_mu):
+    """(rows, cols) extent (mm at the isocentre) of the pixels where ``part`` adds at least
+    the visibility threshold."""
+    _, _, patch = point_patch(*part, proj, delta_mu_per_mm=delta_mu)
+    on = patch >= contrast_threshold()
+    rows, cols = np.nonzero(on)
+    mm = proj.pixel_mm / float(proj.magnification_at(np.zeros((1, 3)))[0])
+    return np.ptp(rows) * mm, np.ptp(cols) * mm
+
+
+def test_a_disc_leak_through_the_crack_is_a_horizontal_band_on_the_lateral():
+    _, ph, c = injected_at("endplate_crack_t12", (3.0, -4.0, 2.0))  # 4 mm under the crack
+    assert c.leak_ml()["disc"] >= 0.02
+    parts = c.visible_parts()
+    pos, _ = parts["disc"]
+    assert pos[:, 2].min() >= ph.geometry.body.top_z(3.0, -4.0) - 1.5  # in the disc above
+    proj = lateral("endplate_crack_t12")
+    seen = leak_contrast(parts, proj, DELTA_MU)
+    assert seen["disc"] >= contrast_threshold(), seen
+    tall, wide = seen_extent_mm(parts["disc"], proj, DELTA_MU)
+    disc_mm = load_table("anatomy")["levels"]["T12"]["disc_above_mm"]
+    assert tall <= disc_mm + 2.0 and wide > tall, (tall, wide)  # held between the endplates
+
+
+def test_a_canal_leak_through_the_wall_defect_sits_behind_the_posterior_wall():
+    _, ph, c = injected_at("posterior_wall_l1", (3.0, 8.0, -3.0))  # 5.6 mm before the wall
+    assert c.leak_ml()["canal"] >= 0.05
+    parts = c.visible_parts()
+    pos, vol = parts["canal"]
+    wall = ph.geometry.canal.wall_y_mm
+    assert (vol[pos[:, 1] > wall - 1.0].sum() / vol.sum()) > 0.5  # in the epidural space
+    seen = leak_contrast(parts, lateral("posterior_wall_l1"), DELTA_MU)
+    assert seen["canal"] >= contrast_threshold(), seen
+
+
+def test_doughy_cement_at_the_same_place_leaks_less_into_the_canal():
+    _, _, runny = injected_at("posterior_wall_l1", (3.0, 8.0, -3.0))
+    _, _, doughy = injected_at(
+        "posterior_wall_l1", (3.0, 8.0, -3.0), product="pmma_high", wait_s=120.0, rate=3.0
+    )
+    a, b = runny.leak_ml(), doughy.leak_ml()
+    assert b["canal"] < 0.5 * a["canal"], (a, b)
