@@ -4,7 +4,8 @@ for ``python run_sim.py bench``, in two situations:
 * injecting — SDL's dummy video driver, a 1280×720 window, the procedure screen of the default
   scenario with the needle placed by the expert persona's placement actions (up to its
   mixing; their images made beforehand, as they would have been long before), the cement
-  mixed, 300 s of curing, then an injection at 2 ml/min held on;
+  mixed, 300 s of curing, then an injection at 2 ml/min held on with the pedal held on the
+  lateral (an image per pulse, each with the cement anew);
 * turning — then, the injection stopped, the pedal held on the frontal arm while its rotation
   is stepped by 1° every few frames (as a held key repeats): every arrival is a new pose, whose
   anatomy is ray cast in the background while the monitor holds the last image.
@@ -108,9 +109,12 @@ def _measure(n_frames: int) -> dict:
         screen = ProcedureScreen(app, session)
         app.show(screen)
         session.rate_ml_min = RATE_ML_MIN
+        screen.selected = "lateral"
+        screen.do("pedal_down")  # live fluoroscopy of the filling, as the trainee watches it
         screen.do("inject_down")
         injecting = _frames(app, n_frames)
         screen.do("inject_up")
+        screen.do("pedal_up")
         screen.selected = "ap"
         screen.do("pedal_down")
 

@@ -18,6 +18,7 @@ import time
 
 from simulator.anatomy.build import build_phantom
 from simulator.assets import PROJECT_ROOT
+from simulator.bench.cement import bench_cement
 from simulator.planning import plan_trajectory
 from simulator.scenario import list_scenarios, load_scenario
 
@@ -36,7 +37,7 @@ def run_bench(*, repeat: int = 3) -> dict:
     plan_s = min(_timed(lambda: plan_trajectory(phantom, scenario, "left")) for _ in range(repeat))
     imaging = _bench_imaging(scenario, phantom)
     headless = _bench_headless(repeat)
-    cement = _bench_cement()
+    cement = bench_cement()
     from simulator.ui.bench import ui_frame_ms  # window frame time: injecting, turning
 
     window = ui_frame_ms()
@@ -231,46 +232,6 @@ def _bench_headless(repeat: int) -> dict:
     }
 
 
-def _bench_cement() -> dict:
-    """A 3 ml injection at 2 ml/min by the expert in the default scenario: wall time per
-    20 ms tick while injecting (budget: a fraction of a 16.7 ms frame) and simulated seconds
-    of injection per wall-clock second (budget ≥ 50)."""
-    import numpy as np
-
-    from simulator.actions import make_action
-    from simulator.cement.solver import blas_single_thread
-    from simulator.personas import build, placement
-    from simulator.procedure import Procedure
-
-    scenario = load_scenario(DEFAULT_SCENARIO)
-    proc = Procedure(scenario, render_images=False)
-    acts = placement(build(DEFAULT_SCENARIO)["expert"]["actions"])
-    for a in acts:
-        proc.submit(
-            make_action(a["t"], a["do"], **{k: v for k, v in a.items() if k not in ("t", "do")})
-        )
-    t0 = acts[-1]["t"] + 1.0
-    proc.submit(make_action(t0, "mix"))
-    proc.submit(make_action(t0 + 240.0, "inject", rate_ml_min=2.0, ml=3.0))
-    while proc.t_s < t0 + 240.0 + 0.02:
-        proc.step()
-    ticks = []
-    with blas_single_thread():  # as the procedure and the window run it
-        start_sim, start_wall = proc.t_s, time.perf_counter()
-        while proc.cement.injecting:
-            t = time.perf_counter()
-            proc.step()
-            ticks.append(time.perf_counter() - t)
-        wall = time.perf_counter() - start_wall
-    return {
-        "cement_step_ms": round(1000.0 * float(np.median(ticks)), 3),
-        "cement_step_ms_p95": round(1000.0 * float(np.percentile(ticks, 95)), 3),
-        "cement_step_ms_max": round(1000.0 * float(np.max(ticks)), 3),
-        "injection_realtime_factor": round((proc.t_s - start_sim) / wall, 1),
-        "injection_ml": round(proc.cement.metrics()["injected_ml"], 3),
-    }
-
-
 ADVERSARIAL = PROJECT_ROOT / "tests" / "data" / "adversarial"
 """Valid scripts written to make an attempt as expensive as possible, one folder per scenario
 (``python -m tests.make_adversarial``)."""
@@ -351,6 +312,7 @@ def bench_startup(scenario_id: str = DEFAULT_SCENARIO) -> dict:
 _BUILD = """
 import sys, time
 from simulator.anatomy.build import build_phantom
+from simulator.bench.cement import bench_cement
 from simulator.scenario import load_scenario
 t0 = time.perf_counter()
 build_phantom(load_scenario(sys.argv[1]))
