@@ -71,9 +71,10 @@ class SubgridFill:
 
     def fraction(self, fill: np.ndarray, w: np.ndarray):
         """(voxel slices of the phantom, cement volume fraction 0–1 float32) over the box of
-        cells holding more than a trace of cement (``BOX_SATURATION``), for the cells' saturation ``fill`` and
-        weights ``w`` (per cell: the cement's own, from when it arrived); the voxels of each
-        leak site's cells scaled to hold that site's cement; None without cement."""
+        cells holding more than a trace of cement (``BOX_SATURATION``), for the cells'
+        saturation ``fill`` and weights ``w`` (per cell: the cement's own, from when it
+        arrived); the voxels of each leak site's cells scaled to hold that site's cement;
+        None without cement."""
         shape = self.grid.shape
         cells = fill.reshape(shape)
         nz = np.nonzero(cells > BOX_SATURATION)  # a trace below this shows on no image
