@@ -5,7 +5,8 @@ vertebral venous system): the basivertebral tree inside the body (four branches 
 hub), the hub's exit through the posterior wall into the anterior internal (epidural)
 plexus behind the body, the plexus' two longitudinal veins draining up and down to the
 intervertebral foramina, the intervertebral veins out of the foramina to the ascending
-lumbar (intercostal) veins, the lumbar veins around the body's side to the great vein
+lumbar (intercostal) veins down or up the body's side to the next body's waist, the lumbar
+veins around that waist to the great vein
 (vena cava or azygos, drawn where the phantom paints the vena cava), and the great vein up
 and out of the field toward the heart and the lungs. Segmental veins of the scenario drain
 along the body's side to the great vein; extra plexus veins join their side's foramen.
@@ -202,20 +203,25 @@ def build_network(scenario, phantom) -> VeinNetwork:
     foramen = {}
     for side, s in (("left", 1.0), ("right", -1.0)):
         for end in ("up", "dn"):
-            z = zf[end]
-            route = P(
-                [
-                    (s * xp, yp, z),
-                    (s * (canal.half_width_mm + 6.0), wall + 6.0, z),
-                    (s * (hw + 4.0), wall - 2.0, z),
-                    (s * (hw + 3.0), 0.5 * front, z),
-                    (s * 0.8 * hw, front - 3.0, z),
-                    (gx, gy + rv * 0.5, z),
-                ]
+            z = zf[end]  # out of the foramen, along the ascending lumbar (intercostal) vein
+            z_n = z + (1.0 if end == "up" else -1.0) * body.height_mm / 2.0  # the next waist
+            z_n = min(max(z_n, z0 + 1.0), z1 - 1.0)
+            route = smooth(
+                P(
+                    [
+                        (s * xp, yp, z),
+                        (s * (canal.half_width_mm + 6.0), wall + 6.0, z),
+                        (s * (hw + 4.0), wall - 2.0, z),
+                        (s * (hw + 4.0), wall - 2.0, z_n),
+                        (s * (hw + 3.0), 0.5 * front, z_n),
+                        (s * 0.8 * hw, front - 3.0, z_n),
+                        (gx, gy + rv * 0.5, z_n),
+                    ]
+                )
             )
             foramen[side, end] = len(segs)
             r_lumbar = float(VEINS["lumbar_diameter_mm"]) / 2.0
-            segs.append((route, r_lumbar, sp["lumbar"], False, [((0, (gx, gy, z)), 1.0)]))
+            segs.append((route, r_lumbar, sp["lumbar"], False, [((0, (gx, gy, z_n)), 1.0)]))
         for end in ("up", "dn"):  # the plexus' longitudinal vein, from mid-height to a foramen
             pts = P([(s * xp, yp, 0.0), (s * xp, yp, zf[end])])
             segs.append((pts, r_epi, sp["epidural"], False, [(foramen[side, end], 1.0)]))
@@ -227,6 +233,16 @@ def build_network(scenario, phantom) -> VeinNetwork:
     for vein in scenario.veins:
         segs += _scenario_vein(vein, body, wall, yp, xp, r_epi, epidural, len(segs), sp)
     return VeinNetwork(segs)
+
+
+def smooth(points: np.ndarray, rounds: int = 3) -> np.ndarray:
+    """A polyline's corners rounded (Chaikin's corner cutting, ends kept): veins curve."""
+    for _ in range(rounds):
+        a, b = points[:-1], points[1:]
+        cut = np.empty((2 * len(a), 3))
+        cut[0::2], cut[1::2] = 0.75 * a + 0.25 * b, 0.25 * a + 0.75 * b
+        points = np.vstack([points[:1], cut, points[-1:]])
+    return points
 
 
 def _scenario_vein(vein, body, wall, yp, xp, r_epi, epidural, start, sp):
@@ -241,7 +257,7 @@ def _scenario_vein(vein, body, wall, yp, xp, r_epi, epidural, start, sp):
             ((epidural["left", end], (xp, yp, z)), 0.5),
             ((epidural["right", end], (-xp, yp, z)), 0.5),
         ]
-        trunk = P([(x, y, z), (x, wall, z), (x, yp, z)])
+        trunk = P([(x, y, z), (x, wall, z), (x, yp, z)])  # straight through the foramen
         segs.append((trunk, r, sp["intraosseous"], False, join))
         depth, width = 2.0 * body.half_depth_mm, 2.0 * body.half_width_mm
         for s in (1.0, -1.0):
@@ -254,7 +270,16 @@ def _scenario_vein(vein, body, wall, yp, xp, r_epi, epidural, start, sp):
     if vein.kind == "segmental":
         s = 1.0 if x >= 0 else -1.0
         y_front = body.anterior_y_mm * 0.7
-        pts = P([(x, y, z), (s * (body.half_width_mm + r + 0.3), y_front, z)])
+        side_y = 0.5 * (y + y_front)
+        pts = smooth(
+            P(
+                [
+                    (x, y, z),
+                    (s * (body.half_width_at(side_y) + r + 0.3), side_y, z),
+                    (s * (body.half_width_mm * 0.8), y_front, z),
+                ]
+            )
+        )
         return [(pts, r, sp["lumbar"], False, [((0, (pts[-1][0], pts[-1][1], z)), 1.0)])]
     pts = P([(x, y, 0.0), (x, y, 0.0 + (1 if end == "up" else -1) * 8.0)])
     return [(pts, r, sp["epidural"], False, [((epidural[side, end], (x, y, 0.0)), 1.0)])]
