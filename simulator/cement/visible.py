@@ -90,7 +90,7 @@ class VisibleCement:
     def cement_fill(self, barium_mass_fraction: float) -> CementFill | None:
         """The image's cement: the voxel fill and the veins' cement as points (None: none)."""
         voxels = self.voxel_field()
-        pts, vol = self.network.points()
+        pts, vol = self.points()
         if voxels is None and not vol.size:
             return None
         sl, frac = voxels if voxels is not None else (self.grid.slices, None)
@@ -102,6 +102,24 @@ class VisibleCement:
             points_mm3=vol,
             parts=lambda: self.parts(voxels),
         )
+
+    def points(self):
+        """(positions (N, 3) mm, volumes (N,) mm³) of the cement outside the voxel fill: the
+        veins' and what left the grid through its edge elsewhere (at the edge cell it left
+        from, so that no cement vanishes from the image)."""
+        pts, vol = self.network.points()
+        cells, out = self._edge_exits()
+        if cells.size:
+            pts = np.concatenate([pts, self.grid.centre_mm[cells]])
+            vol = np.concatenate([vol, out * 1e9])
+        return pts, vol
+
+    def _edge_exits(self):
+        """(boundary cells, m³) of the cement that left the grid there, veins excepted."""
+        out = self.flow.exited_cell_m3.copy()
+        out[self.vein_cells] = 0.0
+        cells = np.nonzero(out > 0)[0]
+        return cells, out[cells]
 
     def parts(self, field) -> dict | None:
         """The cement as points by site: {site: (positions (N, 3) mm, volumes (N,) mm³)}
@@ -121,6 +139,16 @@ class VisibleCement:
                 sel = site == k
                 if sel.any():
                     out["body" if name == "none" else name] = (pos[sel], vol[sel])
+        cells, gone = self._edge_exits()
+        for k, name in enumerate(SITES):  # what left the grid's edge, by its cell's site
+            sel = self.grid.site[cells] == k
+            if sel.any():
+                p = self.grid.centre_mm[cells[sel]]
+                v = gone[sel] * 1e9
+                key = "body" if name == "none" else name
+                if key in out:
+                    p, v = np.concatenate([out[key][0], p]), np.concatenate([out[key][1], v])
+                out[key] = (p, v)
         pts, vol = self.network.points()
         if vol.size:
             if "vein" in out:
