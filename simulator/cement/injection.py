@@ -385,20 +385,15 @@ class CementInjection:
         return None if field is None else field.parts()
 
     def display_state(self, t_s: float) -> dict | None:
-        """What the trainee's gauges show at ``t_s`` (s), or None before mixing: product name;
-        phase id (``rheology.phase_label`` names it), the next phase (None once set) and the
-        seconds until it (``next_phase_in_s``); time since mixing (s); the syringe's
-        ``injected_ml``, of which ``in_cannula_ml`` fills the cannula, ``in_transit_ml`` has
-        left it but not yet entered the bone and ``delivered_ml`` has gone out of the needle
-        (ml; delivered = injected − in cannula − in transit); injecting; pressure and the
-        syringe's limit (kPa). ``in_body_ml`` and ``leaked_ml`` (ml) split what was delivered
-        into the body and its leaks: in a real procedure only the image tells, so the window
-        shows them with training hints on only."""
+        """The trainee's gauges at ``t_s`` (s), None before mixing: the phase id, the next one
+        (None once set) and s until it; s since mixing; kPa; ml injected = in cannula + in
+        transit (out of it, not yet in the bone) + delivered, and delivered = in body + leaked,
+        which only the image tells (the HUD shows those two with training hints only)."""
         if self.product is None or self.mixed_at_s is None:
             return None
         since = t_s - self.mixed_at_s
         clock = self.product.phase_clock(since, self.temperature_c)
-        delivered = self.injected_m3 - self.in_cannula_m3 - self._pending_m3
+        delivered = max(self.injected_m3 - self.in_cannula_m3 - self._pending_m3, 0.0)
         return {
             "name": self.product.name,
             "phase": clock.phase,
@@ -408,7 +403,7 @@ class CementInjection:
             "injected_ml": self.injected_m3 * 1e6,
             "in_cannula_ml": self.in_cannula_m3 * 1e6,
             "in_transit_ml": self._pending_m3 * 1e6,
-            "delivered_ml": max(delivered, 0.0) * 1e6,
+            "delivered_ml": delivered * 1e6,
             "in_body_ml": self.in_body_ml(),
             "leaked_ml": sum(self.leak_ml().values()),
             "injecting": bool(self.injecting),
