@@ -30,6 +30,7 @@ class ModelOptions:
     carm_device: bool = True
     mesh_anatomy: bool = True
     visible_cement: bool = True
+    phase_labels: bool = True
     yield_per_s: float | None = None
 
     @property

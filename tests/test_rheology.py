@@ -8,7 +8,14 @@ import math
 import pytest
 
 from simulator.assets import load_table
-from simulator.cement.rheology import CementProduct, cannula_pressure_pa, cannula_rate_m3_s
+from simulator.cement.rheology import (
+    PHASES,
+    CementProduct,
+    PhaseClock,
+    cannula_pressure_pa,
+    cannula_rate_m3_s,
+    phase_label,
+)
 
 PRODUCTS = list(load_table("cements")["products"])
 ML_MIN = 1e-6 / 60.0  # m³/s per ml/min
@@ -114,3 +121,57 @@ def test_products_match_the_reference_ranges():
     assert high.set_after_s(28) == pytest.approx(381, rel=0.03)
     for c in (low, med, high):
         assert 0.3 <= c.power_law_index <= 0.7
+
+
+# ----- the phase clock (the HUD's countdown) ---------------------------------------------------
+
+
+@pytest.mark.parametrize("product", PRODUCTS)
+@pytest.mark.parametrize("temperature_c", [4.0, 22.0, 30.0])
+def test_phase_clock_agrees_with_phase_and_counts_down_to_the_change(product, temperature_c):
+    """At every time the clock's phase is ``phase()``'s, and stepping ``next_in_s`` on (a hair
+    before and after) crosses exactly into ``next_phase``."""
+    c = CementProduct.load(product)
+    for t in range(0, 2400, 7):
+        clock = c.phase_clock(float(t), temperature_c)
+        assert clock.phase == c.phase(float(t), temperature_c)
+        if clock.next_phase is None:
+            assert clock.phase == "set" and clock.next_in_s is None
+            continue
+        assert clock.next_in_s > 0
+        t_change = t + clock.next_in_s
+        assert c.phase(t_change - 1e-6, temperature_c) == clock.phase
+        assert c.phase(t_change + 1e-6, temperature_c) == clock.next_phase
+
+
+def test_phase_clock_values_of_the_medium_cement():
+    """pmma_medium (assets/cements.toml): liquid until 306 s, doughy until 510 s, working until
+    it sets at 1020 s at 22 °C; at 4 °C the clock runs exp(−18/23.7) ≈ 0.468 × as fast."""
+    c = CementProduct.load("pmma_medium")
+    assert c.phase_clock(100.0, 22.0) == PhaseClock(
+        phase="liquid", next_phase="paste", next_in_s=206.0
+    )
+    assert c.phase_clock(438.0, 22.0) == PhaseClock(
+        phase="paste", next_phase="working", next_in_s=72.0
+    )
+    working = c.phase_clock(900.0, 22.0)
+    assert (working.phase, working.next_phase) == ("working", "set")
+    assert working.next_in_s == pytest.approx(c.set_after_s(22.0) - 900.0, abs=1e-9)
+    assert c.phase_clock(1020.0, 22.0) == PhaseClock(phase="set", next_phase=None, next_in_s=None)
+    cold = c.phase_clock(0.0, 4.0)
+    assert cold.next_in_s == pytest.approx(306.0 / math.exp(-18.0 / 23.7), rel=1e-12)
+
+
+def test_a_high_viscosity_cement_is_never_liquid():
+    """pmma_high's liquid phase has no length: the clock starts doughy and counts to working
+    at 120 s."""
+    c = CementProduct.load("pmma_high")
+    assert c.phase_clock(0.0, 22.0) == PhaseClock(
+        phase="paste", next_phase="working", next_in_s=120.0
+    )
+
+
+def test_every_phase_has_a_label_and_the_ids_stay():
+    """The ids are in recorded scores and the rubric (kept); the words are the clinical ones."""
+    assert PHASES == ("liquid", "paste", "working", "set")
+    assert [phase_label(p) for p in PHASES] == ["liquid", "doughy", "working", "set"]

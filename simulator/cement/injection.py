@@ -385,17 +385,27 @@ class CementInjection:
         return None if field is None else field.parts()
 
     def display_state(self, t_s: float) -> dict | None:
-        """What the trainee's gauges show at ``t_s``, or None before mixing: product name,
-        phase, time since mixing (s), injected (ml), injecting, pressure and the syringe's
-        limit (kPa)."""
+        """The trainee's gauges at ``t_s`` (s), None before mixing: the phase id, the next one
+        (None once set) and s until it; s since mixing; kPa; ml injected = in cannula + in
+        transit (out of it, not yet in the bone) + delivered, and delivered = in body + leaked,
+        which only the image tells (the HUD shows those two with training hints only)."""
         if self.product is None or self.mixed_at_s is None:
             return None
         since = t_s - self.mixed_at_s
+        clock = self.product.phase_clock(since, self.temperature_c)
+        delivered = max(self.injected_m3 - self.in_cannula_m3 - self._pending_m3, 0.0)
         return {
             "name": self.product.name,
-            "phase": self.product.phase(since, self.temperature_c),
+            "phase": clock.phase,
+            "next_phase": clock.next_phase,
+            "next_phase_in_s": clock.next_in_s,
             "since_mix_s": since,
             "injected_ml": self.injected_m3 * 1e6,
+            "in_cannula_ml": self.in_cannula_m3 * 1e6,
+            "in_transit_ml": self._pending_m3 * 1e6,
+            "delivered_ml": delivered * 1e6,
+            "in_body_ml": self.in_body_ml(),
+            "leaked_ml": sum(self.leak_ml().values()),
             "injecting": bool(self.injecting),
             "pressure_kpa": self.pressure_pa / 1e3 if self.injecting else 0.0,
             "limit_kpa": self.limit_pa / 1e3,

@@ -3,7 +3,12 @@
 Curing. The consistency of a product rises with time since mixing,
 ``K(t) = k0 · exp(t_eff / growth)``, with the clock running faster when warm:
 ``t_eff = t · exp((T − T_ref) / T_scale)`` (numbers and sources in ``assets/cements.toml``).
-K is the apparent viscosity at 1 s⁻¹ (Pa·s^n). Phases: liquid → paste → working → set.
+K is the apparent viscosity at 1 s⁻¹ (Pa·s^n).
+
+Phases. The cement is liquid, then doughy (the time to inject), then working (stiffening, still
+injectable), then set. Their ids (``PHASES``: ``liquid``, ``paste``, ``working``, ``set``) are
+in recorded scores and the rubric's ``good_phases``, so they stay; what a trainee or educator
+reads is the label (:data:`PHASE_LABELS`, :func:`phase_label`), here and nowhere else.
 
 Cannula. Laminar flow of a power-law fluid (index n) in a tube of radius r and length L at
 volume rate Q needs
@@ -22,6 +27,27 @@ from dataclasses import dataclass
 from simulator.assets import load_table
 
 PHASES = ("liquid", "paste", "working", "set")
+"""The phase ids, in order (logged in scores, named by ``assets/rubric.toml [timing]``)."""
+
+PHASE_LABELS = {"liquid": "liquid", "paste": "doughy", "working": "working", "set": "set"}
+"""What the HUD, the feedback and the docs call each phase: the consistency a clinician checks
+on the spatula (liquid: drips; doughy: holds its shape, the time to inject; working: stiffening;
+set: hard)."""
+
+
+def phase_label(phase: str) -> str:
+    """The word shown for the phase id ``phase`` (``"paste"`` → ``"doughy"``)."""
+    return PHASE_LABELS[phase]
+
+
+@dataclass(frozen=True, kw_only=True)
+class PhaseClock:
+    """Where the curing stands: the phase id now, the next one (None once set) and the
+    seconds of procedure time (at the temperature it was asked for) until it begins."""
+
+    phase: str
+    next_phase: str | None
+    next_in_s: float | None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -63,15 +89,35 @@ class CementProduct:
         t_eff = max(since_mix_s, 0.0) * self.clock_rate(temperature_c)
         return self.k0_pa_s * math.exp(min(t_eff, self.set_s) / self.growth_s)
 
+    def phase_ends_s(self) -> tuple[tuple[str, float], ...]:
+        """Each phase id with the curing time (s after mixing at the reference temperature)
+        at which it ends; the working phase lasts until the cement sets."""
+        return (
+            ("liquid", self.liquid_end_s),
+            ("paste", self.paste_end_s),
+            ("working", max(self.working_end_s, self.set_s)),
+            ("set", math.inf),
+        )
+
     def phase(self, since_mix_s: float, temperature_c: float) -> str:
-        """``liquid``, ``paste``, ``working`` or ``set``."""
-        t_eff = since_mix_s * self.clock_rate(temperature_c)
-        for name, end in zip(
-            PHASES, (self.liquid_end_s, self.paste_end_s, self.working_end_s), strict=False
-        ):
-            if t_eff < end:
-                return name
-        return "set" if t_eff >= self.set_s else "working"
+        """``liquid``, ``paste``, ``working`` or ``set`` (the ids; :func:`phase_label` names
+        them) ``since_mix_s`` seconds after mixing at ``temperature_c``."""
+        return self.phase_clock(since_mix_s, temperature_c).phase
+
+    def phase_clock(self, since_mix_s: float, temperature_c: float) -> PhaseClock:
+        """The phase ``since_mix_s`` seconds (s) after mixing at ``temperature_c`` (°C), the
+        next phase and the seconds until it begins (the curing clock's rate at that
+        temperature; phases of no length, like a high-viscosity cement's liquid one, are
+        skipped)."""
+        rate = self.clock_rate(temperature_c)
+        t_eff = since_mix_s * rate
+        ends = self.phase_ends_s()
+        now = next((k for k, (_, end) in enumerate(ends) if t_eff < end), len(ends) - 1)
+        name, end = ends[now]
+        after = next((n for n, e in ends[now + 1 :] if e > end), None)
+        if after is None:
+            return PhaseClock(phase=name, next_phase=None, next_in_s=None)
+        return PhaseClock(phase=name, next_phase=after, next_in_s=(end - t_eff) / rate)
 
     def set_after_s(self, temperature_c: float) -> float:
         """Seconds after mixing at which the cement sets at ``temperature_c``."""

@@ -111,7 +111,9 @@ def attempt_log(
         "actions": [dict(a) for a in proc.applied],
         "events": events,
         "metrics": metrics,
-        "score": score_attempt(proc.scenario, metrics, events),
+        "score": score_attempt(
+            proc.scenario, metrics, events, phase_labels=proc.model.phase_labels
+        ),
         "images": final_images(proc),
     }
     if proc.carm is not None and proc.carm.settings != DisplaySettings():

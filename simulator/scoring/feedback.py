@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from simulator.cement.rheology import CementProduct
+from simulator.cement.rheology import CementProduct, phase_label
 
 BREACH_WORDS = {
     "medial_pedicle_wall": ("the medial pedicle wall", "AP"),
@@ -272,8 +272,8 @@ def placement_sentence(metrics: Mapping) -> str:
 
 
 def injection_phase(scenario, metrics: Mapping) -> str | None:
-    """The cement's phase (``liquid``, ``paste``, ``working``, ``set``) when the first
-    injection began, or None without an injection."""
+    """The cement's phase id (``liquid``, ``paste``, ``working``, ``set``; ``phase_label``
+    names it) when the first injection began, or None without an injection."""
     start = metrics["injection_start_after_mix_s"]
     if start is None or metrics["cement_product"] is None:
         return None
@@ -292,11 +292,12 @@ def cement_sentences(scenario, metrics: Mapping) -> list[str]:
     start = metrics["injection_start_after_mix_s"]
     phase = injection_phase(scenario, metrics)
     if start is not None and phase is not None:
+        word = phase_label(phase)
         advice = {
-            "liquid": "while it was still liquid; liquid cement runs into veins and cracks",
-            "paste": "in its doughy phase, the safe time to inject",
-            "working": "late in its working time, when the pressure needed rises fast",
-            "set": "after it had set",
+            "liquid": f"while it was still {word}; {word} cement runs into veins and cracks",
+            "paste": f"in its {word} phase, the safe time to inject",
+            "working": f"late in its {word} time, when the pressure needed rises fast",
+            "set": f"after it had {word}",
         }[phase]
         out.append(f"You began injecting {start:.0f} s after mixing, {advice}.")
     lo, hi = scenario.targets.fill_ml_min, scenario.targets.fill_ml_max

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from simulator.cement.rheology import phase_label
 from simulator.rubric import Rubric, rubric_for
 from simulator.scoring.feedback import clock, feedback_sentences, injection_phase
 
@@ -88,9 +89,10 @@ def placement(m: Mapping, r: Rubric) -> Component:
     return c
 
 
-def cement(m: Mapping, r: Rubric, scenario) -> Component:
+def cement(m: Mapping, r: Rubric, scenario, *, phase_labels: bool = True) -> Component:
     """Volume in the target range, distribution (midline, both endplates), leaks, and the
-    cement's phase when the injection began."""
+    cement's phase when the injection began (named by its label, or by its id as releases
+    ≤ 0.4.0 wrote it when ``phase_labels`` is False)."""
     c = Component(name="cement", max=r["cement_points"])
     fill_ml_min, fill_ml_max = scenario.targets.fill_ml_min, scenario.targets.fill_ml_max
     body = m["in_body_ml"]
@@ -128,7 +130,9 @@ def cement(m: Mapping, r: Rubric, scenario) -> Component:
     leaks = [f"{s.replace('_', ' ')} {v:.2f} ml" for s, v in m["leak_ml"].items() if v >= visible]
     c.notes.append("leaks: " + ", ".join(leaks) if leaks else "no visible leak")
     if phase is not None:
-        c.notes.append(f"injection began in the {phase} phase")
+        c.notes.append(
+            f"injection began in the {phase_label(phase) if phase_labels else phase} phase"
+        )
     return c
 
 
@@ -174,8 +178,12 @@ def efficiency(m: Mapping, r: Rubric, expert) -> Component:
 # ----- the score --------------------------------------------------------------------------------
 
 
-def score_attempt(scenario, metrics: Mapping, events: Sequence[Mapping]) -> dict:
+def score_attempt(
+    scenario, metrics: Mapping, events: Sequence[Mapping], *, phase_labels: bool = True
+) -> dict:
     """The log's ``score`` for one attempt's metrics and events (JSON forms).
+    ``phase_labels``: the release's ``ModelOptions.phase_labels`` (False: a note names the
+    cement phase by its id, as releases ≤ 0.4.0 wrote it, so that their logs verify).
 
     ``total`` is 0–100: the components' points scaled so that their maxima sum to 100, capped at
     ``critical_cap`` when there is a critical error. ``passed`` needs no critical error and a
@@ -183,7 +191,7 @@ def score_attempt(scenario, metrics: Mapping, events: Sequence[Mapping]) -> dict
     r = rubric_for(scenario)
     comps = [
         placement(metrics, r),
-        cement(metrics, r, scenario),
+        cement(metrics, r, scenario, phase_labels=phase_labels),
         radiation(metrics, r, scenario.expert),
         efficiency(metrics, r, scenario.expert),
     ]

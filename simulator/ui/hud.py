@@ -2,15 +2,18 @@
 
 Only what the operator would know in a real procedure: the clock, the needle's inserted length
 (read off the trocar's centimetre marks), the C-arm's fluoroscopy timer, shot count and
-dose-area product, the cement's product, mixing clock and consistency phase, the syringe's
-delivered volume and the pressure they feel (a gauge). Nothing about where the tip or the
-cement really is, and not the needle's angles (no instrument shows them; the arms' angles are
-on the C-arm's display, :mod:`simulator.ui.carm_icon`).
+dose-area product, the cement's product, mixing clock, consistency phase and the time until the
+next phase, the volume pushed from the syringe, how much of it still fills the needle and how
+much has left it, and the pressure they feel (a gauge). Nothing about where the tip or the
+cement really is (how much of the cement is in the body and how much leaked), and not the
+needle's angles (no instrument shows them; the arms' angles are on the C-arm's display,
+:mod:`simulator.ui.carm_icon`).
 
 With training hints on, a HINTS section adds what a trainer would tell: the needle's medial and
 caudal angles, how far the current frontal and lateral poses are from the true AP and true
 lateral (:func:`~simulator.fluoro.poses.ap_error_deg`, ``lateral_error_deg``) and, once a side
-is chosen, how far the frontal beam is from the en-face view down that pedicle.
+is chosen, how far the frontal beam is from the en-face view down that pedicle; the CEMENT
+section adds how much of the delivered cement is in the body and how much leaked.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import math
 
 import pygame
 
+from simulator.cement.rheology import phase_label
 from simulator.fluoro.geometry import angle_between_lines_deg
 from simulator.fluoro.poses import ap_error_deg, lateral_error_deg
 from simulator.ui import render as r
@@ -133,24 +137,58 @@ def draw_hud(
     _cement_rows(col, session)
 
 
+def countdown(seconds: float) -> str:
+    """``m:ss`` of a time still to run (s), rounded up: it reads 0:01 until the moment comes."""
+    return clock(math.ceil(seconds - 1e-9))
+
+
+def cement_rows(state: dict | None, *, hints: bool = False) -> list[tuple[str, str, tuple]]:
+    """The CEMENT section's rows (label, value, colour) from the model's ``display_state``
+    (None before mixing): the phase and the countdown to the next one (m:ss), the time since
+    mixing, and the syringe's volume split into what fills the needle and what has left it
+    (ml). Where the delivered cement went (body, leaks) only the image tells; ``hints`` adds
+    it, as a trainer would."""
+    if state is None:
+        return [("phase", "not mixed", r.DIM)]
+    rows = [("phase", phase_label(state["phase"]), r.TEXT)]
+    if state["next_phase"] is not None:
+        rows.append(
+            (
+                f"{phase_label(state['next_phase'])} in",
+                countdown(state["next_phase_in_s"]),
+                r.TEXT,
+            )
+        )
+    in_needle = state["in_cannula_ml"] + state["in_transit_ml"]
+    rows += [
+        ("since mix", clock(state["since_mix_s"]), r.TEXT),
+        ("injected", f"{state['injected_ml']:.2f} ml", r.TEXT),
+        ("in needle", f"{in_needle:.2f} ml", r.TEXT),
+        ("delivered", f"{state['delivered_ml']:.2f} ml", r.TEXT),
+    ]
+    if hints:
+        rows += [
+            ("in body", f"{state['in_body_ml']:.2f} ml", r.ACCENT),
+            ("leaked", f"{state['leaked_ml']:.2f} ml", r.ACCENT),
+        ]
+    return rows
+
+
 def _cement_rows(col: _Column, session: LiveSession) -> None:
     """The CEMENT section's rows, then the pressure gauge in the room left below them."""
     proc = session.proc
     c = proc.cement.display_state(proc.t_s)
-    if c is None:
-        col.words(proc.scenario.cement.product.replace("_", " "))
-        col.line("phase", "not mixed", r.DIM)
-    else:
-        col.words(c["name"][:24])
-        col.line("phase", c["phase"])
-        col.line("since mix", clock(c["since_mix_s"]))
-        col.line("injected", f"{c['injected_ml']:.2f} ml")
+    name = proc.scenario.cement.product.replace("_", " ") if c is None else c["name"]
+    col.words(name[:24])
+    for label, value, color in cement_rows(c, hints=session.hints):
+        col.line(label, value, color)
     injecting = c is not None and c["injecting"]
     col.line("rate", f"{session.rate_ml_min:.1f} ml/min", r.GOOD if injecting else r.TEXT)
     limit_kpa = c["limit_kpa"] if c is not None else 100.0
     pressure = c["pressure_kpa"] if c is not None else 0.0
     rect = col.rect
-    radius = min(rect.width // 2 - 8, max(rect.bottom - col.y - 30, 20))
+    # the dial and its labels fit in the room left under the rows (a 12 px gap above it)
+    radius = min(rect.width // 2 - 8, max((rect.bottom - col.y - 16) // 2, 20))
     gauge(col.surf, (rect.centerx, col.y + radius + 12), radius, pressure, limit_kpa)
 
 
