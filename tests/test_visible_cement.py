@@ -55,7 +55,7 @@ def test_cement_pushed_into_the_hub_grows_a_column_behind_the_wall():
     reach = []
     for _ in range(4):
         for _ in range(10):
-            net.step(0.1, hub, np.array([5e-9]), 20.0)  # 5 mm³ per 0.1 s
+            net.step(0.1, hub, np.array([1e-8]), 20.0)  # 10 mm³ per 0.1 s
         pos, _vol = net.points()
         reach.append(float(pos[:, 1].max()))
     assert reach[0] < wall < reach[-1]  # the column reached the plexus behind the wall

@@ -47,25 +47,41 @@ VEINS = MODEL["veins"]
 class VeinNetwork:
     """Vein cells (read-only geometry) and the cement in them (``cement_m3``, mutable)."""
 
-    def __init__(self, segments):
+    def __init__(self, segments, *, seed: int = 0):
         """``segments``: (points (k, 3) mm, radius mm, blood speed mm/s, great, downstream
-        segment indices with their shares, from the segment's last point)."""
+        segment indices with their shares, from the segment's last point). The small veins
+        meander and their calibre varies along them (``[veins]`` ``meander_mm``,
+        ``calibre_variation``, seeded by ``seed``): real veins are not ruled lines."""
         ds = float(VEINS["cell_mm"])
-        pos, area, speed, great, first, last = [], [], [], [], [], []
+        rng = np.random.default_rng(seed)
+        pos, radii, axis, speed, great, first, last = [], [], [], [], [], [], []
         for pts, radius, v, is_great, _ in segments:
             first.append(len(pos))
+            if not is_great:
+                pts = meander(pts, float(VEINS["meander_mm"]), rng)
+            phase, wave = rng.uniform(0, 2 * math.pi), rng.uniform(4.0, 9.0)
+            along = 0.0
             for a, b in itertools.pairwise(pts):
                 n = max(1, math.ceil(np.linalg.norm(b - a) / ds))
+                d = (b - a) / max(np.linalg.norm(b - a), 1e-9)
                 for k in range(n):
                     pos.append(a + (b - a) * (k + 0.5) / n)
-                    area.append(math.pi * (radius / 1000.0) ** 2)
+                    along += ds
+                    vary = 0.0 if is_great else float(VEINS["calibre_variation"])
+                    radii.append(
+                        radius * (1.0 + vary * math.sin(2 * math.pi * along / wave + phase))
+                    )
+                    axis.append(d)
                     speed.append(v / 1000.0)
                     great.append(is_great)
             last.append(len(pos) - 1)
         n = len(pos)
         self.pos_mm = np.array(pos)
+        self.radius_mm = np.array(radii)
+        self.axis = np.array(axis)
+        area = np.pi * (self.radius_mm / 1000.0) ** 2
         self.length_m = np.full(n, ds / 1000.0)
-        self.cap_m3 = np.array(area) * self.length_m
+        self.cap_m3 = area * self.length_m
         self.speed_m_s = np.array(speed)
         self.great = np.array(great, dtype=bool)
         down = np.full((n, 2), -1, dtype=np.int64)
@@ -123,9 +139,24 @@ class VeinNetwork:
         return float(self.cement_m3.sum())
 
     def points(self):
-        """(positions (N, 3) mm, cement volumes (N,) mm³) of the cells holding cement."""
-        has = self.cement_m3 > 0
-        return self.pos_mm[has], self.cement_m3[has] * 1e9
+        """(positions (N, 3) mm, cement volumes (N,) mm³) of the cement in the cells, each
+        cell's spread over its lumen's cross-section (the centre and six points at 0.6 r), so
+        that a filled vein is drawn as wide as it is."""
+        has = np.nonzero(self.cement_m3 > 0)[0]
+        if has.size == 0:
+            return np.zeros((0, 3)), np.zeros(0)
+        centre, axis, r = self.pos_mm[has], self.axis[has], self.radius_mm[has]
+        u = np.cross(axis, [0.0, 0.0, 1.0])
+        flat = np.linalg.norm(u, axis=1) < 1e-6
+        u[flat] = np.cross(axis[flat], [1.0, 0.0, 0.0])
+        u /= np.linalg.norm(u, axis=1)[:, None]
+        w = np.cross(axis, u)
+        pts = [centre]
+        for k in range(6):
+            a = k * math.pi / 3.0
+            pts.append(centre + 0.6 * r[:, None] * (math.cos(a) * u + math.sin(a) * w))
+        vol = np.tile(self.cement_m3[has] * 1e9 / 7.0, 7)
+        return np.concatenate(pts), vol
 
 
 @njit(cache=True)
@@ -232,7 +263,29 @@ def build_network(scenario, phantom) -> VeinNetwork:
     }
     for vein in scenario.veins:
         segs += _scenario_vein(vein, body, wall, yp, xp, r_epi, epidural, len(segs), sp)
-    return VeinNetwork(segs)
+    return VeinNetwork(segs, seed=scenario.scenario.seed)
+
+
+def meander(points: np.ndarray, amplitude_mm: float, rng) -> np.ndarray:
+    """A polyline resampled at 1 mm and moved sideways by a seeded sum of two waves (a few
+    mm and about a centimetre long) of about ``amplitude_mm``, its ends kept."""
+    seg = np.linalg.norm(np.diff(points, axis=0), axis=1)
+    s = np.concatenate([[0.0], np.cumsum(seg)])
+    total = float(s[-1])
+    if total < 2.0 or amplitude_mm <= 0:
+        return points
+    t = np.linspace(0.0, total, max(int(total), 2) + 1)
+    line = np.stack([np.interp(t, s, points[:, k]) for k in range(3)], 1)
+    tangent = np.gradient(line, axis=0)
+    tangent /= np.maximum(np.linalg.norm(tangent, axis=1), 1e-9)[:, None]
+    side = np.cross(tangent, rng.normal(size=3))
+    side /= np.maximum(np.linalg.norm(side, axis=1), 1e-9)[:, None]
+    envelope = np.sin(np.pi * t / total)  # ends in place: the junctions still meet
+    wave = sum(
+        rng.uniform(0.4, 0.7) * np.sin(2 * np.pi * t / rng.uniform(lo, hi) + rng.uniform(0, 6.3))
+        for lo, hi in ((3.0, 6.0), (8.0, 14.0))
+    )
+    return line + (amplitude_mm * envelope * wave)[:, None] * side
 
 
 def smooth(points: np.ndarray, rounds: int = 3) -> np.ndarray:
@@ -252,19 +305,23 @@ def _scenario_vein(vein, body, wall, yp, xp, r_epi, epidural, start, sp):
     P = np.array
     end = "up" if z >= 0 else "dn"
     if vein.kind == "basivertebral":
-        segs = []
-        join = [
-            ((epidural["left", end], (xp, yp, z)), 0.5),
-            ((epidural["right", end], (-xp, yp, z)), 0.5),
-        ]
         trunk = P([(x, y, z), (x, wall, z), (x, yp, z)])  # straight through the foramen
-        segs.append((trunk, r, sp["intraosseous"], False, join))
+        # the retro-corporeal anastomosis to both sides, each then up and down the plexus
+        segs = [(trunk, r, sp["intraosseous"], False, [(start + 1, 0.5), (start + 2, 0.5)])]
+        for side, sx in (("left", xp), ("right", -xp)):
+            join = [
+                ((epidural[side, "up"], (sx, yp, max(z, 0.0))), 0.5),
+                ((epidural[side, "dn"], (sx, yp, min(z, 0.0))), 0.5),
+            ]
+            across = P([(x, yp, z), (sx, yp, z)])
+            segs.append((across, 0.8 * r, sp["epidural"], False, join))  # as painted
         depth, width = 2.0 * body.half_depth_mm, 2.0 * body.half_width_mm
         for s in (1.0, -1.0):
             for length, angle in ((0.45 * depth, 35.0), (0.3 * width, 80.0)):
                 a = math.radians(angle)
                 tip = (x + s * length * math.sin(a), y - length * math.cos(a), z)
-                segs.append((P([tip, (x, y, z)]), 0.5 * r, sp["intraosseous"], False, [(start, 1)]))
+                branch = P([tip, (x, y, z)])
+                segs.append((branch, 0.5 * r, sp["intraosseous"], False, [(start, 1.0)]))
         return segs
     side = "left" if x >= 0 else "right"
     if vein.kind == "segmental":

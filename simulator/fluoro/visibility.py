@@ -5,10 +5,11 @@ size, field mode and pincushion (:class:`ImagingGeometry`; the imager uses the s
 the cement can be put on the detector without the anatomy's ray cast.
 
 For each leak site :func:`leak_contrast` splats the leaked cement (points with volumes,
-:func:`~simulator.fluoro.overlay.point_patch`) and reads its peak ∫Δμ dl over the pixels of the
-collimated field where the body's own cement adds less than the threshold
-(``[visibility] contrast_line_integral`` of ``assets/fluoro.toml``): a leak inside the bolus's
-shadow cannot be told from the bolus. It shows when that peak reaches the threshold.
+:func:`~simulator.fluoro.overlay.point_patch`) and reads the ∫Δμ dl it reaches over at least
+Rose's area (``[visibility] min_area_mm2``) of the collimated field, at the pixels where it adds
+at least as much as the body's own cement (where the bolus is the denser cement, the leak in
+its shadow cannot be told from it). It shows when that reaches the threshold
+(``[visibility] contrast_line_integral`` of ``assets/fluoro.toml``).
 
 :class:`LeakWatch` (held by the procedure when ``ModelOptions.visible_cement``) does this at
 every exposure, whatever the pose, and keeps per site the first exposure time on which the leak
@@ -106,27 +107,30 @@ def contrast_threshold(table: dict | None = None) -> float:
     return float((table or load_table("fluoro"))["visibility"]["contrast_line_integral"])
 
 
-def leak_contrast(
-    parts: dict, proj: Projection, delta_mu_per_mm: float, *, threshold: float | None = None
-) -> dict[str, float]:
-    """Per leak site of ``parts``, the peak ∫Δμ dl (dimensionless) its cement adds on the
-    detector of ``proj``, over the pixels inside the collimated circle where the body's
-    cement (``parts["body"]``) adds less than ``threshold`` (default
-    :func:`contrast_threshold`); 0 for a site with no cement on the field.
+def leak_contrast(parts: dict, proj: Projection, delta_mu_per_mm: float) -> dict[str, float]:
+    """Per leak site of ``parts``, the ∫Δμ dl (dimensionless) its cement adds on the detector
+    of ``proj`` over at least ``[visibility] min_area_mm2`` (Rose's area) inside the
+    collimated circle, at pixels where it is at least what the body's cement
+    (``parts["body"]``) adds there; 0 for a site with no cement on the field. It shows when
+    that reaches ``threshold`` (default :func:`contrast_threshold`).
 
     ``parts``: site → (positions (N, 3) anatomy mm, volumes (N,) mm³) or None, as
     ``CementInjection.visible_parts()`` gives them; ``delta_mu_per_mm``: cement over what it
     displaced (1/mm)."""
-    limit = contrast_threshold() if threshold is None else float(threshold)
     leaks = {s: _patch(p, proj, delta_mu_per_mm) for s, p in parts.items() if s != "body"}
-    return _contrast(leaks, parts.get("body"), proj, delta_mu_per_mm, limit)
+    return _contrast(leaks, parts.get("body"), proj, delta_mu_per_mm)
 
 
-def _contrast(leaks: dict, body_part, proj: Projection, delta_mu_per_mm: float, limit: float):
+def _contrast(leaks: dict, body_part, proj: Projection, delta_mu_per_mm: float):
     """:func:`leak_contrast` of the sites' patches ``leaks`` (site → patch or None)."""
     body = _patch(body_part, proj, delta_mu_per_mm)
+    fluoro = load_table("fluoro")
+    table = fluoro["visibility"]
+    sod = float(fluoro["geometry"]["source_isocentre_distance_mm"])
+    iso_px_mm = proj.pixel_mm * sod / proj.beam.sid_mm  # a pixel at the isocentre
+    area_px = max(1, round(float(table["min_area_mm2"]) / iso_px_mm**2))
     return {
-        site: 0.0 if leak is None else _peak_outside(leak, body, proj.size_px, limit)
+        site: 0.0 if leak is None else _peak_outside(leak, body, proj.size_px, area_px=area_px)
         for site, leak in leaks.items()
     }
 
@@ -138,9 +142,11 @@ def _patch(part, proj: Projection, delta_mu_per_mm: float):
     return point_patch(part[0], part[1], proj, delta_mu_per_mm=delta_mu_per_mm)
 
 
-def _peak_outside(leak, body, n: int, limit: float) -> float:
-    """Largest value of the ``leak`` patch inside the field's circle (radius n/2 px about the
-    centre) where the ``body`` patch (or None) is below ``limit``."""
+def _peak_outside(leak, body, n: int, *, area_px: int = 1) -> float:
+    """The value the ``leak`` patch reaches over at least ``area_px`` pixels (its
+    ``area_px``-th largest) inside the field's circle (radius n/2 px about the centre), at
+    pixels where it is at least the ``body`` patch's (or None): where the bolus is the denser
+    cement, the leak in its shadow cannot be told from it."""
     rs, cs, values = leak
     rows = np.arange(rs.start, rs.stop, dtype=float)[:, None]
     cols = np.arange(cs.start, cs.stop, dtype=float)[None, :]
@@ -155,8 +161,11 @@ def _peak_outside(leak, body, n: int, limit: float) -> float:
             shadow[r0 - rs.start : r1 - rs.start, c0 - cs.start : c1 - cs.start] = bvalues[
                 r0 - brs.start : r1 - brs.start, c0 - bcs.start : c1 - bcs.start
             ]
-        keep &= shadow < limit
-    return float(values[keep].max()) if keep.any() else 0.0
+        keep &= values >= shadow
+    kept = values[keep]
+    if kept.size < area_px:
+        return 0.0
+    return float(np.partition(kept, kept.size - area_px)[kept.size - area_px])
 
 
 class LeakWatch:
@@ -202,7 +211,7 @@ class LeakWatch:
         patches = {s: _patch(p, proj, self.delta_mu_per_mm) for s, p in leaks.items()}
         if all(p is None or float(p[2].max()) < self.threshold for p in patches.values()):
             return  # too faint to show even beside the bolus: no need to splat the body
-        shown = _contrast(patches, parts.get("body"), proj, self.delta_mu_per_mm, self.threshold)
+        shown = _contrast(patches, parts.get("body"), proj, self.delta_mu_per_mm)
         for site, peak in shown.items():
             if peak >= self.threshold:
                 self.seen_s[site] = float(t_s)
