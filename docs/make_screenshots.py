@@ -78,7 +78,7 @@ def main() -> int:
     """Write the screenshots; returns 0."""
     OUT.mkdir(parents=True, exist_ok=True)
     expert = build(SCENARIO)["expert"]["actions"]
-    aim = expert[0]
+    aim = next(a for a in expert if a["do"] == "aim")  # the C-arm moves come first
     depth = sum(a["mm"] for a in expert if a["do"] == "advance")
     with tempfile.TemporaryDirectory() as tmp:
         app = App(Settings(logs_dir=Path(tmp) / "logs", scenario_id=SCENARIO))
