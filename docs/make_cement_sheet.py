@@ -12,16 +12,14 @@ AP fluoroscopy (home poses, the trocar out of the picture) of five injections of
 from __future__ import annotations
 
 from pathlib import Path
-from types import SimpleNamespace
 
 import matplotlib
-import numpy as np
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
 from simulator.anatomy.build import build_phantom
-from simulator.cement.injection import CementInjection
+from simulator.cement.report import held_tip_injection
 from simulator.fluoro.alignment import make_carm
 from simulator.fluoro.device import HOME
 from simulator.releases import ModelOptions
@@ -37,23 +35,6 @@ ROWS = (
 )
 
 
-def injected(scenario, phantom, tip, product, wait_s, rate, ml) -> CementInjection:
-    """The cement model after mixing ``product``, waiting ``wait_s`` and injecting ``ml`` at
-    ``rate`` ml/min from a tip held at ``tip`` (mm), 5 s more."""
-    c = CementInjection(scenario, phantom, visible=True)
-    needle = SimpleNamespace(tip_mm=np.asarray(tip, dtype=float), placed=True, stylet_in=False)
-    c.mix(0.0, product)
-    t, dt = 0.0, 0.02
-    while t < wait_s - 1e-9:
-        c.step(dt, t, needle)
-        t += dt
-    c.inject(t, rate, ml, needle)
-    while t < wait_s + ml / rate * 60.0 + 5.0:
-        c.step(dt, t, needle)
-        t += dt
-    return c
-
-
 def main() -> None:
     fig, axes = plt.subplots(len(ROWS), 2, figsize=(7.0, 3.4 * len(ROWS)))
     for row, (title, case, tip, product, wait_s, rate, ml) in zip(axes, ROWS, strict=True):
@@ -61,7 +42,9 @@ def main() -> None:
         ph = build_phantom(s)
         if tip is None:
             tip = ph.landmarks.targets["left"].point_mm
-        c = injected(s, ph, tip, product, wait_s, rate, ml)
+        c = held_tip_injection(
+            s, ph, tip, product=product, wait_s=wait_s, rate_ml_min=rate, ml=ml, after_s=5.0
+        )
         imager = make_carm(s, ph, seed=1, images=True, model=ModelOptions()).imager
         leaks = ", ".join(f"{k} {v:.2f}" for k, v in c.leak_ml().items() if v >= 0.005)
         for ax, (view, pose) in zip(row, HOME.items(), strict=True):

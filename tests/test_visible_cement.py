@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import functools
 import math
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -14,6 +13,7 @@ from simulator.actions import make_action
 from simulator.assets import load_table
 from simulator.cement.flow import SITES, build_grid
 from simulator.cement.injection import CementInjection
+from simulator.cement.report import held_tip_injection
 from simulator.cement.subgrid import SubgridFill, texture_weight
 from simulator.cement.veins import build_network
 from simulator.fluoro.alignment import make_carm
@@ -191,17 +191,7 @@ def injected_at(case: str, tip, *, product="pmma_low", wait_s=30.0, rate=8.0, ml
     """The cement model alone, its tip held at ``tip`` (mm): mix, wait, inject (runny and
     fast by default), 10 s more; checked for balance at every flow step by the model."""
     s, ph = scenario_and_phantom(case)
-    c = CementInjection(s, ph, visible=True)
-    needle = SimpleNamespace(tip_mm=np.asarray(tip, dtype=float), placed=True, stylet_in=True)
-    c.mix(0.0, product)
-    t, dt = 0.0, 0.02
-    while t < wait_s - 1e-9:
-        c.step(dt, t, needle)
-        t += dt
-    c.inject(t, rate, ml, needle)
-    while t < wait_s + ml / rate * 60.0 + 10.0:
-        c.step(dt, t, needle)
-        t += dt
+    c = held_tip_injection(s, ph, tip, product=product, wait_s=wait_s, rate_ml_min=rate, ml=ml)
     return s, ph, c
 
 
