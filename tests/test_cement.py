@@ -374,6 +374,38 @@ def test_relative_risk_of_any_leak_high_versus_low_viscosity():
     assert 0.25 <= risk["pmma_high"] / risk["pmma_low"] <= 0.6, risk
 
 
+def test_fill_nearest_fills_in_scipys_breadth_first_order_bit_for_bit():
+    """The compiled walk (simulator.cement.nearest) against the fill along scipy's
+    ``breadth_first_order`` it replaced: the same cells raised by the same amounts."""
+    import scipy.sparse as sp
+    from scipy.sparse.csgraph import breadth_first_order
+
+    from simulator.cement.nearest import fill_nearest, scratch
+
+    rng = np.random.default_rng(5)
+    n = 400
+    frm, to = rng.integers(0, n, 2400), rng.integers(0, n, 2400)
+    graph = sp.csr_matrix((np.ones(frm.size), (frm, to)), (n, n))
+    pore = rng.uniform(1e-9, 3e-9, n)
+    seen, queue = scratch(n)
+    for trial in range(60):
+        raw = np.where(rng.uniform(size=n) < 0.7, 1.0, rng.uniform(0.0, 1.0, n))
+        cell, excess = int(rng.integers(n)), float(rng.uniform(0, 40e-9)) * (trial % 7 > 0)
+        want, left = raw.copy(), excess
+        for c in breadth_first_order(graph, cell, return_predecessors=False)[1:]:
+            room = (1.0 - want[c]) * pore[c]
+            if room <= 0.0:
+                continue
+            put = min(room, left)
+            want[c] += put / pore[c]
+            left -= put
+            if left <= 0.0:
+                break
+        got = fill_nearest(graph.indptr, graph.indices, raw, pore, cell, excess, seen, queue)
+        assert got == left and np.array_equal(raw, want), trial
+        assert not seen.any()
+
+
 def test_image_upsampling_is_trilinear_and_keeps_the_cement_volume():
     from scipy import ndimage
 

@@ -80,8 +80,9 @@ class FlowSolver:
         self.geometric_aggregation = geometric_aggregation
         self.conservative = conservative
         self.clipped_m3 = 0.0
-        self._graphs = None
         """Cement removed by clipping the fill to [0, 1] so far (m³; > 0: lost)."""
+        self._graphs = None
+        self._scratch = None
         self.fill = np.zeros(grid.n)
         self.pressure_pa = np.zeros(grid.n)
         self.exited_m3 = np.zeros(len(SITES))
@@ -313,6 +314,8 @@ class FlowSolver:
         entry threshold may hold shut). Only when the body around it is full is the cement
         forced through those faces (into the nearest leak-site cells with room) and, with the
         whole grid full, out of the grid at the cell's site. Exact, so the balance holds."""
+        from simulator.cement.nearest import fill_nearest, scratch
+
         g = self.grid
         if self._graphs is None:
             keep = g.face_t > 0
@@ -321,36 +324,23 @@ class FlowSolver:
             ok = ~((g.site[frm] == 0) & (g.site[to] != 0))  # never out of the body this way
 
             def graph(sel):
-                return sp.csr_matrix((np.ones(int(sel.sum())), (frm[sel], to[sel])), (g.n, g.n))
+                m = sp.csr_matrix((np.ones(int(sel.sum())), (frm[sel], to[sel])), (g.n, g.n))
+                return m.indptr, m.indices
 
             self._graphs = (graph(ok), graph(np.ones(frm.size, dtype=bool)))
+            self._scratch = scratch(g.n)
         for cell in np.nonzero(raw > 1.0)[0]:
             excess = (raw[cell] - 1.0) * g.pore_m3[cell]
             raw[cell] = 1.0
-            for graph in self._graphs:
-                excess = self._fill_nearest(raw, graph, int(cell), excess)
+            for indptr, indices in self._graphs:
+                excess = fill_nearest(
+                    indptr, indices, raw, g.pore_m3, int(cell), excess, *self._scratch
+                )
                 if excess <= 0.0:
                     break
             else:  # every cell it can reach is full: the cement leaves the grid here
                 self.exited_m3[g.site[cell]] += excess
         return raw
-
-    def _fill_nearest(self, raw: np.ndarray, graph, cell: int, excess_m3: float) -> float:
-        """Put ``excess_m3`` into the cells with room nearest ``cell`` along ``graph``
-        (breadth first); returns what is left (m³)."""
-        from scipy.sparse.csgraph import breadth_first_order
-
-        pore = self.grid.pore_m3
-        for c in breadth_first_order(graph, cell, return_predecessors=False)[1:]:
-            room = (1.0 - raw[c]) * pore[c]
-            if room <= 0.0:
-                continue
-            put = min(room, excess_m3)
-            raw[c] += put / pore[c]
-            excess_m3 -= put
-            if excess_m3 <= 0.0:
-                break
-        return excess_m3
 
     def cement_m3(self) -> np.ndarray:
         """Cement volume per cell (m³)."""
