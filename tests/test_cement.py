@@ -374,13 +374,79 @@ def test_relative_risk_of_any_leak_high_versus_low_viscosity():
     assert 0.25 <= risk["pmma_high"] / risk["pmma_low"] <= 0.6, risk
 
 
+def test_spill_rounds_are_the_numpy_rounds_bit_for_bit():
+    """The compiled rounds (simulator.cement.overfull.spill) against the numpy rounds they
+    replaced: the same fill and the same cement booked as exited, to the last bit."""
+    import scipy.sparse as sp
+
+    from simulator.cement.overfull import spill
+
+    rng = np.random.default_rng(8)
+    n, faces, nb = 300, 900, 40
+    up, down = rng.integers(0, n, faces), rng.integers(0, n, faces)
+    wt = rng.uniform(0.0, 2e-9, faces) * (rng.uniform(size=faces) > 0.1)
+    bc, bwt, bsite = rng.integers(0, n, nb), rng.uniform(0.0, 1e-9, nb), rng.integers(0, 4, nb)
+    gain = sp.csr_matrix((wt, (down, up)), shape=(n, n))
+    total = np.bincount(up, wt, n) + np.bincount(bc, bwt, n)
+    pore = rng.uniform(1e-9, 3e-9, n)
+    csr, by_column = (gain.indptr, gain.indices, gain.data), gain.tocsc()
+    csc = (by_column.indptr, by_column.indices)
+    share, over, mark = np.zeros(n), np.zeros(n, dtype=np.int64), np.zeros(n, dtype=bool)
+    for trial in range(30):
+        raw = rng.uniform(0.0, 1.0, n) + (rng.uniform(size=n) < 0.2) * rng.uniform(0, 2, n)
+        rounds = 1 + trial % 20
+        want, want_exited = raw.copy(), np.zeros(4)
+        for _ in range(rounds):
+            idx = np.nonzero((want > 1.0) & (total > 0))[0]
+            if idx.size == 0:
+                break
+            sh = np.zeros(n)
+            sh[idx] = (want[idx] - 1.0) * pore[idx] / total[idx]
+            want[idx] = 1.0
+            want += (gain @ sh) / pore
+            out = bwt * sh[bc]
+            if out.any():
+                np.add.at(want_exited, bsite, out)
+        exited = np.zeros(4)
+        spill(raw, pore, total, csr, csc, bc, bwt, bsite, exited, rounds, share, over, mark)
+        assert np.array_equal(raw, want) and np.array_equal(exited, want_exited), trial
+        assert not share.any() and not mark.any()
+
+
+def test_gain_matrix_is_scipys_csr_matrix():
+    """The compiled CSR (simulator.cement.overfull.gain_matrix) is scipy's, entry for entry
+    and in the same order, when no (row, column) pair repeats; a repeat is reported."""
+    import scipy.sparse as sp
+
+    from simulator.cement.overfull import gain_matrix
+
+    rng = np.random.default_rng(9)
+    n = 200
+    pairs = rng.permutation(n * n)[:700]  # distinct (row, column) pairs, in random order
+    rows, cols, vals = pairs // n, pairs % n, rng.uniform(0.0, 1.0, pairs.size)
+    vals[::7] = 0.0  # explicit zeros stay, as in scipy's
+    (indptr, indices, data), (cptr, crow), repeats = gain_matrix(n, rows, cols, vals)
+    want = sp.csr_matrix((vals, (rows, cols)), shape=(n, n))
+    assert not repeats
+    assert np.array_equal(indptr, want.indptr) and np.array_equal(indices, want.indices)
+    assert np.array_equal(data, want.data)
+    by_column = want.tocsc()
+    assert np.array_equal(cptr, by_column.indptr)
+    for j in range(n):
+        assert sorted(crow[cptr[j] : cptr[j + 1]]) == sorted(
+            by_column.indices[cptr[j] : cptr[j + 1]]
+        )
+    again = np.concatenate([rows, rows[:1]]), np.concatenate([cols, cols[:1]])
+    assert gain_matrix(n, *again, np.concatenate([vals, vals[:1]]))[2]
+
+
 def test_fill_nearest_fills_in_scipys_breadth_first_order_bit_for_bit():
-    """The compiled walk (simulator.cement.nearest) against the fill along scipy's
+    """The compiled walk (simulator.cement.overfull) against the fill along scipy's
     ``breadth_first_order`` it replaced: the same cells raised by the same amounts."""
     import scipy.sparse as sp
     from scipy.sparse.csgraph import breadth_first_order
 
-    from simulator.cement.nearest import fill_nearest, scratch
+    from simulator.cement.overfull import fill_nearest, scratch
 
     rng = np.random.default_rng(5)
     n = 400

@@ -83,6 +83,7 @@ class FlowSolver:
         """Cement removed by clipping the fill to [0, 1] so far (m³; > 0: lost)."""
         self._graphs = None
         self._scratch = None
+        self._spill_scratch = None
         self.fill = np.zeros(grid.n)
         self.pressure_pa = np.zeros(grid.n)
         self.exited_m3 = np.zeros(len(SITES))
@@ -282,6 +283,8 @@ class FlowSolver:
         full cells) goes to the nearest body cells with room (:meth:`_deposit`): never through
         a shut face, so the yield stress that holds the cement out of a vein holds the excess
         out too."""
+        from simulator.cement.overfull import gain_matrix, spill
+
         if not (raw > 1.0).any():
             return raw
         g = self.grid
@@ -289,21 +292,20 @@ class FlowSolver:
             faces, bfaces = self._active, self._active_b
             up, down, wt = self._up[faces], self._down[faces], self._absflux[faces]
             bc, bwt = g.boundary_cell[bfaces], self._bflux[bfaces]
-            gain = sp.csr_matrix((wt, (down, up)), shape=(g.n, g.n))
+            csr, csc, repeats = gain_matrix(g.n, down, up, wt)
+            if repeats:  # scipy's own sum of the repeated entries
+                gain = sp.csr_matrix((wt, (down, up)), shape=(g.n, g.n))
+                csr = (gain.indptr, gain.indices, gain.data)
             total = np.bincount(up, wt, g.n) + np.bincount(bc, bwt, g.n)
-            self._spill_op = (gain, total, bc, bwt, g.site[bc])
-        gain, total, bc, bwt, bsite = self._spill_op
-        for _ in range(rounds):
-            over = np.nonzero((raw > 1.0) & (total > 0))[0]
-            if over.size == 0:
-                break
-            share = np.zeros(g.n)
-            share[over] = (raw[over] - 1.0) * g.pore_m3[over] / total[over]
-            raw[over] = 1.0
-            raw += (gain @ share) / g.pore_m3
-            out = bwt * share[bc]
-            if out.any():
-                np.add.at(self.exited_m3, bsite, out)
+            self._spill_op = (csr, csc, total, bc, bwt, g.site[bc])
+        csr, csc, total, bc, bwt, bsite = self._spill_op
+        if self._spill_scratch is None:
+            n = g.n
+            self._spill_scratch = (np.zeros(n), np.zeros(n, np.int64), np.zeros(n, np.bool_))
+        # the rounds, compiled: per round, the overfull cells keep 1 and share the rest out,
+        # raw += (gain @ share) / pore, the boundary's part booked as exited (overfull.py)
+        spill(raw, g.pore_m3, total, csr, csc, bc, bwt, bsite, self.exited_m3, rounds,
+              *self._spill_scratch)  # fmt: skip
         if (raw > 1.0).any():
             raw = self._deposit(raw)
         return raw
@@ -314,7 +316,7 @@ class FlowSolver:
         entry threshold may hold shut). Only when the body around it is full is the cement
         forced through those faces (into the nearest leak-site cells with room) and, with the
         whole grid full, out of the grid at the cell's site. Exact, so the balance holds."""
-        from simulator.cement.nearest import fill_nearest, scratch
+        from simulator.cement.overfull import fill_nearest, scratch
 
         g = self.grid
         if self._graphs is None:
