@@ -25,14 +25,31 @@ SEALING_TISSUES = (
 """What the treated body's cancellous core may touch through a voxel face."""
 
 
+def _box(mask) -> tuple[slice, ...]:
+    """The bounding box of ``mask``'s voxels grown by one voxel (within the array): the
+    6-connected pieces and the one-voxel ring around them lie in it."""
+    where = [np.flatnonzero(mask.any(axis=tuple(a for a in range(mask.ndim) if a != d)))
+             for d in range(mask.ndim)]  # fmt: skip
+    if any(w.size == 0 for w in where):
+        return tuple(slice(0, 0) for _ in range(mask.ndim))
+    return tuple(
+        slice(max(int(w[0]) - 1, 0), min(int(w[-1]) + 2, size))
+        for w, size in zip(where, mask.shape, strict=True)
+    )
+
+
 def pedicle_pieces(ph):
-    """Per side (left, right): (number of 6-connected pieces, labels touching the pedicle)."""
+    """Per side (left, right): (number of 6-connected pieces, labels touching the pedicle, in
+    the volume's order), measured in the pedicle's bounding box (the same numbers as on the
+    whole volume, at a fraction of the cost)."""
     ped = np.isin(ph.labels, T.ids("pedicle_cortex", "pedicle_cancellous"))
     x = ph.grid.axis_mm(0)[:, None, None]
     out = []
     for side in (ped & (x > 0), ped & (x < 0)):
+        box = _box(side)
+        side = side[box]
         _, n = ndimage.label(side, structure=SIX)
-        out.append((n, ph.labels[ndimage.binary_dilation(side, structure=SIX) & ~side]))
+        out.append((n, ph.labels[box][ndimage.binary_dilation(side, structure=SIX) & ~side]))
     return out
 
 

@@ -8,6 +8,7 @@ os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 os.environ.setdefault("SDL_AUDIODRIVER", "disk")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
+import contextlib
 import functools
 from pathlib import Path
 
@@ -34,3 +35,63 @@ def scenario_and_phantom(ref: str, seed: int | None = None):
     """(scenario, phantom) built once per test session."""
     scenario = load_scenario(ref)
     return scenario, build_phantom(scenario, seed=seed)
+
+
+@functools.cache
+def _shipped(ref: str):
+    """The shipped scenario ``ref`` as loaded (to compare with)."""
+    return load_scenario(ref)
+
+
+def shared_build(scenario, *, seed: int | None = None, model=None, built=None):
+    """``build_phantom(scenario, seed=seed, model=model)``, taken from
+    :func:`scenario_and_phantom` when it is that very phantom: a shipped scenario exactly as
+    shipped, its own seed (or None), today's anatomy. Anything else is built anew, or taken
+    from ``built`` (a list of ``(arguments, phantom)``) when built there before with the
+    same arguments, and added to it."""
+    own_seed = seed is None or int(seed) == scenario.scenario.seed
+    mesh = model is None or model.mesh_anatomy  # all that build_phantom reads of the model
+    ref = scenario.scenario.id
+    if ref in SHIPPED and mesh and own_seed and scenario == _shipped(ref):
+        return scenario_and_phantom(ref)[1]
+    key = (scenario, None if own_seed else int(seed), mesh)
+    for done, phantom in built if built is not None else ():
+        if done == key:
+            return phantom
+    phantom = build_phantom(scenario, seed=seed, model=model)
+    if built is not None:
+        built.append((key, phantom))
+    return phantom
+
+
+@contextlib.contextmanager
+def phantoms_shared():
+    """Within it, attempts, personas and in-process commands take their phantoms from
+    :func:`shared_build` instead of building them (1–1.5 s each): a shipped one from the
+    session's cache, any other from those built before within it. A phantom is read-only
+    and its build deterministic (tests/test_anatomy.py), so what a test checks is unchanged;
+    tests about the build itself do not use this. Yields the shared build function
+    (``build(scenario, seed=None, model=None)``)."""
+    import simulator.anatomy.build
+    import simulator.personas
+    import simulator.procedure
+
+    built: list = []
+
+    def build(scenario, *, seed=None, model=None):
+        return shared_build(scenario, seed=seed, model=model, built=built)
+
+    patch = pytest.MonkeyPatch()
+    for module in (simulator.anatomy.build, simulator.personas, simulator.procedure):
+        patch.setattr(module, "build_phantom", build)
+    try:
+        yield build
+    finally:
+        patch.undo()
+
+
+@pytest.fixture
+def shared_phantoms():
+    """:func:`phantoms_shared` for one test; yields the shared build function."""
+    with phantoms_shared() as build:
+        yield build

@@ -205,6 +205,27 @@ def test_same_seed_same_volumes_other_seed_changes_only_heterogeneity():
         assert not diff[~canc].any()
 
 
+@pytest.mark.parametrize("name", ["first_case_l1", "venous_risk_l2"])
+def test_a_new_build_equals_the_sessions_shared_phantom(name):
+    """What lets tests share one phantom per case (tests/conftest.py, ``shared_phantoms``):
+    a new build of a shipped case, with its own seed given, is the cached one field for
+    field (every volume bit for bit), all but the time it took."""
+    import dataclasses
+
+    s, shared = scenario_and_phantom(name)
+    new = build_phantom(load_scenario(name), seed=s.scenario.seed)
+    assert new is not shared
+    for field in dataclasses.fields(shared):
+        a, b = getattr(shared, field.name), getattr(new, field.name)
+        if field.name == "build_time_s":
+            continue
+        if isinstance(a, np.ndarray) or a is None:
+            assert (a is None and b is None) or np.array_equal(a, b), field.name
+            assert a is None or a.dtype == b.dtype, field.name
+        else:
+            assert a == b, field.name
+
+
 def test_permeability_field_is_lognormal_with_the_requested_spread():
     """The released log-normal field (alone in the analytic phantom; the measured-shape one
     multiplies it by the texture's Kozeny–Carman factor: tests/test_texture.py)."""

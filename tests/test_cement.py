@@ -375,6 +375,106 @@ def test_relative_risk_of_any_leak_high_versus_low_viscosity():
     assert 0.25 <= risk["pmma_high"] / risk["pmma_low"] <= 0.6, risk
 
 
+def test_spill_rounds_are_the_numpy_rounds_bit_for_bit():
+    """The compiled rounds (simulator.cement.overfull.spill) against the numpy rounds they
+    replaced: the same fill and the same cement booked as exited, to the last bit."""
+    import scipy.sparse as sp
+
+    from simulator.cement.overfull import spill
+
+    rng = np.random.default_rng(8)
+    n, faces, nb = 300, 900, 40
+    up, down = rng.integers(0, n, faces), rng.integers(0, n, faces)
+    wt = rng.uniform(0.0, 2e-9, faces) * (rng.uniform(size=faces) > 0.1)
+    bc, bwt, bsite = rng.integers(0, n, nb), rng.uniform(0.0, 1e-9, nb), rng.integers(0, 4, nb)
+    gain = sp.csr_matrix((wt, (down, up)), shape=(n, n))
+    total = np.bincount(up, wt, n) + np.bincount(bc, bwt, n)
+    pore = rng.uniform(1e-9, 3e-9, n)
+    csr, by_column = (gain.indptr, gain.indices, gain.data), gain.tocsc()
+    csc = (by_column.indptr, by_column.indices)
+    share, over, mark = np.zeros(n), np.zeros(n, dtype=np.int64), np.zeros(n, dtype=bool)
+    for trial in range(30):
+        raw = rng.uniform(0.0, 1.0, n) + (rng.uniform(size=n) < 0.2) * rng.uniform(0, 2, n)
+        rounds = 1 + trial % 20
+        want, want_exited, want_cell = raw.copy(), np.zeros(4), np.zeros(n)
+        for _ in range(rounds):
+            idx = np.nonzero((want > 1.0) & (total > 0))[0]
+            if idx.size == 0:
+                break
+            sh = np.zeros(n)
+            sh[idx] = (want[idx] - 1.0) * pore[idx] / total[idx]
+            want[idx] = 1.0
+            want += (gain @ sh) / pore
+            out = bwt * sh[bc]
+            if out.any():
+                np.add.at(want_exited, bsite, out)
+                np.add.at(want_cell, bc, out)
+        exited, cell = np.zeros(4), np.zeros(n)
+        spill(raw, pore, total, csr, csc, bc, bwt, bsite, exited, cell, rounds, share, over, mark)
+        assert np.array_equal(raw, want) and np.array_equal(exited, want_exited), trial
+        assert np.array_equal(cell, want_cell), trial
+        assert not share.any() and not mark.any()
+
+
+def test_gain_matrix_is_scipys_csr_matrix():
+    """The compiled CSR (simulator.cement.overfull.gain_matrix) is scipy's, entry for entry
+    and in the same order, when no (row, column) pair repeats; a repeat is reported."""
+    import scipy.sparse as sp
+
+    from simulator.cement.overfull import gain_matrix
+
+    rng = np.random.default_rng(9)
+    n = 200
+    pairs = rng.permutation(n * n)[:700]  # distinct (row, column) pairs, in random order
+    rows, cols, vals = pairs // n, pairs % n, rng.uniform(0.0, 1.0, pairs.size)
+    vals[::7] = 0.0  # explicit zeros stay, as in scipy's
+    (indptr, indices, data), (cptr, crow), repeats = gain_matrix(n, rows, cols, vals)
+    want = sp.csr_matrix((vals, (rows, cols)), shape=(n, n))
+    assert not repeats
+    assert np.array_equal(indptr, want.indptr) and np.array_equal(indices, want.indices)
+    assert np.array_equal(data, want.data)
+    by_column = want.tocsc()
+    assert np.array_equal(cptr, by_column.indptr)
+    for j in range(n):
+        assert sorted(crow[cptr[j] : cptr[j + 1]]) == sorted(
+            by_column.indices[cptr[j] : cptr[j + 1]]
+        )
+    again = np.concatenate([rows, rows[:1]]), np.concatenate([cols, cols[:1]])
+    assert gain_matrix(n, *again, np.concatenate([vals, vals[:1]]))[2]
+
+
+def test_fill_nearest_fills_in_scipys_breadth_first_order_bit_for_bit():
+    """The compiled walk (simulator.cement.overfull) against the fill along scipy's
+    ``breadth_first_order`` it replaced: the same cells raised by the same amounts."""
+    import scipy.sparse as sp
+    from scipy.sparse.csgraph import breadth_first_order
+
+    from simulator.cement.overfull import fill_nearest, scratch
+
+    rng = np.random.default_rng(5)
+    n = 400
+    frm, to = rng.integers(0, n, 2400), rng.integers(0, n, 2400)
+    graph = sp.csr_matrix((np.ones(frm.size), (frm, to)), (n, n))
+    pore = rng.uniform(1e-9, 3e-9, n)
+    seen, queue = scratch(n)
+    for trial in range(60):
+        raw = np.where(rng.uniform(size=n) < 0.7, 1.0, rng.uniform(0.0, 1.0, n))
+        cell, excess = int(rng.integers(n)), float(rng.uniform(0, 40e-9)) * (trial % 7 > 0)
+        want, left = raw.copy(), excess
+        for c in breadth_first_order(graph, cell, return_predecessors=False)[1:]:
+            room = (1.0 - want[c]) * pore[c]
+            if room <= 0.0:
+                continue
+            put = min(room, left)
+            want[c] += put / pore[c]
+            left -= put
+            if left <= 0.0:
+                break
+        got = fill_nearest(graph.indptr, graph.indices, raw, pore, cell, excess, seen, queue)
+        assert got == left and np.array_equal(raw, want), trial
+        assert not seen.any()
+
+
 def test_image_upsampling_is_trilinear_and_keeps_the_cement_volume():
     from scipy import ndimage
 
@@ -459,7 +559,7 @@ def test_a_kept_cg_state_needs_fewer_iterations_for_the_same_pressure():
 
 
 def test_geometric_aggregation_puts_2x2x2_blocks_together():
-    from simulator.cement.solver import block_aggregation
+    from simulator.cement.pcg import block_aggregation
 
     agg = block_aggregation((3, 4, 2)).toarray()
     assert agg.shape == (24, 2 * 2 * 1)

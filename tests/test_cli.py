@@ -52,6 +52,7 @@ def test_unknown_command_is_exit_2_without_traceback():
     assert "Traceback" not in proc.stderr and "invalid choice" in proc.stderr
 
 
+@pytest.mark.usefixtures("shared_phantoms")
 def test_preview_writes_a_png_sheet(tmp_path):
     pytest.importorskip("matplotlib")
     from matplotlib.image import imread

@@ -129,12 +129,10 @@ def test_homogeneous_slab_integral_is_mu_times_path():
 @pytest.fixture(scope="module")
 def case():
     """The first_case_l1 phantom, its μ volume and today's parallel-view imager."""
-    from simulator.anatomy.build import build_phantom
     from simulator.fluoro import make_imager
-    from simulator.scenario import load_scenario
+    from tests.conftest import scenario_and_phantom
 
-    scenario = load_scenario("first_case_l1")
-    phantom = build_phantom(scenario)
+    scenario, phantom = scenario_and_phantom("first_case_l1")
     return phantom, MuVolume.from_phantom(phantom), make_imager(scenario, phantom)
 
 

@@ -308,6 +308,7 @@ def _recover(rec):
     return r.returncode, r.stdout.decode(), r.stderr.decode()
 
 
+@pytest.mark.usefixtures("shared_phantoms")
 @pytest.mark.parametrize("damage", ["delete", "corrupt"])
 def test_a_journal_gap_or_damaged_line_recovers_the_part_before_it(tmp_path, damage):
     from simulator.records.log import read_log, script_actions
@@ -337,6 +338,7 @@ def test_a_journal_gap_or_damaged_line_recovers_the_part_before_it(tmp_path, dam
     assert kept[:2] == actions[:2] and [a.do for a in kept[2:]] == ["finish"]
 
 
+@pytest.mark.usefixtures("shared_phantoms")
 def test_an_intact_journal_and_a_torn_last_line_recover_fully(tmp_path):
     rec, _ = _journal(tmp_path)
     with open(rec.journal_path, "a", encoding="utf-8") as fh:
@@ -345,6 +347,7 @@ def test_an_intact_journal_and_a_torn_last_line_recover_fully(tmp_path):
     assert code == 0 and "lost" not in out, out + err
 
 
+@pytest.mark.usefixtures("shared_phantoms")
 def test_a_keyed_chain_detects_a_line_edited_and_rechained_without_the_key(tmp_path):
     from simulator.records.journal import chain_mac, read_journal
 

@@ -21,7 +21,7 @@ from simulator.cli import main
 from simulator.errors import ScenarioError
 from simulator.materials import tissues
 from simulator.scenario import load_scenario, parse_scenario
-from tests.conftest import ROOT_SCENARIOS
+from tests.conftest import ROOT_SCENARIOS, scenario_and_phantom
 
 T = tissues()
 SIX = ndimage.generate_binary_structure(3, 1)
@@ -154,10 +154,10 @@ def test_lateral_and_pedicle_breaches_open_beyond_the_body(position, breaks, bey
 
 
 def test_the_shipped_metastasis_breaks_its_posterior_wall():
-    s = load_scenario("lytic_metastasis_l3")
+    s, ph = scenario_and_phantom("lytic_metastasis_l3")
     (defect,) = s.defects
     assert defect.kind == "lytic_lesion" and defect.breaks == "posterior_wall"
-    assert touches(build_phantom(s).labels, ["epidural_fat"])
+    assert touches(ph.labels, ["epidural_fat"])
 
 
 @pytest.mark.parametrize(

@@ -9,9 +9,10 @@ import pytest
 
 from simulator.anatomy.build import build_phantom
 from simulator.materials import tissues
-from simulator.scenario import load_scenario, parse_scenario
+from simulator.scenario import parse_scenario
 from simulator.scenario.catalog import catalog
 from simulator.scenario.schema import LEVELS
+from tests.conftest import scenario_and_phantom
 
 T = tissues()
 BODY = T.group_ids("body")
@@ -104,8 +105,7 @@ def test_every_level_has_the_morphometry_it_asks_for(level):
 
 @pytest.mark.parametrize("name", sorted(catalog()))
 def test_shipped_scenarios_have_the_morphometry_they_ask_for(name):
-    s = load_scenario(name)
-    assert check(s, build_phantom(s)) == []
+    assert check(*scenario_and_phantom(name)) == []
 
 
 @pytest.mark.parametrize("wedge", [0.0, 22.0, 45.0])

@@ -67,6 +67,7 @@ def test_angle_convention_round_trips(side, rng):
     assert d[1] < 0  # anterior
 
 
+@pytest.mark.usefixtures("shared_phantoms")
 def test_plan_command_prints_the_aim_action_as_json(capsys):
     assert main(["plan", "first_case_l1", "--side", "left", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)

@@ -38,6 +38,7 @@ def kinds(proc: Procedure, kind: str = "breach") -> list[str]:
     return [e.details["kind"] for e in proc.events if e.kind == kind]
 
 
+@pytest.mark.usefixtures("shared_phantoms")
 def test_persona_files_are_built_from_the_current_plan():
     for name, script in personas.build().items():
         on_disk = json.loads((PERSONAS / f"{name}.json").read_text())

@@ -233,10 +233,9 @@ def test_same_integral_as_the_full_mu_volume():
 @pytest.fixture(scope="module")
 def real():
     """The first_case_l1 phantom, its anatomy volume and the treated body's centre (mm)."""
-    from simulator.anatomy.build import build_phantom
-    from simulator.scenario import load_scenario
+    from tests.conftest import scenario_and_phantom
 
-    phantom = build_phantom(load_scenario("first_case_l1"))
+    _, phantom = scenario_and_phantom("first_case_l1")
     b = phantom.geometry.body
     return (
         phantom,

@@ -27,6 +27,9 @@ ROOT = DATA.parent.parent
 
 EXPERT_LOG = LOGS / "expert.json"
 
+# attempts and replays take the shipped phantom from the session's cache (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("shared_phantoms")
+
 
 def cli(*args, env=None, cwd=None):
     full = {**os.environ, "VSIM_LOG_KEY": TEST_KEY.decode(), **(env or {})}

@@ -64,6 +64,7 @@ def test_every_broken_file_is_listed():
     assert len(EXPECTED_FIELD) >= 15
 
 
+@pytest.mark.usefixtures("shared_phantoms")
 def test_shipped_scenarios_validate(capsys):
     paths = [str(ROOT / "scenarios" / f"{s}.toml") for s in SHIPPED]
     assert len(paths) >= 6

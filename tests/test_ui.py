@@ -23,9 +23,13 @@ from simulator.actions import parse_script
 from simulator.procedure import Procedure
 from simulator.records.log import is_signed, read_log
 from simulator.scenario import load_scenario
+from tests.conftest import phantoms_shared
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIO = "first_case_l1"
+
+# the window's attempts take the shipped phantom from the session's cache (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("shared_phantoms")
 
 
 def _post(kind, **fields):
@@ -83,7 +87,9 @@ def attempt(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("ui_logs")
     mp = pytest.MonkeyPatch()
     mp.setenv("VSIM_LOG_KEY", "test-key-ui")  # never the user's key file
-    yield _attempt(tmp)
+    with phantoms_shared():
+        done = _attempt(tmp)
+    yield done
     mp.undo()
 
 

@@ -28,10 +28,11 @@ def narrow_case(folder, width_mm: float):
     return path
 
 
-def plan_script(path, tmp_path):
-    """A script that follows the left plan to its depth, then finishes."""
+def plan_script(path, tmp_path, build=build_phantom):
+    """A script that follows the left plan to its depth, then finishes (the phantom from
+    ``build``)."""
     scenario = load_scenario(path)
-    plan = plan_trajectory(build_phantom(scenario), scenario, "left")
+    plan = plan_trajectory(build(scenario), scenario, "left")
     actions = [
         {"t": 0.0, **plan.aim_action()},
         {"t": 1.0, "do": "advance", "mm": round(plan.depth_mm, 3)},
@@ -43,7 +44,10 @@ def plan_script(path, tmp_path):
 
 
 @pytest.mark.parametrize(("width_mm", "contact"), [(4.0, True), (5.5, False)])
-def test_validate_plan_and_run_agree_on_wall_contact(tmp_path, capsys, width_mm, contact):
+def test_validate_plan_and_run_agree_on_wall_contact(
+    tmp_path, capsys, width_mm, contact, shared_phantoms
+):
+    # the three commands and the script's plan read one build of the case (tests/conftest.py)
     path = narrow_case(tmp_path, width_mm)
 
     code = main(["validate", str(path)])
@@ -55,18 +59,20 @@ def test_validate_plan_and_run_agree_on_wall_contact(tmp_path, capsys, width_mm,
     said = capsys.readouterr().out
     assert ("touches a pedicle wall" in said) is contact, said
 
-    assert main(["run", "--scenario", str(path), "--script", str(plan_script(path, tmp_path))]) == 0
+    script = plan_script(path, tmp_path, shared_phantoms)
+    assert main(["run", "--scenario", str(path), "--script", str(script)]) == 0
     said = capsys.readouterr().out
     assert "breaches: none" in said, said  # the tip stays in the pedicle: no breach
     assert ("wall contact: left pedicle" in said) is contact, said
 
 
-def test_a_contact_is_an_event_once_per_pass_and_not_a_breach(tmp_path):
+def test_a_contact_is_an_event_once_per_pass_and_not_a_breach(tmp_path, shared_phantoms):
     from simulator.actions import load_script
 
     path = narrow_case(tmp_path, 4.0)
+    script = plan_script(path, tmp_path, shared_phantoms)  # the attempt reads the same build
     proc = Procedure(load_scenario(path), render_images=False)
-    proc.run(load_script(plan_script(path, tmp_path)))
+    proc.run(load_script(script))
     contacts = [e for e in proc.events if e.kind == "wall_contact"]
     assert len(contacts) == 1 and contacts[0].details["side"] == "left"
     assert not [e for e in proc.events if e.kind == "breach"]

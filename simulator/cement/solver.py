@@ -79,8 +79,10 @@ class FlowSolver:
         self.geometric_aggregation = geometric_aggregation
         self.conservative = conservative
         self.clipped_m3 = 0.0
-        self._graphs = None
         """Cement removed by clipping the fill to [0, 1] so far (m³; > 0: lost)."""
+        self._graphs = None
+        self._scratch = None
+        self._spill_scratch = None
         self.fill = np.zeros(grid.n)
         self.pressure_pa = np.zeros(grid.n)
         self.exited_m3 = np.zeros(len(SITES))
@@ -288,6 +290,8 @@ class FlowSolver:
         full cells) goes to the nearest body cells with room (:meth:`_deposit`): never through
         a shut face, so the yield stress that holds the cement out of a vein holds the excess
         out too."""
+        from simulator.cement.overfull import gain_matrix, spill
+
         if not (raw > 1.0).any():
             return raw
         g = self.grid
@@ -295,22 +299,20 @@ class FlowSolver:
             faces, bfaces = self._active, self._active_b
             up, down, wt = self._up[faces], self._down[faces], self._absflux[faces]
             bc, bwt = g.boundary_cell[bfaces], self._bflux[bfaces]
-            gain = sp.csr_matrix((wt, (down, up)), shape=(g.n, g.n))
+            csr, csc, repeats = gain_matrix(g.n, down, up, wt)
+            if repeats:  # scipy's own sum of the repeated entries
+                gain = sp.csr_matrix((wt, (down, up)), shape=(g.n, g.n))
+                csr = (gain.indptr, gain.indices, gain.data)
             total = np.bincount(up, wt, g.n) + np.bincount(bc, bwt, g.n)
-            self._spill_op = (gain, total, bc, bwt, g.site[bc])
-        gain, total, bc, bwt, bsite = self._spill_op
-        for _ in range(rounds):
-            over = np.nonzero((raw > 1.0) & (total > 0))[0]
-            if over.size == 0:
-                break
-            share = np.zeros(g.n)
-            share[over] = (raw[over] - 1.0) * g.pore_m3[over] / total[over]
-            raw[over] = 1.0
-            raw += (gain @ share) / g.pore_m3
-            out = bwt * share[bc]
-            if out.any():
-                np.add.at(self.exited_m3, bsite, out)
-                np.add.at(self.exited_cell_m3, bc, out)
+            self._spill_op = (csr, csc, total, bc, bwt, g.site[bc])
+        csr, csc, total, bc, bwt, bsite = self._spill_op
+        if self._spill_scratch is None:
+            n = g.n
+            self._spill_scratch = (np.zeros(n), np.zeros(n, np.int64), np.zeros(n, np.bool_))
+        # the rounds, compiled: per round, the overfull cells keep 1 and share the rest out,
+        # raw += (gain @ share) / pore, the boundary's part booked as exited (overfull.py)
+        spill(raw, g.pore_m3, total, csr, csc, bc, bwt, bsite, self.exited_m3,
+              self.exited_cell_m3, rounds, *self._spill_scratch)  # fmt: skip
         if (raw > 1.0).any():
             raw = self._deposit(raw)
         return raw
@@ -321,6 +323,8 @@ class FlowSolver:
         entry threshold may hold shut). Only when the body around it is full is the cement
         forced through those faces (into the nearest leak-site cells with room) and, with the
         whole grid full, out of the grid at the cell's site. Exact, so the balance holds."""
+        from simulator.cement.overfull import fill_nearest, scratch
+
         g = self.grid
         if self._graphs is None:
             keep = g.face_t > 0
@@ -329,37 +333,24 @@ class FlowSolver:
             ok = ~((g.site[frm] == 0) & (g.site[to] != 0))  # never out of the body this way
 
             def graph(sel):
-                return sp.csr_matrix((np.ones(int(sel.sum())), (frm[sel], to[sel])), (g.n, g.n))
+                m = sp.csr_matrix((np.ones(int(sel.sum())), (frm[sel], to[sel])), (g.n, g.n))
+                return m.indptr, m.indices
 
             self._graphs = (graph(ok), graph(np.ones(frm.size, dtype=bool)))
+            self._scratch = scratch(g.n)
         for cell in np.nonzero(raw > 1.0)[0]:
             excess = (raw[cell] - 1.0) * g.pore_m3[cell]
             raw[cell] = 1.0
-            for graph in self._graphs:
-                excess = self._fill_nearest(raw, graph, int(cell), excess)
+            for indptr, indices in self._graphs:
+                excess = fill_nearest(
+                    indptr, indices, raw, g.pore_m3, int(cell), excess, *self._scratch
+                )
                 if excess <= 0.0:
                     break
             else:  # every cell it can reach is full: the cement leaves the grid here
                 self.exited_m3[g.site[cell]] += excess
                 self.exited_cell_m3[cell] += excess
         return raw
-
-    def _fill_nearest(self, raw: np.ndarray, graph, cell: int, excess_m3: float) -> float:
-        """Put ``excess_m3`` into the cells with room nearest ``cell`` along ``graph``
-        (breadth first); returns what is left (m³)."""
-        from scipy.sparse.csgraph import breadth_first_order
-
-        pore = self.grid.pore_m3
-        for c in breadth_first_order(graph, cell, return_predecessors=False)[1:]:
-            room = (1.0 - raw[c]) * pore[c]
-            if room <= 0.0:
-                continue
-            put = min(room, excess_m3)
-            raw[c] += put / pore[c]
-            excess_m3 -= put
-            if excess_m3 <= 0.0:
-                break
-        return excess_m3
 
     def take(self, cells: np.ndarray) -> np.ndarray:
         """Remove the cement of ``cells`` (it moves on outside the grid: the vein network);
