@@ -19,7 +19,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
 from simulator.anatomy.build import build_phantom
-from simulator.cement.report import held_tip_injection
+from simulator.bench.leaks import held_tip_injection
 from simulator.fluoro.alignment import make_carm
 from simulator.fluoro.device import HOME
 from simulator.releases import ModelOptions

@@ -11,9 +11,9 @@ import pytest
 
 from simulator.actions import make_action
 from simulator.assets import load_table
+from simulator.bench.leaks import held_tip_injection
 from simulator.cement.flow import SITES, build_grid
 from simulator.cement.injection import CementInjection
-from simulator.cement.report import held_tip_injection
 from simulator.cement.subgrid import SubgridFill, texture_weight
 from simulator.cement.veins import build_network
 from simulator.fluoro.alignment import make_carm

@@ -43,31 +43,3 @@ def cement_metrics(c) -> dict:
             "inferior": bool(((g.endplate < 0) & (c.flow.fill > 0.5)).any()),
         },
     }
-
-
-def held_tip_injection(
-    scenario, phantom, tip_mm, *, product: str, wait_s: float, rate_ml_min: float, ml: float,
-    after_s: float = 10.0,
-):  # fmt: skip
-    """The cement model alone (release 0.5.0's), its tip held at ``tip_mm`` (mm): mix
-    ``product``, wait ``wait_s`` (s), inject ``ml`` at ``rate_ml_min``, then ``after_s`` more,
-    in 20 ms ticks; the balance is checked at every flow step. For the tests and the docs'
-    pictures of fills and leaks."""
-    from types import SimpleNamespace
-
-    import numpy as np
-
-    from simulator.cement.injection import CementInjection
-
-    c = CementInjection(scenario, phantom, visible=True)
-    needle = SimpleNamespace(tip_mm=np.asarray(tip_mm, dtype=float), placed=True, stylet_in=True)
-    c.mix(0.0, product)
-    t, dt = 0.0, 0.02
-    while t < wait_s - 1e-9:
-        c.step(dt, t, needle)
-        t += dt
-    c.inject(t, rate_ml_min, ml, needle)
-    while t < wait_s + ml / rate_ml_min * 60.0 + after_s:
-        c.step(dt, t, needle)
-        t += dt
-    return c
