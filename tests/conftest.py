@@ -14,10 +14,19 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import scipy.linalg  # noqa: F401  (its BLAS loaded, so that the limit below reaches it)
+from threadpoolctl import threadpool_limits
 
+import simulator.cement.solver  # noqa: F401  (pyamg and scipy.sparse: their BLAS too)
 from simulator.anatomy.build import build_phantom
 from simulator.assets import SHIPPED_SCENARIOS_DIR
 from simulator.scenario import load_scenario
+
+# BLAS on one thread in every test process, as the procedure and the window run the model
+# (simulator.cement.solver.blas_single_thread): under xdist each worker's BLAS threads
+# otherwise spin for the same cores as the other worker (tests that drive the flow solver
+# directly ran 10x slower, 211 s of CPU instead of 29 s, with another job on the machine)
+threadpool_limits(limits=1, user_api="blas")
 
 DATA = Path(__file__).parent / "data"
 ROOT_SCENARIOS = SHIPPED_SCENARIOS_DIR
