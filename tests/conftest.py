@@ -14,14 +14,64 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import scipy.linalg  # noqa: F401  (its BLAS loaded, so that the limit below reaches it)
+from threadpoolctl import threadpool_limits
 
+import simulator.cement.solver  # noqa: F401  (pyamg and scipy.sparse: their BLAS too)
 from simulator.anatomy.build import build_phantom
 from simulator.assets import SHIPPED_SCENARIOS_DIR
 from simulator.scenario import load_scenario
 
+# BLAS on one thread in every test process, as the procedure and the window run the model
+# (simulator.cement.solver.blas_single_thread): under xdist each worker's BLAS threads
+# otherwise spin for the same cores as the other worker (tests that drive the flow solver
+# directly ran 10x slower, 211 s of CPU instead of 29 s, with another job on the machine)
+threadpool_limits(limits=1, user_api="blas")
+
 DATA = Path(__file__).parent / "data"
 ROOT_SCENARIOS = SHIPPED_SCENARIOS_DIR
 SHIPPED = sorted(p.stem for p in SHIPPED_SCENARIOS_DIR.glob("*.toml"))
+
+
+LONGEST = {
+    "tests/test_cli.py::test_bench_json_has_the_build_figures": 150.0,
+    "tests/test_cement.py::test_relative_risk_of_any_leak_high_versus_low_viscosity": 75.0,
+    "tests/test_anatomy_properties.py::test_invariants_over_the_documented_ranges": 50.0,
+}
+"""The longest tests and their rough seconds on a 2-core machine (``--durations``), for
+:func:`pytest_collection_modifyitems`; the rest take 15 s or less."""
+
+
+def pytest_collection_modifyitems(config, items):
+    """Start each xdist worker's share of the tests with some of :data:`LONGEST`.
+
+    ``--dist worksteal`` gives each of the n workers an equal run of the collection in order
+    and later moves tests from the end of a busy worker's queue to an idle one: a long test
+    stays where its share put it. In file order all three longest tests fall in the first
+    share, and one worker ran them one after the other while the other worked through the
+    rest. Here each goes to the front of the share with the least of them so far (longest
+    first); the order is otherwise kept, and is the same in every worker. Without xdist
+    nothing moves."""
+    n = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    long_ = sorted((it for it in items if it.nodeid in LONGEST), key=lambda it: -LONGEST[it.nodeid])
+    if n < 2 or not long_:
+        return
+    rest = [it for it in items if it.nodeid not in LONGEST]
+    heads: list[list] = [[] for _ in range(n)]
+    load = [0.0] * n
+    for it in long_:
+        k = load.index(min(load))
+        heads[k].append(it)
+        load[k] += LONGEST[it.nodeid]
+    # worksteal's first shares: len(pending) // nodes_remaining tests each, in order
+    ordered, left = [], len(items)
+    for k in range(n):
+        size = left // (n - k)
+        take = size - len(heads[k])
+        ordered += heads[k] + rest[:take]
+        rest = rest[take:]
+        left -= size
+    items[:] = ordered + rest
 
 
 @pytest.fixture
