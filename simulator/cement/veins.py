@@ -262,7 +262,7 @@ def build_network(scenario, phantom) -> VeinNetwork:
         for k, end in enumerate(("up", "dn"))
     }
     for vein in scenario.veins:
-        segs += _scenario_vein(vein, body, wall, yp, xp, r_epi, epidural, len(segs), sp)
+        segs += _scenario_vein(vein, body, wall, yp, xp, epidural, len(segs), sp)
     return VeinNetwork(segs, seed=scenario.scenario.seed)
 
 
@@ -298,7 +298,7 @@ def smooth(points: np.ndarray, rounds: int = 3) -> np.ndarray:
     return points
 
 
-def _scenario_vein(vein, body, wall, yp, xp, r_epi, epidural, start, sp):
+def _scenario_vein(vein, body, wall, yp, xp, epidural, start, sp):
     """The segments of one scenario vein (joining the network's plexus or great vein)."""
     x, y, z = vein.position_mm
     r = vein.diameter_mm / 2.0
