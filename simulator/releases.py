@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from simulator.assets import load_table
 
-VERSION = "0.5.0"
+VERSION = "0.6.0"
 """This release (``simulator.__version__``, the package's version, a log's
 ``simulator_version``)."""
 
@@ -31,6 +31,7 @@ class ModelOptions:
     mesh_anatomy: bool = True
     visible_cement: bool = True
     phase_labels: bool = True
+    disc_sheet: bool = True
     yield_per_s: float | None = None
 
     @property
@@ -51,6 +52,7 @@ class ModelOptions:
             "keep_cg_state": self.keep_cg_state,
             "geometric_aggregation": self.geometric_aggregation,
             "visible": self.visible_cement,
+            "disc_sheet": self.disc_sheet,
         }
 
 

@@ -85,6 +85,11 @@ def site_of_label() -> np.ndarray:
     return out
 
 
+SHEET_IDS = tissues().ids(*MODEL["sheet"]["labels"])
+SHEET_SPREAD = float(MODEL["sheet"]["spread"])
+"""Release 0.6.0 on: tissues a cement leak splits along the endplate rather than soaks
+(their ids), and how much more freely cement moves across them (x, y) than through (z)."""
+
 OUTLET_SCALE = {k: float(v) for k, v in MODEL["outlet_scale"].items()}
 """How freely each kind of boundary cell lets fluid out of the grid (× its own half-cell
 transmissibility); values and reasons in ``assets/cement_model.toml [outlet_scale]``."""
@@ -97,12 +102,14 @@ def build_grid(
     posterior_mm: float | None = None,
     perfusion_ml_min_per_ml: float | None = None,
     outlet_scale: dict | None = None,
+    sheet: bool = True,
 ) -> FlowGrid:
     """The flow grid around the treated body of ``phantom``: ``margin_mm`` (mm) of margin
     around it and ``posterior_mm`` (mm) more behind it (defaults from
     ``assets/cement_model.toml [grid]``), perfusion in ml/min per ml of cancellous bone
     (default ``assets/materials.toml [marrow]``), outlet openness per site (default
-    :data:`OUTLET_SCALE`)."""
+    :data:`OUTLET_SCALE`); ``sheet``: the discs open along their endplates (release 0.6.0 on,
+    ``assets/cement_model.toml [sheet]``)."""
     if margin_mm is None:
         margin_mm = float(MODEL["grid"]["margin_mm"])
     if posterior_mm is None:
@@ -152,7 +159,7 @@ def build_grid(
     cell_ml = (CELL * vox) ** 3 / 1000.0
     perfusion = (canc * cell_ml * perfusion_ml_min_per_ml * 1e-6 / 60.0).ravel()
 
-    faces_i, faces_j, faces_t, b_cell, b_t = _faces(phantom, sl, shape, blocks)
+    faces_i, faces_j, faces_t, b_cell, b_t = _faces(phantom, sl, shape, blocks, sheet=sheet)
     outlet = outlet_scale or OUTLET_SCALE
     b_cell_all = np.concatenate(b_cell)
     scale_of_site = np.array([outlet[s_] for s_ in SITES])
@@ -180,16 +187,19 @@ def build_grid(
     )
 
 
-def _faces(phantom: Phantom, sl, shape, blocks) -> tuple[list, list, list, list, list]:
+def _faces(phantom: Phantom, sl, shape, blocks, *, sheet: bool):
     """Face transmissibilities (m³) upscaled row by row from the voxel permeabilities, per
     axis: the cells on either side of each inner face and its T, and each boundary face's
-    cell and half-cell T (module docstring). ``blocks`` reshapes a sub-box to cell blocks."""
+    cell and half-cell T (module docstring). ``blocks`` reshapes a sub-box to cell blocks;
+    ``sheet``: the ``[sheet]`` tissues' permeability × ``spread`` across (x and y)."""
     vox_m = phantom.grid.voxel_mm / 1000.0
     aniso = phantom.permeability_anisotropy
     faces_i, faces_j, faces_t, b_cell, b_t = [], [], [], [], []
     index = np.arange(np.prod(shape)).reshape(shape)
+    k_vox = phantom.permeability_m2[sl].astype(np.float64)
+    across = np.where(np.isin(phantom.labels[sl], SHEET_IDS), SHEET_SPREAD, 1.0) if sheet else 1.0
     for axis in range(3):
-        k = np.maximum(phantom.permeability_m2[sl].astype(np.float64) * aniso[axis], 1e-30)
+        k = np.maximum(k_vox * aniso[axis] * (across if axis < 2 else 1.0), 1e-30)
         r = blocks(1.0 / k)  # voxel resistivities, cell-local (…, 3, 3, 3)
         r = np.moveaxis(r, 3 + axis, -1)  # the axis of flow last: (nx, ny, nz, 3, 3, 3')
         h = CELL // 2

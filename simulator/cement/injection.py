@@ -58,12 +58,14 @@ class CementInjection:
         finite_batch: bool = True,
         yield_per_s: float | None = None,
         visible: bool = False,
+        disc_sheet: bool = True,
         **solver_options: bool,
     ):
         """``finite_batch``: the kit holds ``[cement] batch_ml`` (else, as in release 0.1.0,
         an injection without ``ml`` runs until the cement sets). ``yield_per_s``: the entry
         threshold's yield factor (s⁻¹; None: the table's). ``visible``: release 0.5.0's
-        vein network and voxel-resolution cement (:mod:`simulator.cement.visible`).
+        vein network and voxel-resolution cement (:mod:`simulator.cement.visible`), with
+        ``disc_sheet`` 0.6.0's disc leak.
         ``solver_options``:
         ``keep_cg_state``, ``conservative``, ``geometric_aggregation`` of
         :class:`FlowSolver` (its defaults: today's model)."""
@@ -76,7 +78,7 @@ class CementInjection:
         # the flow grid is built at mixing: attempts without cement do not pay for it
         self.grid: FlowGrid | None = None
         self.flow: FlowSolver | None = None
-        self.visible_on = visible
+        self.visible_on, self.disc_sheet = visible, disc_sheet
         self.visible: VisibleCement | None = None
         self._k = 0.0  # the consistency the cement last moved with (Pa·s^n)
         eq = scenario.equipment
@@ -121,10 +123,12 @@ class CementInjection:
             return "the cement is already mixed"
         self.product = CementProduct.load(product)
         self.mixed_at_s = t_s
-        self.grid = build_grid(self.phantom)
+        self.grid = build_grid(self.phantom, sheet=self.visible_on and self.disc_sheet)
         self.flow = FlowSolver(self.grid, **self.solver_options)
         if self.visible_on:
-            self.visible = VisibleCement(self.scenario, self.phantom, self.grid, self.flow)
+            self.visible = VisibleCement(
+                self.scenario, self.phantom, self.grid, self.flow, disc_sheet=self.disc_sheet
+            )
         return None
 
     def inject(self, t_s, rate_ml_min, ml, needle) -> str | None:

@@ -19,6 +19,14 @@ voxel's own leak site only (body cement does not bleed into a disc's or the cana
 and the voxel fractions (S̃ past τ, times the voxel porosity) of each site are scaled to hold
 that site's cement.
 
+From release 0.6.0 on, cement that crosses into a disc (``assets/cement_model.toml
+[sheet]``) does not soak it like marrow: the nucleus is no sponge, and cement splits it along
+the endplate it came through, lying there as a sheet (the horizontal band of a disc leak on
+the lateral). Those voxels rank by their distance to the treated body (nearest first; ties by
+permeability) and fill solid: a voxel holds cement where U < φ S̃, φ the tissue's porosity of
+the flow model, so that a disc cell's cement lies in its voxels next to the endplate, at full
+density.
+
 Only the box of cells that hold cement (and one around it) is computed: a compiled loop, a
 few ms for a 3 ml bolus.
 """
@@ -29,8 +37,10 @@ import math
 
 import numpy as np
 from numba import njit
+from scipy import ndimage
 
-from simulator.cement.flow import CELL, MODEL
+from simulator.cement.flow import CELL, MODEL, SHEET_IDS
+from simulator.materials import tissues
 
 SUBGRID = MODEL["subgrid"]
 BOX_SATURATION = 1e-3
@@ -49,15 +59,22 @@ def texture_weight(consistency_pa_s: float) -> float:
 
 
 class SubgridFill:
-    """The voxel thresholds of one flow grid's sub-box of the phantom (built at mixing)."""
+    """The voxel thresholds of one flow grid's sub-box of the phantom (built at mixing);
+    ``sheet``: the discs' cement as a sheet on the endplate (release 0.6.0 on)."""
 
-    def __init__(self, grid, phantom):
+    def __init__(self, grid, phantom, *, sheet: bool = True):
         self.grid = grid
         sl = grid.slices
         self.porosity = np.ascontiguousarray(phantom.porosity[sl], dtype=np.float32)
         self.vox_m3 = (phantom.grid.voxel_mm / 1000.0) ** 3
         lnk = np.log(np.maximum(phantom.permeability_m2[sl].astype(np.float64), 1e-30))
         labels = phantom.labels[sl]
+        t = tissues()
+        self.sheet = np.isin(labels, SHEET_IDS if sheet else []) & (self.porosity > 0)
+        if self.sheet.any():  # nearest the treated body first, then the most permeable
+            body = np.isin(labels, t.group_ids("body"))
+            gap = ndimage.distance_transform_edt(~body) if body.any() else np.zeros(labels.shape)
+            lnk = np.where(self.sheet, lnk - 1e3 * np.round(gap), lnk)
         u = np.ones(lnk.shape, dtype=np.float32)  # no pore space: never first
         for label in np.unique(labels):  # ranked within each tissue: U uniform in each
             sel = (labels == label) & (self.porosity > 0)
@@ -67,7 +84,11 @@ class SubgridFill:
             ranks = np.empty(order.size, dtype=np.float32)
             ranks[order] = (np.arange(order.size, dtype=np.float32) + 0.5) / order.size
             u[sel] = ranks
-        self.u = u
+        # a sheet voxel fills (solid) where U < φ S̃: its threshold U / φ, its fraction ≤ 1
+        phi = np.where(self.sheet, self.porosity, 1.0)
+        self.u = np.where(self.sheet, u / phi, u).astype(np.float32)
+        self.porosity = np.where(self.sheet, 1.0, self.porosity).astype(np.float32)
+        self.sheet = self.sheet.astype(np.uint8)
 
     def fraction(self, fill: np.ndarray, w: np.ndarray):
         """(voxel slices of the phantom, cement volume fraction 0–1 float32) over the box of
@@ -89,7 +110,7 @@ class SubgridFill:
         cells = np.ascontiguousarray(cells)
         w = np.ascontiguousarray(np.asarray(w, dtype=np.float64).reshape(shape))
         site = np.ascontiguousarray(self.grid.site.reshape(shape))
-        have = _place(cells, w, site, self.u, self.porosity, box, out)
+        have = _place(cells, w, site, self.u, self.sheet, self.porosity, box, out)
         want = np.bincount(self.grid.site, fill * self.grid.pore_m3, 64) / self.vox_m3
         with np.errstate(divide="ignore", invalid="ignore"):
             scale = np.where(have > 0, want / have, 0.0)
@@ -102,11 +123,11 @@ class SubgridFill:
 
 
 @njit(cache=True, nogil=True)
-def _place(cells, wcells, site, u, porosity, box, out):  # pragma: no cover
+def _place(cells, wcells, site, u, sheet, porosity, box, out):  # pragma: no cover
     """Fill ``out`` (the voxels of the cell box starting at ``box``) with S̃ past τ times the
     porosity; returns the sum of the fractions per site. S̃ and w: trilinear between the
     centres of the cells of the voxel's own site (a site's cement does not bleed into
-    another's cells), held at the grid's edge cells."""
+    another's cells), held at the grid's edge cells; a ``sheet`` voxel's τ is its u."""
     nx, ny, nz = cells.shape
     ox, oy, oz = box[0] * 4, box[1] * 4, box[2] * 4
     have = np.zeros(64)
@@ -143,7 +164,7 @@ def _place(cells, wcells, site, u, porosity, box, out):  # pragma: no cover
                     continue
                 s /= wt
                 w /= wt
-                tau = 0.5 + w * (u[vi, vj, vk] - 0.5)
+                tau = u[vi, vj, vk] if sheet[vi, vj, vk] else 0.5 + w * (u[vi, vj, vk] - 0.5)
                 sat = min(max((s - tau) * 20.0 + 0.5, 0.0), 1.0)
                 f = sat * porosity[vi, vj, vk]
                 out[i, j, k] = f

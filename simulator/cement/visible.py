@@ -23,12 +23,13 @@ VEIN = SITES.index("vein")
 class VisibleCement:
     """The vein network and the voxel fill of one attempt's flow grid."""
 
-    def __init__(self, scenario, phantom, grid, flow):
+    def __init__(self, scenario, phantom, grid, flow, *, disc_sheet: bool = True):
+        """``disc_sheet``: a disc's cement drawn as a sheet on the endplate (0.6.0 on)."""
         self.grid, self.flow, self.phantom = grid, flow, phantom
         self.network = build_network(scenario, phantom)
         self.vein_cells = np.nonzero(grid.site == VEIN)[0]
         self.entry = self.network.entry_cells(grid.centre_mm[self.vein_cells])
-        self.subgrid = SubgridFill(grid, phantom)
+        self.subgrid = SubgridFill(grid, phantom, sheet=disc_sheet)
         self._exited = 0.0  # the grid's vein exits already handed to the network (m³)
         self.weight = np.zeros(grid.n)  # the texture weight w of each cell's cement
         self._last = np.zeros(grid.n)  # each cell's cement at the last drain (m³)
