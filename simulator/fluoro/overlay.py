@@ -20,10 +20,10 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit
-from scipy import ndimage
 
 from simulator.fluoro.geometry import Projection
 from simulator.fluoro.needle_kernel import needle_kernel
+from simulator.fluoro.zoom import zoom2
 
 TIP_MM = 3.0
 """Length of the stylet's diamond (conical) point, mm (approx.; 11 G trocars)."""
@@ -338,7 +338,7 @@ def _fine_patch(acc: np.ndarray, n: int):
         return None
     a0, a1 = max(int(rows[0]) - 1, 0), min(int(rows[-1]) + 2, m + 1)
     b0, b1 = max(int(cols[0]) - 1, 0), min(int(cols[-1]) + 2, m + 1)
-    fine = ndimage.zoom(acc[a0:a1, b0:b1], 2.0, order=1, grid_mode=True, mode="nearest")
+    fine = zoom2(acc[a0:a1, b0:b1])  # ndimage.zoom × 2, linear, compiled (.zoom)
     r0, c0 = 2 * a0, 2 * b0
     r1, c1 = min(r0 + fine.shape[0], n), min(c0 + fine.shape[1], n)
     if r1 <= r0 or c1 <= c0:
