@@ -35,6 +35,9 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
+_TRUST_HELP = "trust this Ed25519 public key too (besides VSIM_TRUSTED_KEYS); repeatable"
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
     parser = _Parser(
@@ -78,14 +81,21 @@ def build_parser() -> argparse.ArgumentParser:
         "verify", help="check logs' signatures and re-simulate them; reports mismatches"
     )
     p.add_argument("logs", nargs="+", metavar="LOG")
+    p.add_argument("--public-key", action="append", metavar="KEY.pub", help=_TRUST_HELP)
 
     p = sub.add_parser("review", help="assessor summary over logs or folders (table, CSV, HTML)")
     p.add_argument("paths", nargs="+", metavar="PATH")
+    p.add_argument("--public-key", action="append", metavar="KEY.pub", help=_TRUST_HELP)
     p.add_argument("--csv", metavar="F", help="one row per attempt, one column per metric")
     p.add_argument("--html", metavar="F", help="self-contained report with plots and images")
 
     p = sub.add_parser("recover", help="rebuild the log of a crashed attempt from its journal")
     p.add_argument("journals", nargs="+", metavar="JOURNAL")
+
+    p = sub.add_parser("keys", help="this station's Ed25519 signing key: create, show, export")
+    p.add_argument("action", choices=("create", "show", "export", "trust"))
+    p.add_argument("file", nargs="?", metavar="FILE", help="export: where; trust: a KEY.pub")
+    p.add_argument("--force", action="store_true", help="create: replace the station's key")
 
     p = sub.add_parser("bench", help="performance figures")
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
@@ -226,7 +236,8 @@ def _cmd_run(args) -> int:
     from simulator.actions import check_script_for, load_script
     from simulator.procedure import Procedure
     from simulator.records.log import attempt_log, write_json_atomic
-    from simulator.records.signing import load_key
+    from simulator.records.origin import make_origin
+    from simulator.records.signing import signing_key
     from simulator.scenario import load_scenario
 
     _check_trainee(args.trainee)
@@ -238,7 +249,8 @@ def _cmd_run(args) -> int:
     actions = load_script(args.script)  # everything is checked before anything runs
     check_script_for(actions, scenario, path=args.script)
     proc = Procedure(scenario, seed=args.seed).run(actions)
-    log = attempt_log(proc, trainee=args.trainee, key=load_key())
+    origin = make_origin("script", hints=False)
+    log = attempt_log(proc, trainee=args.trainee, key=signing_key(), origin=origin)
     if args.log:
         try:
             write_json_atomic(args.log, log, exclusive=not args.force)
@@ -300,13 +312,21 @@ def _check_new_log(log: str, *, force: bool) -> None:
 def _cmd_verify(args) -> int:
     from simulator.records.verify import run_verify
 
-    return run_verify(args.logs, out=sys.stdout, err=sys.stderr)
+    return run_verify(args.logs, out=sys.stdout, err=sys.stderr, public_keys=args.public_key)
 
 
 def _cmd_review(args) -> int:
     from simulator.review import run_review
 
-    return run_review(args.paths, csv_path=args.csv, html_path=args.html)
+    return run_review(
+        args.paths, csv_path=args.csv, html_path=args.html, public_keys=args.public_key
+    )
+
+
+def _cmd_keys(args) -> int:
+    from simulator.records.keys_cli import run_keys
+
+    return run_keys(args.action, args.file, force=args.force, out=sys.stdout)
 
 
 def _cmd_recover(args) -> int:
@@ -383,4 +403,5 @@ _COMMANDS = {
     "verify": _cmd_verify,
     "review": _cmd_review,
     "recover": _cmd_recover,
+    "keys": _cmd_keys,
 }

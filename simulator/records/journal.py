@@ -48,7 +48,8 @@ from simulator.inputs import (
 )
 from simulator.procedure import Procedure, procedure_for
 from simulator.records.log import attempt_log, now_iso, write_json_atomic
-from simulator.records.signing import key_id, load_key, sign
+from simulator.records.origin import make_origin, origin_problem
+from simulator.records.signing import key_id, load_key, sign, signing_key
 from simulator.scenario.ids import ID_RULE, is_scenario_id
 
 JOURNAL_FORMAT = "vsim-journal/2"
@@ -82,12 +83,20 @@ class AttemptRecorder:
         trainee: str,
         logs_dir: str | Path,
         started_at: str | None = None,
-        key: bytes | None = None,
+        key=None,
+        origin: dict | None = None,
     ):
+        """``key``: what the log is signed with (a shared key's bytes, which also chain the
+        journal's lines, or a station key: then the chain is plain SHA-256); ``origin``: the
+        log's (:mod:`simulator.records.origin`), kept in the journal's header for a
+        recovery."""
         self.proc = proc
         self.trainee = trainee
         self.started_at = started_at or now_iso()
         self.key = key
+        self.origin = origin
+        self.chain_key = key if isinstance(key, bytes) else None
+        key = self.chain_key
         folder = Path(logs_dir)
         try:
             folder.mkdir(parents=True, exist_ok=True)
@@ -127,11 +136,13 @@ class AttemptRecorder:
         self._mac = ""
         if proc.carm is not None and proc.carm.settings.invert:
             header["display"] = {"invert": True}
+        if origin is not None:
+            header["origin"] = origin
         self._write(header)
         os.fsync(self._fh.fileno())
 
     def _write(self, obj: dict) -> None:
-        self._mac = chain_mac(self.key, self._mac, obj)
+        self._mac = chain_mac(self.chain_key, self._mac, obj)
         line = {**obj, "mac": self._mac}
         self._fh.write(json.dumps(line, ensure_ascii=False, allow_nan=False) + "\n")
         self._fh.flush()  # in the OS's hands now: survives the death of this process
@@ -153,7 +164,13 @@ class AttemptRecorder:
         """Write the signed log of the finished procedure and remove the journal."""
         if not self.proc.finished:
             raise RuntimeError("finish() needs a finished procedure")
-        log = attempt_log(self.proc, trainee=self.trainee, started_at=self.started_at, key=self.key)
+        log = attempt_log(
+            self.proc,
+            trainee=self.trainee,
+            started_at=self.started_at,
+            key=self.key,
+            origin=self.origin,
+        )
         write_json_atomic(self.log_path, log)
         self.close()
         self.journal_path.unlink(missing_ok=True)
@@ -200,6 +217,8 @@ def _check_header(header, path) -> dict:
         bad("display", "must be {invert: true or false}")
     if header.get("chain") not in ("SHA-256", "HMAC-SHA256"):
         bad("chain", "must be 'SHA-256' or 'HMAC-SHA256'")
+    if "origin" in header and (why := origin_problem(header["origin"])):
+        bad(*why)
     return header
 
 
@@ -299,8 +318,10 @@ def lost_text(lost: dict) -> str:
     )
 
 
-def recover_journal(path: str | Path, *, key: bytes | None = None) -> dict:
-    """The signed (with ``key``) log of the attempt a journal records. Unless the journal ends
+def recover_journal(path: str | Path, *, key: bytes | None = None, signer=None) -> dict:
+    """The log of the attempt a journal records, signed with ``signer`` (a station key or a
+    shared key; default: ``key``, the shared key that also checks the journal's
+    chain). Unless the journal ends
     with ``finish``, the attempt is finished at the last simulated time the journal noted
     (the last heartbeat or action): what was done before the crash, nothing after. A loss
     (see :class:`Journal`) is recorded in the log's ``recovery``."""
@@ -319,17 +340,25 @@ def recover_journal(path: str | Path, *, key: bytes | None = None) -> dict:
     proc = procedure_for(
         scenario, seed=header["seed"], display=header.get("display", {}), actions=actions
     )
-    out = attempt_log(proc, trainee=header["trainee"], started_at=header["started_at"])
+    was = header.get("origin")  # the window's (hints, display); none from before 0.6.0
+    origin = make_origin(
+        "recovered",
+        hints=bool(was and was["hints"]),
+        invert=bool(header.get("display", {}).get("invert")),
+    )
+    out = attempt_log(
+        proc, trainee=header["trainee"], started_at=header["started_at"], origin=origin
+    )
     out["recovered"] = True
     if j.lost:
         out["recovery"] = dict(j.lost)
-    return sign(out, key)
+    return sign(out, key if signer is None else signer)
 
 
 def recover_to_file(path: str | Path) -> tuple[Path, dict | None]:
     """Recover a journal into ``STEM.json`` beside it (signed when a key is set); returns the
     log's path and what was lost (None when nothing)."""
     p = Path(path)
-    log = recover_journal(p, key=load_key())
+    log = recover_journal(p, key=load_key(), signer=signing_key())
     out = p.with_name(p.name.removesuffix(JOURNAL_SUFFIX) + ".json")
     return write_json_atomic(out, log), log.get("recovery")

@@ -42,6 +42,7 @@ from simulator.inputs import (
 from simulator.materials import outside_sites
 from simulator.metrics import metric_table
 from simulator.procedure import Procedure, procedure_for
+from simulator.records.origin import origin_problem
 from simulator.records.signing import sign, signature_of
 from simulator.releases import model_for_version
 from simulator.scenario.ids import ID_RULE, is_scenario_id
@@ -95,10 +96,17 @@ def final_images(proc: Procedure) -> dict[str, str | None]:
 
 
 def attempt_log(
-    proc: Procedure, *, trainee: str, started_at: str | None = None, key: bytes | None = None
+    proc: Procedure,
+    *,
+    trainee: str,
+    started_at: str | None = None,
+    key=None,
+    origin: dict | None = None,
 ) -> dict:
     """The complete log of a finished (or running) procedure, scored and signed with ``key``
-    (unsigned, and marked so, when ``key`` is None)."""
+    (a shared key's bytes or a station key, :func:`~simulator.records.signing.sign`; unsigned,
+    and marked so, when None), with its ``origin`` (:mod:`simulator.records.origin`; none for
+    a replay's)."""
     metrics = proc.metrics()
     events = [e.as_json() for e in proc.events]
     log = {
@@ -116,6 +124,8 @@ def attempt_log(
         ),
         "images": final_images(proc),
     }
+    if origin is not None:
+        log["origin"] = origin
     if proc.carm is not None and proc.carm.settings != DisplaySettings():
         log["display"] = {"invert": proc.carm.settings.invert}  # what the images show
     # one JSON round trip so that the signed form is exactly what a reader will see
@@ -265,9 +275,11 @@ def check_log(data, *, path: str) -> None:
         v is None or isinstance(v, str) for v in images.values()
     ):
         _fail(path, "images", "must map a view to base64 PNG text or null")
+    if "origin" in data and (why := origin_problem(data["origin"])):
+        _fail(path, *why)
     sig = data["signature"]
-    if sig.get("algorithm") not in ("HMAC-SHA256", "none"):
-        _fail(path, "signature.algorithm", "must be 'HMAC-SHA256' or 'none'")
+    if sig.get("algorithm") not in ("HMAC-SHA256", "Ed25519", "none"):
+        _fail(path, "signature.algorithm", "must be 'HMAC-SHA256', 'Ed25519' or 'none'")
 
 
 def _metric_ok(kind: str, v) -> bool:
@@ -351,8 +363,8 @@ def rebuild(log: dict, scenario, *, run: bool = True, phantom=None, path: str = 
 
 
 def is_signed(log: dict) -> bool:
-    """Whether the log carries an HMAC signature (valid or not)."""
-    return log.get("signature", {}).get("algorithm") == "HMAC-SHA256"
+    """Whether the log carries a signature (valid or not)."""
+    return log.get("signature", {}).get("algorithm") in ("HMAC-SHA256", "Ed25519")
 
 
 __all__ = [

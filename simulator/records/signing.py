@@ -1,4 +1,5 @@
-"""HMAC-SHA256 signatures of attempt logs and where the key comes from.
+"""Signatures of attempt logs: HMAC-SHA256 with a shared key (where the key comes from, below)
+or Ed25519 with an exam station's private key (:mod:`simulator.records.keys`).
 
 The key is, in order: the ``VSIM_LOG_KEY`` environment variable (its UTF-8 bytes), else the
 key file named by ``VSIM_LOG_KEY_FILE``, else ``$XDG_CONFIG_HOME/vsim/log.key``
@@ -11,7 +12,9 @@ group or others can read, or shorter than 32 bytes, gets one warning on stderr.
 
 The signature covers the canonical JSON of the log without its ``signature`` key: keys
 sorted, ``,``/``:`` separators, UTF-8. It proves the log was not edited by someone without the
-key; it is not a proof of who made the attempt (anyone with the key can sign).
+key; it is not a proof of who made the attempt (anyone with the key can sign). An Ed25519
+signature proves the log came, unchanged, from the station holding that private key; whoever
+verifies holds only the public key and cannot sign (docs/ASSESSMENT.md).
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ from pathlib import Path
 
 from simulator.errors import UserError
 from simulator.inputs import InputFileError, read_capped
+from simulator.records.keys import ALGORITHM as ED25519
+from simulator.records.keys import StationKey, load_station_key, verify_ed25519
 
 MIN_KEY_BYTES = 32
 _warned: set[str] = set()
@@ -60,6 +65,14 @@ def load_key(*, create: bool = False) -> bytes | None:
         return _create_key(path)
     except OSError as exc:
         raise UserError(f"{path}: key file: cannot be created ({exc.strerror})") from None
+
+
+def signing_key(*, create: bool = False):
+    """What this machine signs its logs with: the station's Ed25519 key when it has one
+    (``vsim keys create``), else the shared HMAC key (:func:`load_key`, made when ``create``),
+    else None."""
+    station = load_station_key()
+    return station if station is not None else load_key(create=create)
 
 
 def _read_key(path: Path) -> bytes | None:
@@ -141,11 +154,19 @@ def signature_of(log: dict, key: bytes) -> str:
     return hmac.new(key, canonical(log), hashlib.sha256).hexdigest()
 
 
-def sign(log: dict, key: bytes | None) -> dict:
-    """The log with its ``signature`` (or the unsigned marker when ``key`` is None)."""
+def sign(log: dict, key) -> dict:
+    """The log with its ``signature``: Ed25519 for a station's key
+    (:class:`~simulator.records.keys.StationKey`), HMAC-SHA256 for a shared key (bytes), the
+    unsigned marker when ``key`` is None."""
     out = {k: v for k, v in log.items() if k != "signature"}
     if key is None:
         out["signature"] = {"algorithm": "none", "note": UNSIGNED_NOTE}
+    elif isinstance(key, StationKey):
+        out["signature"] = {
+            "algorithm": ED25519,
+            "key_id": key.key_id,
+            "value": key.sign(canonical(out)),
+        }
     else:
         out["signature"] = {
             "algorithm": ALGORITHM,
@@ -155,15 +176,42 @@ def sign(log: dict, key: bytes | None) -> dict:
     return out
 
 
-def check_signature(log: dict, key: bytes | None) -> str | None:
-    """None if the signature is valid for ``key``; otherwise why not, in words."""
+STATUSES = ("valid", "unsigned", "unknown key", "tampered")
+"""What a check of a log's signature finds (:func:`signature_status`)."""
+
+
+def signature_status(log: dict, key: bytes | None, trusted: dict | None = None) -> tuple[str, str]:
+    """(status, why in words): ``valid``; ``unsigned``; ``unknown key`` (signed by a key this
+    verifier does not hold: another HMAC key, or a public key it does not trust); ``tampered``
+    (the key is known and the signature does not match: changed after it was written).
+    ``key``: the shared HMAC key; ``trusted``: public keys by id
+    (:func:`~simulator.records.keys.trusted_keys`)."""
     sig = log.get("signature", {})
-    if sig.get("algorithm") != ALGORITHM:
-        return "the log is unsigned, so edits cannot be detected"
+    algorithm, sid = sig.get("algorithm"), str(sig.get("key_id", ""))
+    if algorithm == ED25519:
+        public = (trusted or {}).get(sid)
+        if public is None:
+            return (
+                "unknown key",
+                f"signed by station key {sid}, which is not among your trusted keys",
+            )
+        if not verify_ed25519(public, str(sig.get("value", "")), canonical(log)):
+            why = f"the signature of station key {sid} does not match: the log was changed"
+            return "tampered", why + " after it was written"
+        return "valid", f"signed by station key {sid}"
+    if algorithm != ALGORITHM:
+        return "unsigned", "the log is unsigned, so edits cannot be detected"
     if key is None:
-        return "no key to check the signature with (set VSIM_LOG_KEY or a key file)"
-    if sig.get("key_id") != key_id(key):
-        return f"signed with another key (key id {sig.get('key_id')}, yours {key_id(key)})"
+        return "unknown key", "no key to check the signature with (set VSIM_LOG_KEY or a key file)"
+    if sid != key_id(key):
+        return "unknown key", f"signed with another key (key id {sid}, yours {key_id(key)})"
     if not hmac.compare_digest(str(sig.get("value", "")), signature_of(log, key)):
-        return "the signature does not match: the log was changed after it was written"
-    return None
+        return "tampered", "the signature does not match: the log was changed after it was written"
+    return "valid", f"signed with the shared key {sid}"
+
+
+def check_signature(log: dict, key: bytes | None, trusted: dict | None = None) -> str | None:
+    """None if the signature is valid for ``key`` or a ``trusted`` public key; otherwise why
+    not, in words."""
+    status, why = signature_status(log, key, trusted)
+    return None if status == "valid" else why

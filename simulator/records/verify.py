@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from simulator.errors import UserError
+from simulator.records.keys import trusted_keys
 from simulator.records.log import attempt_log, decode_png, read_log, rebuild
 from simulator.records.signing import check_signature, load_key
 
@@ -65,14 +66,14 @@ def _short(v) -> str:
     return text if len(text) <= 60 else text[:57] + "…"
 
 
-def verify_log(path: str | Path, *, key: bytes | None) -> list[str]:
+def verify_log(path: str | Path, *, key: bytes | None, trusted: dict | None = None) -> list[str]:
     """The problems found in one log (empty when it verifies); raises ``LogError`` (exit 2)
     when the file cannot be read as a log."""
     from simulator.scenario import load_scenario
 
     log = read_log(path)
     problems = []
-    why = check_signature(log, key)
+    why = check_signature(log, key, trusted)
     if why:
         problems.append(f"signature: {why}")
     sid = log["scenario"]["id"]
@@ -121,13 +122,15 @@ def _image_differences(logged: dict, replayed: dict) -> list[str]:
     return out
 
 
-def run_verify(paths: list[str], *, out, err) -> int:
-    """Verify each log and print one verdict per log; returns the exit code."""
+def run_verify(paths: list[str], *, out, err, public_keys: list[str] | None = None) -> int:
+    """Verify each log and print one verdict per log; returns the exit code. ``public_keys``:
+    paths of Ed25519 public keys to trust besides the trusted folder's."""
     key = load_key()
+    trusted = trusted_keys(public_keys)
     worst = 0
     for path in paths:
         try:
-            problems = verify_log(path, key=key)
+            problems = verify_log(path, key=key, trusted=trusted)
         except UserError as exc:
             print(f"error: {exc}", file=err)
             worst = 2

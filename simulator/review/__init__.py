@@ -18,7 +18,9 @@ from typing import TextIO
 
 from simulator.errors import UserError
 from simulator.inputs import printable
+from simulator.records.keys import trusted_keys
 from simulator.records.log import write_text_atomic
+from simulator.records.signing import load_key, signature_status
 from simulator.review.collect import Attempt, Skipped, find_log_files, load_attempts
 from simulator.review.export_csv import COLUMNS, csv_text
 from simulator.review.summary import text_report
@@ -54,6 +56,7 @@ def run_review(
     err: TextIO = sys.stderr,
     progress: bool | None = None,
     max_images: int = MAX_IMAGES,
+    public_keys: list[str] | None = None,
 ) -> int:
     """Review the attempt logs under ``paths`` (log files, or folders searched recursively for
     ``*.json``); returns the exit code, 0.
@@ -62,7 +65,9 @@ def run_review(
     with their reasons; writes the CSV to ``csv_path`` and the HTML report to ``html_path``
     when given (each atomically). A progress bar goes to ``err`` when ``progress`` is True,
     or by default when more than 50 files are read and ``err`` is a terminal. The HTML
-    report embeds the final images of the latest ``max_images`` attempts only.
+    report embeds the final images of the latest ``max_images`` attempts only. Every log's
+    signature is checked (the shared key, the trusted public keys and ``public_keys``): its
+    status (valid, unsigned, unknown key, tampered) shows in the tables, CSV and HTML.
 
     Raises :class:`UserError` (exit 2) for a path that does not exist or an output that
     cannot be written.
@@ -72,8 +77,13 @@ def run_review(
     _check_output(csv_path, "--csv")
     _check_output(html_path, "--html")
     files = find_log_files(paths)
+    key, trusted = load_key(), trusted_keys(public_keys)
     attempts, skipped = load_attempts(
-        files, keep_images=max_images if html_path else 0, err=err, progress=progress
+        files,
+        keep_images=max_images if html_path else 0,
+        err=err,
+        progress=progress,
+        check=lambda log: signature_status(log, key, trusted)[0],
     )
     if attempts:
         lines = text_report(attempts)

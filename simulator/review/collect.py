@@ -44,6 +44,10 @@ class Attempt:
     metrics: dict
     score: dict | None
     images: dict | None = None
+    verification: str = "unsigned"
+    origin: str = "unknown"
+    hints: bool | None = None
+    station: str = ""
     attempt_no: int = 0
     scenario_attempt_no: int = 0
     when: datetime = field(default=datetime.min.replace(tzinfo=UTC))
@@ -111,11 +115,14 @@ def _when(started_at: str) -> datetime:
     return t if t.tzinfo else t.replace(tzinfo=UTC)
 
 
-def _attempt(path: Path, log: dict) -> Attempt:
+def _attempt(path: Path, log: dict, check=None) -> Attempt:
+    """The review's view of one log; ``check(log)`` gives its signature's status (else
+    "unsigned" or "unknown key": not checked)."""
     scenario = log.get("scenario") if isinstance(log.get("scenario"), dict) else {}
     score = log.get("score")
     started = str(log.get("started_at") or "")
     seed = log.get("seed")
+    origin = log.get("origin") if isinstance(log.get("origin"), dict) else {}
     return Attempt(
         file=str(path),
         trainee=str(log.get("trainee") or ""),
@@ -125,6 +132,10 @@ def _attempt(path: Path, log: dict) -> Attempt:
         seed=seed if isinstance(seed, int) else None,
         simulator_version=str(log.get("simulator_version") or ""),
         signed=is_signed(log),
+        verification=check(log) if check else ("unknown key" if is_signed(log) else "unsigned"),
+        origin=str(origin.get("actions", "unknown")),
+        hints=origin.get("hints"),
+        station=str(origin.get("station", "")),
         metrics=log.get("metrics") if isinstance(log.get("metrics"), dict) else {},
         score=score if isinstance(score, dict) else None,
         when=_when(started),
@@ -172,9 +183,11 @@ def load_attempts(
     keep_images: int = 0,
     err: TextIO = sys.stderr,
     progress: bool | None = None,
+    check=None,
 ) -> tuple[list[Attempt], list[Skipped]]:
     """Read every file; returns the attempts in ``started_at`` order (numbered per trainee
-    and per trainee and scenario) and the skipped files with their reasons.
+    and per trainee and scenario) and the skipped files with their reasons. ``check(log)``:
+    the status of a log's signature (``signing.signature_status``'s first part).
 
     Images are kept for the ``keep_images`` latest attempts only, so memory stays bounded
     however many logs are reviewed.
@@ -193,7 +206,7 @@ def load_attempts(
             skipped.append(Skipped(str(path), reason))
             bar.update(i)
             continue
-        attempt = _attempt(path, log)
+        attempt = _attempt(path, log, check)
         attempts.append(attempt)
         if keep_images > 0:
             images = log.get("images")

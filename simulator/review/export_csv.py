@@ -30,6 +30,12 @@ IDENTITY_COLUMNS = (
     "seed",
     "simulator_version",
     "signed",
+    "verification",
+    "origin",
+    "hints",
+    "station",
+    "attempt_no",
+    "scenario_attempt_no",
     "file",
 )
 
@@ -154,6 +160,12 @@ def attempt_row(a: Attempt) -> dict[str, object]:
         seed=a.seed,
         simulator_version=a.simulator_version,
         signed=a.signed,
+        verification=a.verification,
+        origin=a.origin,
+        hints=a.hints,
+        station=a.station,
+        attempt_no=a.attempt_no,
+        scenario_attempt_no=a.scenario_attempt_no,
         file=a.file,
     )
     row.update(flat_metrics(a.metrics))

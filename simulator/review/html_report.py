@@ -18,6 +18,7 @@ from simulator.inputs import printable
 from simulator.review import plots
 from simulator.review.collect import Attempt, Skipped
 from simulator.review.summary import LEAK_MIN_ML, SITE_LABELS, GroupSummary, group, leak_volumes
+from simulator.review.trust import origin_text, trust_line, trust_warnings, trusted
 
 THUMB_PX = 92  # thumbnail width; images are reduced to it, not just displayed smaller
 
@@ -103,12 +104,15 @@ def _thumb(images: dict | None, view: str) -> str:
     return f'<td class="img">{_img(png, alt=f"{view} image", cls="thumb")}</td>'
 
 
+_STATUS_CLASS = {"valid": "pass", "tampered": "fail", "unknown key": "fail"}
+
+
 def attempts_table(shown: list[Attempt]) -> str:
     """The latest attempts, newest first, with their final lateral and AP images."""
     head = (
         "<tr><th>started</th><th>trainee</th><th>scenario</th><th>#</th><th>score</th>"
         "<th>result</th><th>critical</th><th>fluoro s</th><th>shots</th><th>leak ml</th>"
-        "<th>lateral</th><th>AP</th><th>file</th></tr>"
+        "<th>lateral</th><th>AP</th><th>signature</th><th>origin</th><th>file</th></tr>"
     )
     rows = []
     for a in shown:
@@ -127,6 +131,8 @@ def attempts_table(shown: list[Attempt]) -> str:
             f"<td class='n'>{_num(t if isinstance(t, int | float) else None)}</td>"
             f"<td class='n'>{_e(shots) if shots is not None else '–'}</td>"
             f"<td class='n'>{leak:.2f}</td>{_thumb(a.images, 'lateral')}{_thumb(a.images, 'ap')}"
+            f"<td class='{_STATUS_CLASS.get(a.verification, 'note')}'>{_e(a.verification)}</td>"
+            f"<td>{_e(origin_text(a))}</td>"
             f"<td class='note' title='{_e(a.file)}'>{_e(Path(a.file).name)}</td></tr>"
         )
     return f"<table>{head}{''.join(rows)}</table>"
@@ -137,8 +143,9 @@ def html_report(
 ) -> str:
     """The whole report page; ``attempts`` in ``started_at`` order, the latest
     ``max_images`` of them listed with their images."""
+    every, attempts = attempts, trusted(attempts)  # tampered logs: warned of, not counted
     trainees, scenarios = group(attempts, by="trainee"), group(attempts, by="scenario")
-    shown = attempts[::-1][:max_images]
+    shown = every[::-1][:max_images]
     now = datetime.now(UTC).isoformat(timespec="seconds")
     parts = [
         "<!DOCTYPE html>",
@@ -149,6 +156,9 @@ def html_report(
         f"<p class='meta'>{len(attempts)} attempts by {len(trainees)} trainees on "
         f"{len(scenarios)} scenarios; {len(skipped)} files skipped. Generated {now} by vsim "
         f"{_e(__version__)} from {_e(', '.join(sources))}.</p>",
+        "<h2>Signatures and origin</h2>",
+        f"<p>{_e(trust_line(every))}</p>",
+        *(f"<p class='fail'>{_e(line)}</p>" for line in trust_warnings(every)),
         "<h2>Summary by trainee</h2>",
         summary_table(trainees, "trainee"),
         "<h2>Summary by scenario</h2>",
@@ -168,12 +178,12 @@ def html_report(
             "</div>",
             _img(plots.leak_sites(attempts), alt="leaks by site"),
         ]
-    capped = len(attempts) > len(shown)
+    capped = len(every) > len(shown)
     parts += [
         f"<h2>Latest {len(shown)} attempts with their final images</h2>",
         "<p class='note'>"
         + (
-            f"Only the latest {len(shown)} of {len(attempts)} attempts are listed with images, "
+            f"Only the latest {len(shown)} of {len(every)} attempts are listed with images, "
             "to keep this file small; the CSV export has every attempt. "
             if capped
             else ""

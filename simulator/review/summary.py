@@ -16,6 +16,7 @@ import numpy as np
 from simulator.materials import leak_sites
 from simulator.review.collect import Attempt
 from simulator.review.export_csv import LEAK_SITES
+from simulator.review.trust import trust_line, trust_warnings, trusted
 
 TABLE_WIDTH = 100
 LEAK_MIN_ML = 0.02  # a site counts as leaked from the model's leak-event volume (cement.py)
@@ -212,15 +213,23 @@ def radiation_table(groups: list[GroupSummary], label: str) -> list[str]:
 
 
 def text_report(attempts: list[Attempt]) -> list[str]:
-    """The terminal report: score and radiation/leak tables per trainee and per scenario."""
-    trainees = group(attempts, by="trainee")
-    scenarios = group(attempts, by="scenario")
-    unscored = sum(1 for a in attempts if a.score is None)
+    """The terminal report: the signatures and origins, then score and radiation/leak tables
+    per trainee and per scenario over the logs not tampered with (:func:`trusted`)."""
+    counted = trusted(attempts)
+    trainees = group(counted, by="trainee")
+    scenarios = group(counted, by="scenario")
+    unscored = sum(1 for a in counted if a.score is None)
     lines = [
-        f"{len(attempts)} attempts by {len(trainees)} trainees on {len(scenarios)} scenarios"
-        + (f" ({unscored} unscored)" if unscored else ""),
+        f"{len(counted)} attempts by {len(trainees)} trainees on {len(scenarios)} scenarios"
+        + (f" ({unscored} unscored)" if unscored else "")
+        + (
+            f"; {len(attempts) - len(counted)} tampered logs left out"
+            if counted != attempts
+            else ""
+        ),
         "",
     ]
+    lines += ["Signatures and origin", trust_line(attempts), *trust_warnings(attempts), ""]
     for groups, label in ((trainees, "trainee"), (scenarios, "scenario")):
         lines += [f"Scores by {label} (score 0–100; pass = passed / scored)"]
         lines += score_table(groups, label)

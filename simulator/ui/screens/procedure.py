@@ -37,7 +37,8 @@ def new_attempt(app: App, scenario_ref: str, *, scenario=None) -> ProcedureScree
     procedure screen (registered as ``"procedure"``). Draws a 'preparing' frame first (the
     build takes ~1 s)."""
     from simulator.records.journal import AttemptRecorder
-    from simulator.records.signing import load_key
+    from simulator.records.origin import make_origin
+    from simulator.records.signing import signing_key
 
     surf = app.window
     surf.fill(r.BG)
@@ -52,7 +53,8 @@ def new_attempt(app: App, scenario_ref: str, *, scenario=None) -> ProcedureScree
         proc,
         trainee=app.settings.trainee or "anonymous",
         logs_dir=app.settings.logs_dir,
-        key=load_key(create=True),  # every attempt's log is signed (key made on first use)
+        key=signing_key(create=True),  # every log is signed (a shared key made on first use)
+        origin=make_origin("window", hints=app.settings.hints, invert=app.settings.invert),
     )
     session = LiveSession(proc, recorder=recorder, hints=app.settings.hints)
     return ProcedureScreen(app, session)
