@@ -43,6 +43,7 @@ td.img img{display:block;width:92px;height:auto;image-rendering:auto}
 .pass{color:#17703a;font-weight:600}.fail{color:#b3261e;font-weight:600}
 .good{color:#17703a}.bad{color:#b3261e}
 .note{color:#555;font-size:12.5px}
+td.file{max-width:150px;overflow-wrap:anywhere}
 ul.skipped{font-size:12.5px;color:#7a3b00}
 """
 
@@ -112,7 +113,7 @@ def attempts_table(shown: list[Attempt]) -> str:
     head = (
         "<tr><th>started</th><th>trainee</th><th>scenario</th><th>#</th><th>score</th>"
         "<th>result</th><th>critical</th><th>fluoro s</th><th>shots</th><th>leak ml</th>"
-        "<th>lateral</th><th>AP</th><th>signature</th><th>origin</th><th>file</th></tr>"
+        "<th>lateral</th><th>AP</th><th>log</th><th>file</th></tr>"
     )
     rows = []
     for a in shown:
@@ -131,9 +132,9 @@ def attempts_table(shown: list[Attempt]) -> str:
             f"<td class='n'>{_num(t if isinstance(t, int | float) else None)}</td>"
             f"<td class='n'>{_e(shots) if shots is not None else '–'}</td>"
             f"<td class='n'>{leak:.2f}</td>{_thumb(a.images, 'lateral')}{_thumb(a.images, 'ap')}"
-            f"<td class='{_STATUS_CLASS.get(a.verification, 'note')}'>{_e(a.verification)}</td>"
-            f"<td>{_e(origin_text(a))}</td>"
-            f"<td class='note' title='{_e(a.file)}'>{_e(Path(a.file).name)}</td></tr>"
+            f"<td><span class='{_STATUS_CLASS.get(a.verification, 'note')}'>"
+            f"{_e(a.verification)}</span><br>{_e(origin_text(a))}</td>"
+            f"<td class='note file' title='{_e(a.file)}'>{_e(Path(a.file).name)}</td></tr>"
         )
     return f"<table>{head}{''.join(rows)}</table>"
 
