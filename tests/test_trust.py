@@ -118,15 +118,16 @@ def test_an_edited_log_is_tampered_in_review_and_fails_verify(tmp_path, station)
     os.environ["VSIM_LOG_KEY"] = TEST_KEY.decode()
     try:
         out = io.StringIO()
-        assert (
-            run_review([str(tmp_path)], csv_path=str(tmp_path / "r.csv"), html_path=None, out=out)
-            == 0
-        )
+        csv, page = tmp_path / "r.csv", tmp_path / "r.html"
+        assert run_review([str(tmp_path)], csv_path=str(csv), html_path=str(page), out=out) == 0
+        html = page.read_text()
+        assert "WARNING edited.json: changed after it was signed" in html
+        assert html.count("<span class='fail'>tampered</span>") == 2
         text = out.getvalue()
         assert "WARNING edited.json: changed after it was signed" in text
         assert "WARNING edited_hmac.json: changed after it was signed" in text
         assert "2 tampered logs left out" in text  # not counted in any table
-        rows = (tmp_path / "r.csv").read_text().splitlines()
+        rows = csv.read_text().splitlines()
         head = rows[0].split(",")
         col = head.index('"verification"')
         status = {
