@@ -13,6 +13,8 @@ from collections import Counter
 from pathlib import Path
 
 from simulator import __version__
+from simulator.cli_records import TRUST_HELP as _TRUST_HELP
+from simulator.cli_records import add_keys_parser, add_review_parser, cmd_keys, cmd_review
 from simulator.errors import ScenarioError, UserError
 from simulator.inputs import NAME_RULE, SEED_RULE, name_problem, seed_problem
 
@@ -33,9 +35,6 @@ class _Parser(argparse.ArgumentParser):
         self.print_usage(sys.stderr)
         sys.stderr.write(f"{self.prog}: error: {message}\n")
         raise SystemExit(2)
-
-
-_TRUST_HELP = "trust this Ed25519 public key too (besides VSIM_TRUSTED_KEYS); repeatable"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -83,19 +82,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("logs", nargs="+", metavar="LOG")
     p.add_argument("--public-key", action="append", metavar="KEY.pub", help=_TRUST_HELP)
 
-    p = sub.add_parser("review", help="assessor summary over logs or folders (table, CSV, HTML)")
-    p.add_argument("paths", nargs="+", metavar="PATH")
-    p.add_argument("--public-key", action="append", metavar="KEY.pub", help=_TRUST_HELP)
-    p.add_argument("--csv", metavar="F", help="one row per attempt, one column per metric")
-    p.add_argument("--html", metavar="F", help="self-contained report with plots and images")
+    add_review_parser(sub)
 
     p = sub.add_parser("recover", help="rebuild the log of a crashed attempt from its journal")
     p.add_argument("journals", nargs="+", metavar="JOURNAL")
 
-    p = sub.add_parser("keys", help="this station's Ed25519 signing key: create, show, export")
-    p.add_argument("action", choices=("create", "show", "export", "trust"))
-    p.add_argument("file", nargs="?", metavar="FILE", help="export: where; trust: a KEY.pub")
-    p.add_argument("--force", action="store_true", help="create: replace the station's key")
+    add_keys_parser(sub)
 
     p = sub.add_parser("bench", help="performance figures")
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
@@ -315,20 +307,6 @@ def _cmd_verify(args) -> int:
     return run_verify(args.logs, out=sys.stdout, err=sys.stderr, public_keys=args.public_key)
 
 
-def _cmd_review(args) -> int:
-    from simulator.review import run_review
-
-    return run_review(
-        args.paths, csv_path=args.csv, html_path=args.html, public_keys=args.public_key
-    )
-
-
-def _cmd_keys(args) -> int:
-    from simulator.records.keys_cli import run_keys
-
-    return run_keys(args.action, args.file, force=args.force, out=sys.stdout)
-
-
 def _cmd_recover(args) -> int:
     from simulator.records.journal import lost_text, recover_to_file
 
@@ -401,7 +379,7 @@ _COMMANDS = {
     "run": _cmd_run,
     "bench": _cmd_bench,
     "verify": _cmd_verify,
-    "review": _cmd_review,
+    "review": cmd_review,
     "recover": _cmd_recover,
-    "keys": _cmd_keys,
+    "keys": cmd_keys,
 }

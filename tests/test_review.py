@@ -237,7 +237,10 @@ def test_html_embeds_plots_and_the_latest_images_and_nothing_external(reviewed):
     thumbs = re.findall(r'<img class="thumb" alt="(lateral|ap) image" src="data:image/png', page)
     assert len(thumbs) == 2 * 200  # the latest 200 attempts, both views
     figures = re.findall(r'<img class="fig" [^>]*src="data:image/png;base64,', page)
-    assert len(figures) == 4
+    scenarios = {log["scenario"]["id"] for log in reviewed["logs"]}
+    curves = re.findall(r'<img class="fig" alt="learning curves, ([a-z0-9_]+)"', page)
+    assert sorted(curves) == sorted(scenarios)  # one per scenario: never pooled
+    assert len(figures) == len(scenarios) + 3
     assert re.findall(r'src="(?!data:image/png;base64,)', page) == []
     outside_data = re.sub(r"data:image/png;base64,[A-Za-z0-9+/=]+", "", page)
     assert "http" not in outside_data and "<script" not in outside_data

@@ -220,7 +220,16 @@ NEW_IN_0_5_0 = [
 def test_csv_metric_columns_are_unchanged():
     # the columns of earlier releases keep their order; new metrics only append
     assert list(METRIC_COLUMNS) == OLD_METRIC_COLUMNS + NEW_IN_0_3_0 + NEW_IN_0_5_0
-    assert len(COLUMNS) == 65
+    assert len(COLUMNS) == 71
+    # 0.6.0: what review found of each log, after every earlier column
+    assert COLUMNS[65:] == (
+        "verification",
+        "origin",
+        "hints",
+        "station",
+        "attempt_no",
+        "scenario_attempt_no",
+    )
 
 
 def test_rubric_tables_are_read_but_not_overridable():

@@ -18,16 +18,15 @@ from typing import TextIO
 
 from simulator.errors import UserError
 from simulator.inputs import printable
-from simulator.records.keys import trusted_keys
 from simulator.records.log import write_text_atomic
-from simulator.records.signing import load_key, signature_status
-from simulator.review.collect import Attempt, Skipped, find_log_files, load_attempts
+from simulator.review.collect import Attempt, Skipped
 from simulator.review.export_csv import COLUMNS, csv_text
-from simulator.review.summary import text_report
+from simulator.review.gather import gather, review_text
+from simulator.review.select import Filters
 
 MAX_IMAGES = 200  # attempts whose images the HTML report embeds (the latest ones)
 
-__all__ = ["COLUMNS", "MAX_IMAGES", "Attempt", "Skipped", "run_review"]
+__all__ = ["COLUMNS", "MAX_IMAGES", "Attempt", "Filters", "Skipped", "run_review"]
 
 
 def _check_output(path: str | None, option: str) -> None:
@@ -57,6 +56,8 @@ def run_review(
     progress: bool | None = None,
     max_images: int = MAX_IMAGES,
     public_keys: list[str] | None = None,
+    filters: Filters | None = None,
+    expert: bool = False,
 ) -> int:
     """Review the attempt logs under ``paths`` (log files, or folders searched recursively for
     ``*.json``); returns the exit code, 0.
@@ -67,7 +68,10 @@ def run_review(
     or by default when more than 50 files are read and ``err`` is a terminal. The HTML
     report embeds the final images of the latest ``max_images`` attempts only. Every log's
     signature is checked (the shared key, the trusted public keys and ``public_keys``): its
-    status (valid, unsigned, unknown key, tampered) shows in the tables, CSV and HTML.
+    status (valid, unsigned, unknown key, tampered) shows in the tables, CSV and HTML. Copies
+    of one log count once, a trainee's name matches however it is spelt (case, spaces), and
+    ``filters`` keep the attempts asked for; ``expert`` adds the expert persona's figures per
+    scenario to the per-metric table (:mod:`.expert`).
 
     Raises :class:`UserError` (exit 2) for a path that does not exist or an output that
     cannot be written.
@@ -76,29 +80,24 @@ def run_review(
         raise UserError("review: give at least one log file or folder")
     _check_output(csv_path, "--csv")
     _check_output(html_path, "--html")
-    files = find_log_files(paths)
-    key, trusted = load_key(), trusted_keys(public_keys)
-    attempts, skipped = load_attempts(
-        files,
+    review = gather(
+        paths,
+        public_keys=public_keys,
+        filters=filters,
+        expert=expert,
         keep_images=max_images if html_path else 0,
         err=err,
         progress=progress,
-        check=lambda log: signature_status(log, key, trusted)[0],
     )
-    if attempts:
-        lines = text_report(attempts)
-    else:
-        lines = [f"No attempt logs found in {', '.join(paths)} ({len(files)} files looked at)."]
-    if skipped:
-        lines += ["", f"Skipped {len(skipped)} files:"]
-        lines += [f"  {s.file}: {s.reason}" for s in skipped]
+    lines = review_text(review)
+    attempts = review.attempts
     if csv_path:
         _write(csv_path, csv_text(attempts), "--csv")
         lines += ["", f"wrote {csv_path} ({len(attempts)} rows, {len(COLUMNS)} columns)"]
     if html_path:
         from simulator.review.html_report import html_report
 
-        page = html_report(attempts, skipped, max_images=max_images, sources=list(paths))
+        page = html_report(review, max_images=max_images)
         _write(html_path, page, "--html")
         if not csv_path:
             lines.append("")

@@ -8,10 +8,12 @@ truncated, foreign) becomes a :class:`Skipped` entry with the reason, never fata
 
 from __future__ import annotations
 
+import hashlib
 import heapq
 import os
+import re
 import sys
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,6 +21,7 @@ from typing import TextIO
 
 from simulator.errors import UserError
 from simulator.records.log import LogError, is_signed, read_log
+from simulator.records.signing import canonical
 
 JOURNAL_SUFFIX = ".journal.jsonl"
 
@@ -68,6 +71,14 @@ class Attempt:
     def critical(self) -> list[str]:
         """The critical errors the score lists (empty for an unscored log)."""
         return [str(c) for c in (self.score or {}).get("critical") or []]
+
+
+@dataclass(frozen=True)
+class Duplicate:
+    """A file whose log is the same as an earlier file's (``of``): counted once."""
+
+    file: str
+    of: str
 
 
 @dataclass(frozen=True)
@@ -184,10 +195,15 @@ def load_attempts(
     err: TextIO = sys.stderr,
     progress: bool | None = None,
     check=None,
+    duplicates: list[Duplicate] | None = None,
+    names: dict | None = None,
 ) -> tuple[list[Attempt], list[Skipped]]:
     """Read every file; returns the attempts in ``started_at`` order (numbered per trainee
-    and per trainee and scenario) and the skipped files with their reasons. ``check(log)``:
-    the status of a log's signature (``signing.signature_status``'s first part).
+    and per trainee and scenario, a trainee under every spelling of their name: see
+    :func:`merge_names`) and the skipped files with their reasons. ``check(log)``: the status
+    of a log's signature (``signing.signature_status``'s first part). A file whose log is
+    the same as an earlier file's counts once; it goes to ``duplicates`` (when given), and
+    the names spelt more than one way to ``names`` (:func:`merge_names`).
 
     Images are kept for the ``keep_images`` latest attempts only, so memory stays bounded
     however many logs are reviewed.
@@ -195,6 +211,7 @@ def load_attempts(
     attempts: list[Attempt] = []
     skipped: list[Skipped] = []
     newest: list[tuple[datetime, str, int]] = []  # min-heap: attempts whose images are kept
+    seen: dict[str, str] = {}  # content key → the first file with that log
     bar = Progress(
         err, len(files), "reading logs", enabled=progress_wanted(progress, err, len(files))
     )
@@ -206,6 +223,13 @@ def load_attempts(
             skipped.append(Skipped(str(path), reason))
             bar.update(i)
             continue
+        same = content_key(log)
+        if same in seen:
+            if duplicates is not None:
+                duplicates.append(Duplicate(str(path), seen[same]))
+            bar.update(i)
+            continue
+        seen[same] = str(path)
         attempt = _attempt(path, log, check)
         attempts.append(attempt)
         if keep_images > 0:
@@ -217,8 +241,39 @@ def load_attempts(
         bar.update(i)
     bar.close()
     attempts.sort(key=lambda a: (a.when, a.file))
+    merged = merge_names(attempts)
+    if names is not None:
+        names.update(merged)
     _number(attempts)
     return attempts, skipped
+
+
+def name_key(name: str) -> str:
+    """The form two spellings of one name share: case-folded, spaces collapsed and trimmed."""
+    return re.sub(r"\s+", " ", name).strip().casefold()
+
+
+def content_key(log: dict) -> str:
+    """SHA-256 of the log's canonical JSON with its signature: equal for copies of one log."""
+    body = canonical(log) + b"|" + canonical({"s": log.get("signature")})
+    return hashlib.sha256(body).hexdigest()
+
+
+def merge_names(attempts: list[Attempt]) -> dict[str, list[str]]:
+    """Give every attempt its trainee's shown name (the most used spelling, then the first
+    in time); returns {shown name: the other spellings found} for those with more than one."""
+    spellings: dict[str, Counter] = defaultdict(Counter)
+    first: dict[tuple[str, str], int] = {}
+    for i, a in enumerate(attempts):
+        k = name_key(a.trainee)
+        spellings[k][a.trainee] += 1
+        first.setdefault((k, a.trainee), i)
+    shown = {k: min(c, key=lambda s, k=k, c=c: (-c[s], first[k, s])) for k, c in spellings.items()}
+    for a in attempts:
+        a.trainee = shown[name_key(a.trainee)]
+    return {
+        shown[k]: sorted(s for s in c if s != shown[k]) for k, c in spellings.items() if len(c) > 1
+    }
 
 
 def _number(attempts: list[Attempt]) -> None:

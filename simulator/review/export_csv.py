@@ -30,12 +30,6 @@ IDENTITY_COLUMNS = (
     "seed",
     "simulator_version",
     "signed",
-    "verification",
-    "origin",
-    "hints",
-    "station",
-    "attempt_no",
-    "scenario_attempt_no",
     "file",
 )
 
@@ -67,7 +61,17 @@ SCORE_COLUMNS = (
     *(f"score_{name}_points" for name in COMPONENTS),
     "score_rubric_version",
 )
-COLUMNS: tuple[str, ...] = IDENTITY_COLUMNS + METRIC_COLUMNS + SCORE_COLUMNS
+REVIEW_COLUMNS = (
+    "verification",
+    "origin",
+    "hints",
+    "station",
+    "attempt_no",
+    "scenario_attempt_no",
+)
+"""What review found of each log (release 0.6.0 on): appended, so that the columns of
+earlier releases keep their places."""
+COLUMNS: tuple[str, ...] = IDENTITY_COLUMNS + METRIC_COLUMNS + SCORE_COLUMNS + REVIEW_COLUMNS
 """Every CSV column, in file order."""
 
 

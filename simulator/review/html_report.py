@@ -10,13 +10,16 @@ from __future__ import annotations
 import base64
 import binascii
 import html
+from collections import defaultdict
 from datetime import UTC, datetime
 from pathlib import Path
 
 from simulator import __version__
 from simulator.inputs import printable
 from simulator.review import plots
-from simulator.review.collect import Attempt, Skipped
+from simulator.review.collect import Attempt
+from simulator.review.gather import notes
+from simulator.review.stats import STATS_HEADER, stats_rows
 from simulator.review.summary import LEAK_MIN_ML, SITE_LABELS, GroupSummary, group, leak_volumes
 from simulator.review.trust import origin_text, trust_line, trust_warnings, trusted
 
@@ -139,12 +142,10 @@ def attempts_table(shown: list[Attempt]) -> str:
     return f"<table>{head}{''.join(rows)}</table>"
 
 
-def html_report(
-    attempts: list[Attempt], skipped: list[Skipped], *, max_images: int, sources: list[str]
-) -> str:
-    """The whole report page; ``attempts`` in ``started_at`` order, the latest
-    ``max_images`` of them listed with their images."""
-    every, attempts = attempts, trusted(attempts)  # tampered logs: warned of, not counted
+def html_report(review, *, max_images: int) -> str:
+    """The whole report page of a :class:`~simulator.review.gather.Review`: its attempts in
+    ``started_at`` order, the latest ``max_images`` of them listed with their images."""
+    every, attempts = review.attempts, trusted(review.attempts)  # tampered: warned, not counted
     trainees, scenarios = group(attempts, by="trainee"), group(attempts, by="scenario")
     shown = every[::-1][:max_images]
     now = datetime.now(UTC).isoformat(timespec="seconds")
@@ -155,8 +156,9 @@ def html_report(
         f"<style>{_CSS}</style></head><body><main>",
         "<h1>Attempt review</h1>",
         f"<p class='meta'>{len(attempts)} attempts by {len(trainees)} trainees on "
-        f"{len(scenarios)} scenarios; {len(skipped)} files skipped. Generated {now} by vsim "
-        f"{_e(__version__)} from {_e(', '.join(sources))}.</p>",
+        f"{len(scenarios)} scenarios; {len(review.skipped)} files skipped. Generated {now} by "
+        f"vsim {_e(__version__)} from {_e(', '.join(review.sources))}.</p>",
+        *(f"<p class='note'>{_e(line)}</p>" for line in notes(review)),
         "<h2>Signatures and origin</h2>",
         f"<p>{_e(trust_line(every))}</p>",
         *(f"<p class='fail'>{_e(line)}</p>" for line in trust_warnings(every)),
@@ -168,19 +170,61 @@ def html_report(
         "value against the attempt number, fitted first → last attempt (↓ improving: more "
         f"than 5 % lower). Leak columns: attempts with ≥ {LEAK_MIN_ML:g} ml of cement at "
         "the site (para = paravertebral, tract = needle tract).</p>",
+        *_stats_section(attempts, review.reference),
+        *_plots_section(attempts),
+        *_attempts_section(every, shown),
     ]
-    if attempts:
-        parts += [
-            "<h2>Learning curves</h2>",
-            _img(plots.learning_curves(attempts), alt="score against attempt number"),
-            "<h2>Scores, fluoroscopy and leaks</h2><div class='grid'>",
-            _img(plots.score_by_scenario(attempts), alt="score distribution by scenario"),
-            _img(plots.fluoro_vs_score(attempts), alt="fluoroscopy time against score"),
-            "</div>",
-            _img(plots.leak_sites(attempts), alt="leaks by site"),
+    if review.skipped:
+        items = "".join(f"<li>{_e(s.file)}: {_e(s.reason)}</li>" for s in review.skipped)
+        parts += [f"<h2>Skipped {len(review.skipped)} files</h2><ul class='skipped'>{items}</ul>"]
+    parts += ["</main></body></html>", ""]
+    return "\n".join(parts)
+
+
+def _stats_section(attempts: list[Attempt], reference: dict) -> list[str]:
+    rows = stats_rows(attempts, reference)
+    if not rows:
+        return []
+    head = "<tr>" + "".join(f"<th>{_e(h)}</th>" for h in STATS_HEADER) + "</tr>"
+    body = "".join(
+        "<tr>"
+        + "".join(f"<td{' class=n' if k >= 2 else ''}>{_e(c)}</td>" for k, c in enumerate(r))
+        + "</tr>"
+        for r in rows
+    )
+    return [
+        "<h2>Per scenario and metric</h2>",
+        f"<div class='wide'><table>{head}{body}</table></div>",
+        "<p class='note'>Median and interquartile range (25th–75th percentile) over the "
+        "attempts that have the metric; expert: the shipped expert persona on the case.</p>",
+    ]
+
+
+def _plots_section(attempts: list[Attempt]) -> list[str]:
+    if not attempts:
+        return []
+    out = ["<h2>Learning curves</h2>"]
+    by: dict[str, list[Attempt]] = defaultdict(list)
+    for a in attempts:
+        by[a.scenario_id].append(a)
+    for sid in sorted(by):  # one per scenario: curves never pool different cases
+        out += [
+            f"<h3>{_e(sid)}</h3>",
+            _img(plots.learning_curves(by[sid], per_scenario=True), alt=f"learning curves, {sid}"),
         ]
+    out += [
+        "<h2>Scores, fluoroscopy and leaks</h2><div class='grid'>",
+        _img(plots.score_by_scenario(attempts), alt="score distribution by scenario"),
+        _img(plots.fluoro_vs_score(attempts), alt="fluoroscopy time against score"),
+        "</div>",
+        _img(plots.leak_sites(attempts), alt="leaks by site"),
+    ]
+    return out
+
+
+def _attempts_section(every: list[Attempt], shown: list[Attempt]) -> list[str]:
     capped = len(every) > len(shown)
-    parts += [
+    return [
         f"<h2>Latest {len(shown)} attempts with their final images</h2>",
         "<p class='note'>"
         + (
@@ -192,8 +236,3 @@ def html_report(
         + "Images are the last lateral and AP shots, reduced to thumbnails.</p>",
         attempts_table(shown),
     ]
-    if skipped:
-        items = "".join(f"<li>{_e(s.file)}: {_e(s.reason)}</li>" for s in skipped)
-        parts += [f"<h2>Skipped {len(skipped)} files</h2><ul class='skipped'>{items}</ul>"]
-    parts += ["</main></body></html>", ""]
-    return "\n".join(parts)

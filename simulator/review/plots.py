@@ -74,19 +74,21 @@ def _horizontal() -> dict:
 
 
 @_plain
-def learning_curves(attempts: list[Attempt]) -> bytes:
-    """Score (0–100) against the trainee's attempt number: faint points for each attempt, a
-    line for the trailing mean of up to ``ROLLING`` attempts, one colour per trainee."""
-    return _png(learning_curves_figure(attempts))
+def learning_curves(attempts: list[Attempt], *, per_scenario: bool = False) -> bytes:
+    """Score (0–100) against the trainee's attempt number (``per_scenario``: at the one
+    scenario of ``attempts``): faint points for each attempt, a line for the trailing mean of
+    up to ``ROLLING`` attempts, one colour per trainee."""
+    return _png(learning_curves_figure(attempts, per_scenario=per_scenario))
 
 
 @_plain
-def learning_curves_figure(attempts: list[Attempt]) -> Figure:
+def learning_curves_figure(attempts: list[Attempt], *, per_scenario: bool = False) -> Figure:
     """The figure of :func:`learning_curves`; attempt numbers are whole, so are its x ticks."""
     by: dict[str, list[tuple[int, float]]] = defaultdict(list)
     for a in attempts:
         if a.total is not None:
-            by[a.trainee].append((a.attempt_no, a.total))
+            n = a.scenario_attempt_no if per_scenario else a.attempt_no
+            by[a.trainee].append((n, a.total))
     fig = Figure(figsize=(11.5, 4.0), dpi=DPI, layout="constrained")
     ax = fig.add_subplot()
     for (name, pts), color in zip(sorted(by.items()), _colors(len(by)), strict=True):
@@ -96,7 +98,8 @@ def learning_curves_figure(attempts: list[Attempt]) -> Figure:
         start = np.maximum(np.arange(1, len(y) + 1) - ROLLING, 0)
         smooth = (csum[1:] - csum[start]) / (np.arange(1, len(y) + 1) - start)
         ax.plot(x, smooth, "-", lw=1.6, color=color, label=label(name))
-    ax.set(xlabel="attempt number (per trainee)", ylabel="score (0–100)", ylim=(-2, 102))
+    what = "at this scenario" if per_scenario else "per trainee"
+    ax.set(xlabel=f"attempt number ({what})", ylabel="score (0–100)", ylim=(-2, 102))
     ax.set_title(f"Learning curves (line: mean of the last {ROLLING} attempts)", fontsize=11)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
     ax.grid(alpha=0.3)

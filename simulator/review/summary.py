@@ -1,9 +1,10 @@
 """Per-trainee and per-scenario summaries of attempts, and their plain-text tables.
 
-A trend is the least-squares line of a value against the attempt number (the trainee's
-attempt number for a trainee; each trainee's attempt number at that scenario for a
-scenario), reported as the fitted values at the first and last attempt: a fall of more than
-5 % reads "↓ improving", a rise "↑ worse", else "→ steady".
+A trend is the least-squares line of a value against the attempt number at the scenario
+(for a scenario, each trainee's attempt number there; for a trainee, the line's slope is the
+one within each of their scenarios, so that trends never pool different cases), reported as
+the fitted values at the first and last attempt: a fall of more than 5 % reads
+"↓ improving", a rise "↑ worse", else "→ steady".
 """
 
 from __future__ import annotations
@@ -44,13 +45,30 @@ class Trend:
         return "→ steady"
 
 
-def trend(x: list[float], y: list[float]) -> Trend | None:
-    """The trend of ``y`` against ``x`` (``None`` with fewer than two distinct ``x``)."""
-    pairs = [(a, b) for a, b in zip(x, y, strict=True) if b is not None]
+def trend(x: list[float], y: list[float], cases: list[str] | None = None) -> Trend | None:
+    """The trend of ``y`` against ``x`` (``None`` with fewer than two distinct ``x``). With
+    ``cases`` (each point's scenario) the line's slope is the one within the scenarios (each
+    centred on its own means, so that a harder case tried later is no false "worse"),
+    through the overall means."""
+    keep = [i for i, b in enumerate(y) if b is not None]
+    pairs = [(x[i], y[i]) for i in keep]
     if len({a for a, _ in pairs}) < 2:
         return None
     xs, ys = np.array(pairs, dtype=float).T
-    slope, intercept = np.polyfit(xs, ys, 1)
+    if cases is not None and len({cases[i] for i in keep}) > 1:
+        labels = np.array([cases[i] for i in keep])
+        cx, cy = xs.copy(), ys.copy()
+        for c in set(labels.tolist()):
+            sel = labels == c
+            cx[sel] -= xs[sel].mean()
+            cy[sel] -= ys[sel].mean()
+        denom = float(cx @ cx)
+        if denom == 0.0:
+            return None
+        slope = float(cx @ cy) / denom
+        intercept = float(ys.mean() - slope * xs.mean())
+    else:
+        slope, intercept = np.polyfit(xs, ys, 1)
     return Trend(
         first=float(intercept + slope * xs.min()),
         last=float(intercept + slope * xs.max()),
@@ -107,7 +125,9 @@ def summarise(name: str, attempts: list[Attempt], *, by_scenario: bool) -> Group
     totals = [a.total for a in attempts if a.total is not None]
     scored = [a for a in attempts if a.score is not None]
     crit = Counter(c for a in attempts for c in a.critical)
-    x = [float(a.scenario_attempt_no if by_scenario else a.attempt_no) for a in attempts]
+    # x: the attempt number at the scenario; a trainee's trend is within their scenarios
+    x = [float(a.scenario_attempt_no) for a in attempts]
+    cases = None if by_scenario else [a.scenario_id for a in attempts]
     volumes = [leak_volumes(a) for a in attempts]
     return GroupSummary(
         name=name,
@@ -118,8 +138,8 @@ def summarise(name: str, attempts: list[Attempt], *, by_scenario: bool) -> Group
         mean=float(np.mean(totals)) if totals else None,
         critical_count=sum(crit.values()),
         most_common_critical=crit.most_common(1)[0] if crit else None,
-        fluoro_s=trend(x, [_metric(a, "fluoro_time_s") for a in attempts]),
-        shots=trend(x, [_metric(a, "fluoro_shots") for a in attempts]),
+        fluoro_s=trend(x, [_metric(a, "fluoro_time_s") for a in attempts], cases),
+        shots=trend(x, [_metric(a, "fluoro_shots") for a in attempts], cases),
         leak_attempts={s: sum(1 for v in volumes if v[s] >= LEAK_MIN_ML) for s in LEAK_SITES},
         leak_ml={s: float(sum(v[s] for v in volumes)) for s in LEAK_SITES},
     )
