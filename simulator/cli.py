@@ -14,7 +14,14 @@ from pathlib import Path
 
 from simulator import __version__
 from simulator.cli_records import TRUST_HELP as _TRUST_HELP
-from simulator.cli_records import add_keys_parser, add_review_parser, cmd_keys, cmd_review
+from simulator.cli_records import (
+    add_batch_arguments,
+    add_keys_parser,
+    add_review_parser,
+    batch_workers,
+    cmd_keys,
+    cmd_review,
+)
 from simulator.errors import ScenarioError, UserError
 from simulator.inputs import NAME_RULE, SEED_RULE, name_problem, seed_problem
 
@@ -81,6 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("logs", nargs="+", metavar="LOG")
     p.add_argument("--public-key", action="append", metavar="KEY.pub", help=_TRUST_HELP)
+    add_batch_arguments(p)
 
     add_review_parser(sub)
 
@@ -92,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bench", help="performance figures")
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
     p.add_argument("--repeat", type=int, default=3, help="builds per scenario (best is kept)")
+    p.add_argument("--skip", default="", metavar="PARTS", help="leave out: adversarial,verify")
     return parser
 
 
@@ -304,7 +313,14 @@ def _check_new_log(log: str, *, force: bool) -> None:
 def _cmd_verify(args) -> int:
     from simulator.records.verify import run_verify
 
-    return run_verify(args.logs, out=sys.stdout, err=sys.stderr, public_keys=args.public_key)
+    return run_verify(
+        args.logs,
+        out=sys.stdout,
+        err=sys.stderr,
+        public_keys=args.public_key,
+        workers=batch_workers(args.workers),
+        scheduler=args.scheduler,
+    )
 
 
 def _cmd_recover(args) -> int:
@@ -322,11 +338,14 @@ def _cmd_recover(args) -> int:
 
 
 def _cmd_bench(args) -> int:
-    from simulator.bench import run_bench
+    from simulator.bench import SKIPPABLE, run_bench
 
     if args.repeat < 1:
         raise UserError(f"--repeat: must be 1 or more, got {args.repeat}")
-    figures = run_bench(repeat=args.repeat)
+    skip = tuple(p for p in args.skip.split(",") if p)
+    if set(skip) - set(SKIPPABLE):
+        raise UserError(f"--skip: one or more of {', '.join(SKIPPABLE)}, got {args.skip!r:.40}")
+    figures = run_bench(repeat=args.repeat, skip=skip)
     if args.json:
         print(json.dumps(figures, indent=2))
     else:

@@ -23,6 +23,28 @@ def add_review_parser(sub) -> None:
     p.add_argument("--since", metavar="DATE", help="attempts started on or after (2026-12-01)")
     p.add_argument("--until", metavar="DATE", help="attempts started on or before")
     p.add_argument("--no-expert", action="store_true", help="leave out the expert's figures")
+    p.add_argument("--replay", action="store_true", help="re-simulate every log, like verify")
+    add_batch_arguments(p)
+
+
+def add_batch_arguments(p) -> None:
+    """``--workers N`` and ``--scheduler ADDRESS`` of a command that runs a batch."""
+    p.add_argument("--workers", default="1", metavar="N", help="local processes (1–64; default 1)")
+    p.add_argument(
+        "--scheduler", metavar="ADDRESS", help="a Dask scheduler (tcp://host:8786) to run on"
+    )
+
+
+def batch_workers(text: str) -> int:
+    """``--workers``'s number; ``UserError`` naming the option otherwise."""
+    from simulator.batch import MAX_WORKERS
+    from simulator.errors import UserError
+
+    if not text.isdigit() or not 1 <= int(text) <= MAX_WORKERS:
+        raise UserError(
+            f"--workers: must be a whole number from 1 to {MAX_WORKERS}, got {text!r:.20}"
+        )
+    return int(text)
 
 
 def add_keys_parser(sub) -> None:
@@ -52,6 +74,9 @@ def cmd_review(args) -> int:
         public_keys=args.public_key,
         filters=filters,
         expert=not args.no_expert,
+        replay=args.replay,
+        workers=batch_workers(args.workers),
+        scheduler=args.scheduler,
     )
 
 

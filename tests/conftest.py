@@ -34,7 +34,7 @@ SHIPPED = sorted(p.stem for p in SHIPPED_SCENARIOS_DIR.glob("*.toml"))
 
 
 LONGEST = {
-    "tests/test_cli.py::test_bench_json_has_the_build_figures": 150.0,
+    "tests/test_cli.py::test_bench_json_has_the_build_figures": 90.0,
     "tests/test_cement.py::test_relative_risk_of_any_leak_high_versus_low_viscosity": 75.0,
     "tests/test_anatomy_properties.py::test_invariants_over_the_documented_ranges": 50.0,
 }

@@ -92,7 +92,9 @@ def test_preview_of_a_broken_scenario_writes_nothing(tmp_path, capsys):
 
 
 def test_bench_json_has_the_build_figures():
-    proc = run("bench", "--json", "--repeat", "1")
+    # the adversarial scripts (tests/test_supplies.py) and the batch verify
+    # (tests/test_batch.py) are tested on their own: 3 of the bench's 4.5 minutes
+    proc = run("bench", "--json", "--repeat", "1", "--skip", "adversarial,verify")
     assert proc.returncode == 0
     import json
 
@@ -112,3 +114,10 @@ def test_the_run_summary_counts_refused_actions(tmp_path):
     r = run("run", "--scenario", "first_case_l1", "--script", str(script))
     assert r.returncode == 0, r.stderr
     assert "2 actions refused (mix the cement first ×1; no injection is running ×1)" in r.stdout
+
+
+def test_bench_refuses_an_unknown_part_to_skip(capsys):
+    from simulator.cli import main
+
+    assert main(["bench", "--skip", "adversarial,everything"]) == 2
+    assert "--skip: one or more of adversarial, verify" in capsys.readouterr().err

@@ -37,10 +37,10 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ),
     ("procedure", ("simulator.procedure",)),
     ("scoring", ("simulator.scoring",)),
-    ("records", ("simulator.records",)),
+    ("records", ("simulator.records", "simulator.batch")),
     ("tools", ("simulator.personas", "simulator.preview", "simulator.review")),
     ("ui", ("simulator.ui",)),
-    ("entry", ("simulator.bench", "simulator.cli", "simulator.__main__")),
+    ("entry", ("simulator.bench", "simulator.cli", "simulator.cli_records", "simulator.__main__")),
 )
 """Layers, lowest first: a name covers the module and everything under it; the longest
 matching name wins (so ``simulator`` alone is the package's ``__init__``)."""

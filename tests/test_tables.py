@@ -220,7 +220,7 @@ NEW_IN_0_5_0 = [
 def test_csv_metric_columns_are_unchanged():
     # the columns of earlier releases keep their order; new metrics only append
     assert list(METRIC_COLUMNS) == OLD_METRIC_COLUMNS + NEW_IN_0_3_0 + NEW_IN_0_5_0
-    assert len(COLUMNS) == 71
+    assert len(COLUMNS) == 72
     # 0.6.0: what review found of each log, after every earlier column
     assert COLUMNS[65:] == (
         "verification",
@@ -229,6 +229,7 @@ def test_csv_metric_columns_are_unchanged():
         "station",
         "attempt_no",
         "scenario_attempt_no",
+        "replay",
     )
 
 

@@ -126,7 +126,7 @@ def test_an_edited_log_is_tampered_in_review_and_fails_verify(tmp_path, station)
         text = out.getvalue()
         assert "WARNING edited.json: changed after it was signed" in text
         assert "WARNING edited_hmac.json: changed after it was signed" in text
-        assert "2 tampered logs left out" in text  # not counted in any table
+        assert "2 logs left out (tampered" in text  # not counted in any table
         rows = csv.read_text().splitlines()
         head = rows[0].split(",")
         col = head.index('"verification"')

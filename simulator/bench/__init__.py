@@ -25,8 +25,14 @@ from simulator.scenario import list_scenarios, load_scenario
 DEFAULT_SCENARIO = "first_case_l1"
 
 
-def run_bench(*, repeat: int = 3) -> dict:
-    """Measure and return the figures (seconds, MB) as a JSON-safe dict."""
+SKIPPABLE = ("adversarial", "verify")
+"""Parts of the bench that ``--skip`` can leave out (the longest; each has tests of its own:
+the adversarial scripts in tests/test_supplies.py, the batch verify in tests/test_batch.py)."""
+
+
+def run_bench(*, repeat: int = 3, skip: tuple[str, ...] = ()) -> dict:
+    """Measure and return the figures (seconds, MB) as a JSON-safe dict; the ``skip`` parts
+    (:data:`SKIPPABLE`) are left out."""
     per_scenario = {}
     for path in list_scenarios():
         scenario = load_scenario(path)
@@ -52,7 +58,10 @@ def run_bench(*, repeat: int = 3) -> dict:
     new_pose = _bench_new_pose(phantom)
     peak_rss_raycast_mb = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1)
     before_after = raycast_before_after(phantom)
-    adversarial = run_adversarial()
+    adversarial = {} if "adversarial" in skip else run_adversarial()
+    from simulator.bench.verify import bench_verify
+
+    verify = {} if "verify" in skip else bench_verify()
     return {
         "phantom_build_s": per_scenario[DEFAULT_SCENARIO],
         "phantom_build_s_max": max(per_scenario.values()),
@@ -67,6 +76,7 @@ def run_bench(*, repeat: int = 3) -> dict:
         **headless,
         **cement,
         **adversarial,
+        **verify,  # verify_logs_per_s_1_worker, _2_workers, verify_cluster_start_s
         **window,  # ui_frame_ms_p50/p95: the worse of injecting and turning, and each
         **startup,
         "peak_rss_mb": peak_rss_mb,

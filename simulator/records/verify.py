@@ -10,6 +10,7 @@ the log (``metrics.fluoro_shots: log 16, replay 17``). Exit codes: 0 all good,
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,7 @@ from simulator.errors import UserError
 from simulator.records.keys import trusted_keys
 from simulator.records.log import attempt_log, decode_png, read_log, rebuild
 from simulator.records.signing import check_signature, load_key
+from simulator.releases import model_for_version
 
 MAX_LISTED = 8
 
@@ -69,13 +71,25 @@ def _short(v) -> str:
 def verify_log(path: str | Path, *, key: bytes | None, trusted: dict | None = None) -> list[str]:
     """The problems found in one log (empty when it verifies); raises ``LogError`` (exit 2)
     when the file cannot be read as a log."""
+    log = read_log(path)
+    return signature_problems(log, key, trusted) + replay_problems((str(path), log))
+
+
+def signature_problems(log: dict, key: bytes | None, trusted: dict | None) -> list[str]:
+    """The signature's problem (a one-item list), or none. Checked where the keys are: a
+    batch on a cluster sends the workers the logs, never the keys."""
+    why = check_signature(log, key, trusted)
+    return [f"signature: {why}"] if why else []
+
+
+def replay_problems(job: tuple[str, dict]) -> list[str]:
+    """The differences between a log and its re-simulation (``job``: the log's name for the
+    messages, the log read and checked); ``UserError`` (exit 2) when its scenario cannot be
+    loaded here. A batch job (:func:`simulator.batch.run_jobs`): runs on any worker."""
     from simulator.scenario import load_scenario
 
-    log = read_log(path)
+    path, log = job
     problems = []
-    why = check_signature(log, key, trusted)
-    if why:
-        problems.append(f"signature: {why}")
     sid = log["scenario"]["id"]
     try:
         scenario = load_scenario(sid)
@@ -90,7 +104,7 @@ def verify_log(path: str | Path, *, key: bytes | None, trusted: dict | None = No
             f"scenario: the file {scenario.path} differs from the one of the attempt "
             f"(sha256 {scenario.sha256[:12]}…, log {log['scenario']['sha256'][:12]}…)"
         )
-    proc = rebuild(log, scenario, path=str(path))
+    proc = rebuild(log, scenario, path=str(path), phantom=_phantom(log, scenario))
     replay = attempt_log(proc, trainee=log["trainee"], started_at=log["started_at"])
     replay_actions = [dict(a) for a in proc.applied]
     found = differences(log["actions"], replay_actions, "actions")
@@ -100,6 +114,39 @@ def verify_log(path: str | Path, *, key: bytes | None, trusted: dict | None = No
     if len(found) > MAX_LISTED:
         found = [*found[:MAX_LISTED], f"… and {len(found) - MAX_LISTED} more differences"]
     return problems + found
+
+
+PHANTOMS_KEPT = 2
+"""Phantoms a process keeps for the next replays (a cohort's logs share a few cases)."""
+_phantoms: OrderedDict = OrderedDict()
+
+
+def _phantom(log: dict, scenario):
+    """The phantom a log's replay needs: built once per (scenario file, seed, release model)
+    in this process, the last :data:`PHANTOMS_KEPT` kept (a phantom is read-only and its
+    build deterministic); None for a log whose release this version cannot replay
+    (``rebuild`` says why)."""
+    from simulator.anatomy.build import build_phantom
+
+    try:
+        model = model_for_version(log["simulator_version"])
+    except ValueError:
+        return None
+    key = (str(scenario.path), scenario.sha256, log["seed"], model)
+    if key not in _phantoms:
+        _phantoms[key] = build_phantom(scenario, seed=log["seed"], model=model)
+        while len(_phantoms) > PHANTOMS_KEPT:
+            _phantoms.popitem(last=False)
+    _phantoms.move_to_end(key)
+    return _phantoms[key]
+
+
+def _safe_replay(job: tuple[str, dict]):
+    """:func:`replay_problems` as a batch job: a ``UserError`` comes back as its message."""
+    try:
+        return replay_problems(job)
+    except UserError as exc:
+        return str(exc)
 
 
 def _image_differences(logged: dict, replayed: dict) -> list[str]:
@@ -122,24 +169,83 @@ def _image_differences(logged: dict, replayed: dict) -> list[str]:
     return out
 
 
-def run_verify(paths: list[str], *, out, err, public_keys: list[str] | None = None) -> int:
-    """Verify each log and print one verdict per log; returns the exit code. ``public_keys``:
-    paths of Ed25519 public keys to trust besides the trusted folder's."""
+CHUNK = 64
+"""Logs read and sent at a time (memory stays bounded however many are verified)."""
+
+
+def run_verify(
+    paths: list[str],
+    *,
+    out,
+    err,
+    public_keys: list[str] | None = None,
+    workers: int = 1,
+    scheduler: str | None = None,
+) -> int:
+    """Verify each log and print one verdict per log, in the order given; returns the exit
+    code. ``public_keys``: paths of Ed25519 public keys to trust besides the trusted
+    folder's. The replays run on ``workers`` local processes or the Dask cluster at
+    ``scheduler`` (:class:`simulator.batch.Batch`), :data:`CHUNK` logs at a time; the
+    signatures are checked here, so the keys never leave this machine."""
+    from simulator.batch import Batch, ProgressBar
+
     key = load_key()
     trusted = trusted_keys(public_keys)
+    bar = ProgressBar(len(paths), "replaying", stream=err)
     worst = 0
-    for path in paths:
-        try:
-            problems = verify_log(path, key=key, trusted=trusted)
-        except UserError as exc:
-            print(f"error: {exc}", file=err)
-            worst = 2
-            continue
-        if problems:
-            print(f"{path}: MISMATCH", file=out)
-            for p in problems:
-                print(f"  {p}", file=out)
-            worst = max(worst, 1)
-        else:
-            print(f"{path}: ok (signature valid; replay matches)", file=out)
+    with Batch(workers=workers, scheduler=scheduler) as batch:
+        for start in range(0, len(paths), CHUNK):
+            chunk = paths[start : start + CHUNK]
+            for path, verdict in zip(
+                chunk, _verify_chunk(batch, chunk, key, trusted, bar), strict=True
+            ):
+                worst = max(worst, _print_verdict(path, verdict, out=out, err=err))
     return worst
+
+
+def _verify_chunk(batch, paths, key, trusted, bar) -> list[list[str] | str]:
+    """Each log's problems (a list) or why it could not be verified (text)."""
+    verdicts: list[list[str] | str | None] = [None] * len(paths)
+    jobs, where = [], []
+    for i, path in enumerate(paths):
+        try:
+            log = read_log(path)
+        except UserError as exc:
+            verdicts[i] = str(exc)
+            batch.done += 1  # counted as done: nothing to replay
+            continue
+        verdicts[i] = signature_problems(log, key, trusted)
+        jobs.append((str(path), log))
+        where.append(i)
+    for i, result in zip(where, batch.map(_safe_replay, jobs, progress=bar), strict=True):
+        verdicts[i] = result if isinstance(result, str) else verdicts[i] + result
+    return verdicts
+
+
+def replay_verdicts(paths: list[str], *, workers: int = 1, scheduler: str | None = None, err=None):
+    """For each log (in order), its replay's differences (a list; empty: the same) or why it
+    could not be replayed (text); on :class:`simulator.batch.Batch` like :func:`run_verify`,
+    without the signatures (review checks them)."""
+    from simulator.batch import Batch, ProgressBar
+
+    bar = ProgressBar(len(paths), "replaying", stream=err) if err is not None else None
+    out = []
+    with Batch(workers=workers, scheduler=scheduler) as batch:
+        for start in range(0, len(paths), CHUNK):
+            chunk = paths[start : start + CHUNK]
+            jobs = [(str(p), read_log(p)) for p in chunk]
+            out += batch.map(_safe_replay, jobs, progress=bar)
+    return out
+
+
+def _print_verdict(path: str, verdict, *, out, err) -> int:
+    if isinstance(verdict, str):
+        print(f"error: {verdict}", file=err)
+        return 2
+    if verdict:
+        print(f"{path}: MISMATCH", file=out)
+        for p in verdict:
+            print(f"  {p}", file=out)
+        return 1
+    print(f"{path}: ok (signature valid; replay matches)", file=out)
+    return 0

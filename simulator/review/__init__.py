@@ -58,6 +58,9 @@ def run_review(
     public_keys: list[str] | None = None,
     filters: Filters | None = None,
     expert: bool = False,
+    replay: bool = False,
+    workers: int = 1,
+    scheduler: str | None = None,
 ) -> int:
     """Review the attempt logs under ``paths`` (log files, or folders searched recursively for
     ``*.json``); returns the exit code, 0.
@@ -71,7 +74,9 @@ def run_review(
     status (valid, unsigned, unknown key, tampered) shows in the tables, CSV and HTML. Copies
     of one log count once, a trainee's name matches however it is spelt (case, spaces), and
     ``filters`` keep the attempts asked for; ``expert`` adds the expert persona's figures per
-    scenario to the per-metric table (:mod:`.expert`).
+    scenario to the per-metric table (:mod:`.expert`). ``replay`` re-simulates every counted
+    log like ``verify`` (on ``workers`` processes or the Dask cluster at ``scheduler``); a log
+    whose replay differs is warned of and not counted.
 
     Raises :class:`UserError` (exit 2) for a path that does not exist or an output that
     cannot be written.
@@ -88,6 +93,9 @@ def run_review(
         keep_images=max_images if html_path else 0,
         err=err,
         progress=progress,
+        replay=replay,
+        workers=workers,
+        scheduler=scheduler,
     )
     lines = review_text(review)
     attempts = review.attempts

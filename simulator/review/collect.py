@@ -51,6 +51,7 @@ class Attempt:
     origin: str = "unknown"
     hints: bool | None = None
     station: str = ""
+    replay: str | None = None  # review --replay: "ok", "differs" or "cannot replay"
     attempt_no: int = 0
     scenario_attempt_no: int = 0
     when: datetime = field(default=datetime.min.replace(tzinfo=UTC))

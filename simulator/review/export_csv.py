@@ -68,6 +68,7 @@ REVIEW_COLUMNS = (
     "station",
     "attempt_no",
     "scenario_attempt_no",
+    "replay",
 )
 """What review found of each log (release 0.6.0 on): appended, so that the columns of
 earlier releases keep their places."""
@@ -170,6 +171,7 @@ def attempt_row(a: Attempt) -> dict[str, object]:
         station=a.station,
         attempt_no=a.attempt_no,
         scenario_attempt_no=a.scenario_attempt_no,
+        replay=a.replay,
         file=a.file,
     )
     row.update(flat_metrics(a.metrics))

@@ -44,6 +44,9 @@ def gather(
     keep_images: int = 0,
     err: TextIO = sys.stderr,
     progress: bool | None = None,
+    replay: bool = False,
+    workers: int = 1,
+    scheduler: str | None = None,
 ) -> Review:
     """Read, check and select the logs under ``paths`` (see ``run_review``)."""
     files = find_log_files(paths)
@@ -60,6 +63,14 @@ def gather(
         names=names,
     )
     kept = [a for a in attempts if filters is None or filters.keep(a)]
+    if replay and kept:
+        from simulator.records.verify import replay_verdicts
+
+        found = replay_verdicts(
+            [a.file for a in kept], workers=workers, scheduler=scheduler, err=err
+        )
+        for a, v in zip(kept, found, strict=True):
+            a.replay = "cannot replay" if isinstance(v, str) else ("differs" if v else "ok")
     reference = {}
     if expert and kept:
         from simulator.review.expert import expert_reference

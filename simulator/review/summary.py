@@ -243,7 +243,7 @@ def text_report(attempts: list[Attempt]) -> list[str]:
         f"{len(counted)} attempts by {len(trainees)} trainees on {len(scenarios)} scenarios"
         + (f" ({unscored} unscored)" if unscored else "")
         + (
-            f"; {len(attempts) - len(counted)} tampered logs left out"
+            f"; {len(attempts) - len(counted)} logs left out (tampered, or their replay differs)"
             if counted != attempts
             else ""
         ),

@@ -19,9 +19,10 @@ _WARN = {
 
 
 def trusted(attempts: list[Attempt]) -> list[Attempt]:
-    """The attempts whose logs were not changed after they were signed: a tampered log is
-    listed among the warnings and in the CSV, never counted in a table, plot or trend."""
-    return [a for a in attempts if a.verification != "tampered"]
+    """The attempts whose logs were not changed after they were signed (and, with
+    ``--replay``, whose replay gave the log's results): any other is listed among the
+    warnings and in the CSV, never counted in a table, plot or trend."""
+    return [a for a in attempts if a.verification != "tampered" and a.replay in (None, "ok")]
 
 
 def origin_text(a: Attempt) -> str:
@@ -36,19 +37,24 @@ def trust_line(attempts: list[Attempt]) -> str:
     hints = sum(1 for a in attempts if a.hints)
     sig = ", ".join(f"{status[s]} {s}" for s in STATUSES if status[s])
     how = ", ".join(f"{n} {o}" for o, n in sorted(origin.items()))
+    replays = Counter(a.replay for a in attempts if a.replay is not None)
+    again = ", ".join(f"{n} {r}" for r, n in sorted(replays.items()))
     return (
         f"Signatures: {sig or 'none'}. Origin: {how or 'none'}"
         + (f"; {hints} with training hints on" if hints else "")
         + "."
+        + (f" Replays: {again}." if again else "")
     )
 
 
 def trust_warnings(attempts: list[Attempt]) -> list[str]:
     """A warning per log that is not validly signed (tampered first), at most
     :data:`MAX_LISTED` named."""
+    replayed = [a for a in attempts if a.replay not in (None, "ok")]
+    out = [f"WARNING {Path(a.file).name}: replay {a.replay} (verify it)" for a in replayed]
     bad = [a for a in attempts if a.verification != "valid"]
     bad.sort(key=lambda a: (STATUSES.index(a.verification) * -1, a.file))
-    out = [f"WARNING {Path(a.file).name}: {_WARN[a.verification]}" for a in bad[:MAX_LISTED]]
+    out += [f"WARNING {Path(a.file).name}: {_WARN[a.verification]}" for a in bad[:MAX_LISTED]]
     if len(bad) > MAX_LISTED:
         out.append(f"… and {len(bad) - MAX_LISTED} more logs not validly signed")
     return out
