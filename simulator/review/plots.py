@@ -81,6 +81,10 @@ def learning_curves(attempts: list[Attempt], *, per_scenario: bool = False) -> b
     return _png(learning_curves_figure(attempts, per_scenario=per_scenario))
 
 
+LEGEND_ROWS = 16
+"""Trainees listed per column of the learning curves' legend."""
+
+
 @_plain
 def learning_curves_figure(attempts: list[Attempt], *, per_scenario: bool = False) -> Figure:
     """The figure of :func:`learning_curves`; attempt numbers are whole, so are its x ticks."""
@@ -104,7 +108,11 @@ def learning_curves_figure(attempts: list[Attempt], *, per_scenario: bool = Fals
     ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
     ax.grid(alpha=0.3)
     if by:
-        ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8, frameon=False)
+        # ≈ 16 names fit the figure's height: more go into further columns
+        columns = -(-len(by) // LEGEND_ROWS)
+        ax.legend(
+            loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8, frameon=False, ncols=columns
+        )
     return fig
 
 
