@@ -53,14 +53,14 @@ def test_a_failing_job_raises_here(cluster):
 def test_verify_on_a_cluster_prints_what_one_worker_prints(cluster, tmp_path, monkeypatch):
     monkeypatch.setenv("VSIM_LOG_KEY", TEST_KEY.decode())
     paths = []
-    for i, log in enumerate(sorted(LOGS.glob("*.json"))[:3] * 2):
+    for i, log in enumerate(sorted(LOGS.glob("*.json"))[:2]):
         paths.append(tmp_path / f"{i}_{log.name}")
         shutil.copy(log, paths[-1])
     broken = tmp_path / "broken.json"
     broken.write_text("{", encoding="utf-8")
     edited = tmp_path / "edited.json"
     edited.write_text(paths[0].read_text().replace('"total": ', '"total": 1', 1), encoding="utf-8")
-    names = [str(p) for p in (*paths[:2], broken, edited, *paths[2:])]
+    names = [str(p) for p in (paths[0], broken, edited, paths[1])]
     results = []
     for kw in ({"workers": 1}, {"scheduler": cluster.scheduler_address}):
         out, err = io.StringIO(), io.StringIO()
@@ -70,8 +70,8 @@ def test_verify_on_a_cluster_prints_what_one_worker_prints(cluster, tmp_path, mo
     code, text, errors = results[0]
     assert code == 2 and "broken.json: file: truncated or corrupt JSON" in errors
     assert f"{edited}: MISMATCH" in text
-    assert text.count(": ok (signature valid; replay matches)") == 6
-    assert text.index(names[1]) < text.index(str(edited)) < text.index(names[-1])  # in order
+    assert text.count(": ok (signature valid; replay matches)") == 2
+    assert text.index(names[0]) < text.index(str(edited)) < text.index(names[-1])  # in order
 
 
 def test_a_worker_of_another_version_is_refused(cluster, monkeypatch):

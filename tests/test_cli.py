@@ -92,9 +92,10 @@ def test_preview_of_a_broken_scenario_writes_nothing(tmp_path, capsys):
 
 
 def test_bench_json_has_the_build_figures():
-    # the adversarial scripts (tests/test_supplies.py) and the batch verify
-    # (tests/test_batch.py) are tested on their own: 3 of the bench's 4.5 minutes
-    proc = run("bench", "--json", "--repeat", "1", "--skip", "adversarial,verify")
+    # the adversarial scripts (tests/test_supplies.py), the batch verify (tests/test_batch.py),
+    # the cold builds and the ray casters' comparison are tested on their own: 3.5 of the
+    # bench's 4.5 minutes
+    proc = run("bench", "--json", "--repeat", "1", "--skip", "adversarial,verify,cold,raycast")
     assert proc.returncode == 0
     import json
 
@@ -120,4 +121,4 @@ def test_bench_refuses_an_unknown_part_to_skip(capsys):
     from simulator.cli import main
 
     assert main(["bench", "--skip", "adversarial,everything"]) == 2
-    assert "--skip: one or more of adversarial, verify" in capsys.readouterr().err
+    assert "--skip: one or more of adversarial, verify, cold, raycast" in capsys.readouterr().err

@@ -25,9 +25,11 @@ from simulator.scenario import list_scenarios, load_scenario
 DEFAULT_SCENARIO = "first_case_l1"
 
 
-SKIPPABLE = ("adversarial", "verify")
+SKIPPABLE = ("adversarial", "verify", "cold", "raycast")
 """Parts of the bench that ``--skip`` can leave out (the longest; each has tests of its own:
-the adversarial scripts in tests/test_supplies.py, the batch verify in tests/test_batch.py)."""
+the adversarial scripts in tests/test_supplies.py, the batch verify in tests/test_batch.py,
+a cold build (a fresh process) is an ordinary build, which most tests do; the ray casters in
+tests/test_raycast.py)."""
 
 
 def run_bench(*, repeat: int = 3, skip: tuple[str, ...] = ()) -> dict:
@@ -48,7 +50,7 @@ def run_bench(*, repeat: int = 3, skip: tuple[str, ...] = ()) -> dict:
 
     window = ui_frame_ms()
     startup = bench_startup()
-    cold = bench_cold_build(sorted(per_scenario))
+    cold = {} if "cold" in skip else bench_cold_build(sorted(per_scenario))
     attempt_mb = bench_attempt_memory()
     # the memory budget is the window's and one attempt's: read before the adversarial runs,
     # which build two more phantoms
@@ -57,7 +59,7 @@ def run_bench(*, repeat: int = 3, skip: tuple[str, ...] = ()) -> dict:
     # volume) is reported on its own, before the comparison with today's μ-volume caster
     new_pose = _bench_new_pose(phantom)
     peak_rss_raycast_mb = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1)
-    before_after = raycast_before_after(phantom)
+    before_after = None if "raycast" in skip else raycast_before_after(phantom)
     adversarial = {} if "adversarial" in skip else run_adversarial()
     from simulator.bench.verify import bench_verify
 
