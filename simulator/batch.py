@@ -16,7 +16,6 @@ bar shows on a terminal (``progress``).
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Sequence
 from typing import TextIO
 
@@ -151,21 +150,38 @@ def _check_versions(client, scheduler: str | None) -> None:
         )
 
 
-class ProgressBar:
-    """A one-line ``label [####....] done/total`` bar on a terminal stream (``\\r``)."""
+class Progress:
+    """A one-line progress bar on a text stream (``\\r``-redrawn, ≈ 100 updates at most)."""
 
-    def __init__(self, total: int, label: str, *, stream: TextIO = sys.stderr, enabled=None):
-        isatty = getattr(stream, "isatty", None)
-        self.enabled = bool(isatty and isatty()) if enabled is None else enabled
-        self.total, self.label, self.stream = total, label, stream
+    def __init__(self, stream: TextIO, total: int, label: str, *, enabled: bool):
+        self.stream, self.total, self.label, self.enabled = stream, total, label, enabled
+        self._shown = -1
 
-    def __call__(self, done: int) -> None:
+    def update(self, done: int) -> None:
+        """Show ``done`` of ``total`` items finished."""
         if not self.enabled or self.total <= 0:
             return
+        step = done * 100 // self.total
+        if step == self._shown and done != self.total:
+            return
+        self._shown = step
         filled = done * 30 // self.total
-        self.stream.write(
-            f"\r{self.label} [{'#' * filled}{'.' * (30 - filled)}] {done}/{self.total}"
-        )
-        if done == self.total:
-            self.stream.write("\n")
+        bar = "#" * filled + "." * (30 - filled)
+        self.stream.write(f"\r{self.label} [{bar}] {done}/{self.total}")
         self.stream.flush()
+
+    def close(self) -> None:
+        """End the bar's line."""
+        if self.enabled and self.total > 0:
+            self.stream.write("\n")
+            self.stream.flush()
+
+    def __call__(self, done: int) -> None:
+        """:meth:`update`, as a batch's ``progress`` callback."""
+        self.update(done)
+
+
+def on_terminal(stream) -> bool:
+    """Whether ``stream`` is a terminal (where a progress bar is drawn by default)."""
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())

@@ -93,27 +93,20 @@ def spill(
             share[i] = (raw[i] - 1.0) * pore[i] / total[i]
             raw[i] = 1.0
         nrows = 0
+        for k in range(m):  # the rows the overfull cells' shares reach
+            for jj in range(cptr[over[k]], cptr[over[k] + 1]):
+                i = crow[jj]
+                if not mark[i]:
+                    mark[i] = True
+                    rows[nrows] = i
+                    nrows += 1
         if r == 0:  # every row, as the full product did
             for i in range(n):
                 acc = 0.0
                 for jj in range(indptr[i], indptr[i + 1]):
                     acc += data[jj] * share[indices[jj]]
                 raw[i] += acc / pore[i]
-            for k in range(m):
-                for jj in range(cptr[over[k]], cptr[over[k] + 1]):
-                    i = crow[jj]
-                    if not mark[i]:
-                        mark[i] = True
-                        rows[nrows] = i
-                        nrows += 1
         else:
-            for k in range(m):
-                for jj in range(cptr[over[k]], cptr[over[k] + 1]):
-                    i = crow[jj]
-                    if not mark[i]:
-                        mark[i] = True
-                        rows[nrows] = i
-                        nrows += 1
             for t in range(nrows):
                 i = rows[t]
                 acc = 0.0

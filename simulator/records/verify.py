@@ -187,11 +187,11 @@ def run_verify(
     folder's. The replays run on ``workers`` local processes or the Dask cluster at
     ``scheduler`` (:class:`simulator.batch.Batch`), :data:`CHUNK` logs at a time; the
     signatures are checked here, so the keys never leave this machine."""
-    from simulator.batch import Batch, ProgressBar
+    from simulator.batch import Batch, Progress, on_terminal
 
     key = load_key()
     trusted = trusted_keys(public_keys)
-    bar = ProgressBar(len(paths), "replaying", stream=err)
+    bar = Progress(err, len(paths), "replaying", enabled=on_terminal(err))
     worst = 0
     with Batch(workers=workers, scheduler=scheduler) as batch:
         for start in range(0, len(paths), CHUNK):
@@ -200,6 +200,7 @@ def run_verify(
                 chunk, _verify_chunk(batch, chunk, key, trusted, bar), strict=True
             ):
                 worst = max(worst, _print_verdict(path, verdict, out=out, err=err))
+    bar.close()
     return worst
 
 
@@ -226,15 +227,16 @@ def replay_verdicts(paths: list[str], *, workers: int = 1, scheduler: str | None
     """For each log (in order), its replay's differences (a list; empty: the same) or why it
     could not be replayed (text); on :class:`simulator.batch.Batch` like :func:`run_verify`,
     without the signatures (review checks them)."""
-    from simulator.batch import Batch, ProgressBar
+    from simulator.batch import Batch, Progress, on_terminal
 
-    bar = ProgressBar(len(paths), "replaying", stream=err) if err is not None else None
+    bar = Progress(err, len(paths), "replaying", enabled=err is not None and on_terminal(err))
     out = []
     with Batch(workers=workers, scheduler=scheduler) as batch:
         for start in range(0, len(paths), CHUNK):
             chunk = paths[start : start + CHUNK]
             jobs = [(str(p), read_log(p)) for p in chunk]
             out += batch.map(_safe_replay, jobs, progress=bar)
+    bar.close()
     return out
 
 

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
+from simulator.batch import Progress, on_terminal
 from simulator.errors import UserError
 from simulator.records.log import LogError, is_signed, read_log
 from simulator.records.signing import canonical
@@ -154,39 +155,11 @@ def _attempt(path: Path, log: dict, check=None) -> Attempt:
     )
 
 
-class Progress:
-    """A one-line progress bar on a text stream (``\\r``-redrawn, ≈ 100 updates at most)."""
-
-    def __init__(self, stream: TextIO, total: int, label: str, *, enabled: bool):
-        self.stream, self.total, self.label, self.enabled = stream, total, label, enabled
-        self._shown = -1
-
-    def update(self, done: int) -> None:
-        """Show ``done`` of ``total`` items finished."""
-        if not self.enabled or self.total <= 0:
-            return
-        step = done * 100 // self.total
-        if step == self._shown and done != self.total:
-            return
-        self._shown = step
-        filled = done * 30 // self.total
-        bar = "#" * filled + "." * (30 - filled)
-        self.stream.write(f"\r{self.label} [{bar}] {done}/{self.total}")
-        self.stream.flush()
-
-    def close(self) -> None:
-        """End the bar's line."""
-        if self.enabled and self.total > 0:
-            self.stream.write("\n")
-            self.stream.flush()
-
-
 def progress_wanted(progress: bool | None, stream: TextIO, n_files: int) -> bool:
     """Forced on/off by ``progress``; by default only for more than 50 files on a terminal."""
     if progress is not None:
         return progress
-    isatty = getattr(stream, "isatty", None)
-    return n_files > 50 and bool(isatty and isatty())
+    return n_files > 50 and on_terminal(stream)
 
 
 def load_attempts(

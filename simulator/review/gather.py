@@ -14,10 +14,7 @@ from simulator.review.collect import Attempt, Duplicate, Skipped, find_log_files
 from simulator.review.select import Filters
 from simulator.review.stats import STATS_HEADER, stats_rows
 from simulator.review.summary import format_table, text_report
-from simulator.review.trust import trusted
-
-MAX_LISTED = 20
-"""Duplicates and merged names listed one by one (the rest are counted)."""
+from simulator.review.trust import MAX_LISTED, trusted
 
 
 @dataclass
