@@ -24,6 +24,7 @@ from simulator.cli_records import (
 )
 from simulator.errors import ScenarioError, UserError
 from simulator.inputs import NAME_RULE, SEED_RULE, name_problem, seed_problem
+from simulator.sweep.cli import add_sweep_parser, cmd_sweep
 
 DEFAULT_SCENARIO = "first_case_l1"
 
@@ -97,6 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_keys_parser(sub)
 
+    add_sweep_parser(sub, add_batch_arguments)
     p = sub.add_parser("bench", help="performance figures")
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
     p.add_argument("--repeat", type=int, default=3, help="builds per scenario (best is kept)")
@@ -403,4 +405,5 @@ _COMMANDS = {
     "review": cmd_review,
     "recover": _cmd_recover,
     "keys": cmd_keys,
+    "sweep": lambda args: cmd_sweep(args, batch_workers),
 }

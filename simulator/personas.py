@@ -1,6 +1,7 @@
-"""Persona scripts built from the planner (``vsim-script/1`` actions): an expert and four typical
-novices (too medial, too shallow, too deep, too much fluoroscopy), and a misaligned novice for a
-case whose patient lies rotated (:func:`misaligned_novice`).
+"""Persona scripts built from the planner (``vsim-script/1`` actions): an expert, four typical
+novices (too medial, too shallow, too deep, too much fluoroscopy) and a reckless one (the
+needle pushed to depth blind, runny cement pushed fast, a quick finish: :func:`reckless`), and
+a misaligned novice for a case whose patient lies rotated (:func:`misaligned_novice`).
 
 The expert aligns the C-arm first: the true AP and the true lateral of the plan's poses, then the
 frontal arm down the pedicle (the en-face view) to place the entry on the skin, then back to the
@@ -198,6 +199,7 @@ def build(scenario_ref: str = SCENARIO) -> dict[str, dict]:
     scripts["fluoro_heavy_novice"] = _stepwise(
         _aim(plan), round(plan.depth_mm, 3), extra_shots=60 - n, **heavy
     )
+    scripts["reckless_novice"] = reckless(_aim(plan), round(plan.depth_mm, 3))
     return {
         name: {
             "format": "vsim-script/1",
@@ -206,6 +208,27 @@ def build(scenario_ref: str = SCENARIO) -> dict[str, dict]:
         }
         for name, acts in scripts.items()
     }
+
+
+RUNNY = "pmma_low"
+"""The runny cement the reckless novice mixes (``assets/cements.toml``)."""
+
+
+def reckless(aim: dict, depth_mm: float) -> list[dict]:
+    """The reckless novice: one lateral image, the needle pushed to depth in one go with no
+    image on the way, the runny cement mixed and pushed fast at once (liquid, 6 ml/min), one
+    image at the end and a quick finish: about 2 minutes (an expert takes 10 or more)."""
+    return [
+        aim,
+        {"t": 0.5, "do": "fluoro", "view": "lateral"},
+        {"t": 1.0, "do": "advance", "mm": depth_mm},
+        {"t": 47.0, "do": "fluoro", "view": "lateral"},
+        {"t": 48.0, "do": "mix", "cement": RUNNY},
+        {"t": 60.0, "do": "inject", "rate_ml_min": 6.0, "ml": 3.0},
+        {"t": 92.0, "do": "fluoro", "view": "lateral"},
+        {"t": 125.0, "do": "fluoro", "view": "ap"},
+        {"t": 127.0, "do": "finish"},
+    ]
 
 
 MISALIGNED_SCENARIO = "posterior_wall_l1"

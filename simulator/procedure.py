@@ -6,8 +6,8 @@ with the reason. The procedure owns the needle, the C-arm with its dose ledger a
 model. The window, scripts and replays all drive it through :meth:`Procedure.submit` /
 :meth:`Procedure.run`; nothing in it depends on the wall clock or the frame rate.
 
-Ticks in which nothing can change (needle at rest, no cement activity, next action later)
-are skipped in one jump; the result is identical to stepping through them.
+Ticks in which nothing can change (needle at rest, the cement unmixed or only curing, next
+action later) are skipped in one jump; the result is identical to stepping through them.
 """
 
 from __future__ import annotations
@@ -26,12 +26,14 @@ from simulator.anatomy.build import build_phantom
 from simulator.anatomy.phantom import Phantom
 from simulator.cement.injection import CementInjection, CementModel
 from simulator.cement.solver import blas_single_thread
-from simulator.fluoro import DisplaySettings, NeedleRender
+from simulator.fluoro import NeedleRender
 from simulator.fluoro.alignment import alignment_metrics, make_carm, planned_line
+from simulator.fluoro.device import view_of_pose
 from simulator.fluoro.poses import ArmPose
 from simulator.fluoro.visibility import LeakWatch
 from simulator.materials import tissues
 from simulator.metrics import check_metrics
+from simulator.needle.guidance import GuidanceWatch
 from simulator.needle.model import NeedleModel
 from simulator.releases import ModelOptions
 
@@ -86,10 +88,8 @@ class Procedure:
             else CementInjection(scenario, self.phantom, **self.model.cement_options())
         )
         self.leak_watch = LeakWatch.for_attempt(self.carm, scenario, self.model)  # 0.5.0 on
-        self.passed_wall_s: float | None = None
-        """When the tip first passed the body's posterior wall (s), None before."""
-        self.entered_bone_s: float | None = None
-        """When the needle first engaged bone (s), None before."""
+        self.guidance = GuidanceWatch(self.needle, self.phantom.geometry.body.wall_y_mm)
+        """The needle's milestones (bone, the posterior wall) and its image guidance."""
         self._pedicle_lines: dict[str, tuple] = {}
         self.exposing_until_s = 0.0
         """End of the exposure under way (s); actions wait for it (``pulse_clock``)."""
@@ -133,7 +133,7 @@ class Procedure:
         for kind, details in self.needle.step(TICK_S, end):
             self._event(kind, details, t_s=end)
         if moving:
-            self._note_needle_milestones(end)
+            self.guidance.moved(end)
         if self.cement.active:
             for kind, details in self.cement.step(TICK_S, end, self.needle.state):
                 self._event(kind, details, t_s=end)
@@ -165,6 +165,19 @@ class Procedure:
             and not self.exposing
         )
 
+    def _quiet_until_tick(self) -> float | None:
+        """The tick up to which no step would change anything unless an action comes (inf:
+        none would), or None while something moves: the needle, an arm, an exposure, or the
+        cement (which, while it only cures, next changes when it sets: 2 ticks are left to step
+        before that, so the set lands on the tick the fixed steps give)."""
+        if self.needle.state.moving or self.carm.pending or self.exposing:
+            return None
+        if not self.cement.active:
+            return math.inf
+        quiet = getattr(self.cement, "quiet_until_s", None)
+        until_s = None if quiet is None else quiet()
+        return None if until_s is None else max(self._tick_of(until_s) - 2, self.tick)
+
     @property
     def exposing(self) -> bool:
         """True while an exposure's pulses are being taken (the next action waits)."""
@@ -189,9 +202,10 @@ class Procedure:
     def _advance_to_tick_unlimited(self, target: int) -> None:
         limit = self._tick_of(self.scenario.scenario.time_limit_s)
         while not self.finished and self.tick < target:
-            if self.idle:
+            wake = self._quiet_until_tick()
+            if wake is not None:
                 due = self._tick_of(self._queue[0].t) if self._queue else target
-                jump = min(max(due, self.tick), target)
+                jump = min(max(due, self.tick), target, wake)
                 if jump >= limit:
                     self.tick = limit
                     self._finish("time limit")
@@ -213,6 +227,7 @@ class Procedure:
         reason = self.needle.aim(a["side"], a["entry_mm"], a["medial_deg"], a["caudal_deg"])
         if reason is None:
             s = self.needle.state
+            self.guidance.aimed()
             self._event(
                 "aim",
                 {
@@ -269,16 +284,6 @@ class Procedure:
             self._event("carm", details)
         return reason
 
-    def _note_needle_milestones(self, t_s: float) -> None:
-        """Note when the needle first engages bone and when its tip first passes the body's
-        posterior wall (the alignment metrics look at the images taken before)."""
-        s = self.needle.state
-        if self.entered_bone_s is None and self.needle.engaged_in_bone():
-            self.entered_bone_s = t_s
-        wall_y = self.phantom.geometry.body.wall_y_mm
-        if self.passed_wall_s is None and s.placed and s.tip_mm[1] < wall_y:
-            self.passed_wall_s = t_s
-
     def _expose(self, view: str, pulses: int, *, continued: bool) -> None:
         requested = pulses
         if self.model.pulse_clock:
@@ -300,6 +305,8 @@ class Procedure:
             cement=self.cement.field() if images else None,
         )
         self.leak_watch.expose(self.t_s, pose, self.cement)
+        frontal = view == "ap" if self.carm.legacy else view_of_pose(pose) == "ap"
+        self.guidance.imaged(self.t_s, frontal=frontal, injected_ml=self.cement.injected_m3 * 1e6)
         details = {"view": view, "pulses": pulses}
         if not self.carm.legacy:
             details.update(pose.as_json())
@@ -373,12 +380,14 @@ class Procedure:
                     self.carm,
                     self.phantom,
                     side=s.side,
-                    passed_wall_s=self.passed_wall_s,
-                    entered_bone_s=self.entered_bone_s,
+                    passed_wall_s=self.guidance.passed_wall_s,
+                    entered_bone_s=self.guidance.entered_bone_s,
                     pedicle_line=None if s.side is None else self.pedicle_line(s.side),
                 )
             )
         out.update(self.leak_watch.metrics(self.cement))  # 0.5.0 on: when leaks showed
+        if self.model.technique_scoring:  # 0.7.0 on: the image guidance
+            out.update(self.guidance.metrics(self.cement.injected_m3 * 1e6))
         release = self.model.metrics_release
         check_metrics(out, "procedure", release=release)  # its names
         check_metrics(cement := self.cement.metrics(), "cement", release=release)
@@ -394,27 +403,3 @@ class Procedure:
     def tip_zone(self) -> str:
         """Where the tip is (:meth:`NeedleModel.tip_zone`)."""
         return self.needle.tip_zone()
-
-
-def procedure_for(
-    scenario,
-    *,
-    seed: int,
-    display: dict,
-    actions: list,
-    run: bool = True,
-    phantom=None,
-    model: ModelOptions | None = None,
-) -> Procedure:
-    """A procedure of ``scenario`` with ``seed`` and the ``display`` settings of a log
-    ({"invert": bool}), ``actions`` submitted and, if ``run``, played to the end (``phantom``:
-    the scenario's, if already built; ``model``: the release's, :func:`model_for_version`)."""
-    proc = Procedure(scenario, seed=seed, phantom=phantom, model=model)
-    if display:
-        proc.carm.settings = DisplaySettings(invert=bool(display.get("invert", False)))
-    if run:
-        proc.run(actions)
-    else:
-        for a in actions:
-            proc.submit(a)
-    return proc

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from simulator.assets import load_table
 
-VERSION = "0.6.0"
+VERSION = "0.7.0"
 """This release (``simulator.__version__``, the package's version, a log's
 ``simulator_version``)."""
 
@@ -32,16 +32,26 @@ class ModelOptions:
     visible_cement: bool = True
     phase_labels: bool = True
     disc_sheet: bool = True
+    technique_scoring: bool = True
     yield_per_s: float | None = None
+
+    @property
+    def rubric_version(self) -> int:
+        """The rubric (``assets/rubric.toml``) this model's attempts are scored with: 1 before
+        the technique scores (release 0.7.0), 2 since."""
+        return 2 if self.technique_scoring else 1
 
     @property
     def metrics_release(self) -> str | None:
         """The release whose metric names this model's attempts have (``metric_names(release=
         …)``): 0.2.0 before the C-arm device (no alignment metrics), 0.4.0 before the visible
-        cement (no leak visibility), None for today's (every metric)."""
+        cement (no leak visibility), 0.6.0 before the technique scores (no image guidance
+        metrics), None for today's (every metric)."""
         if not self.carm_device:
             return "0.2.0"
-        return None if self.visible_cement else "0.4.0"
+        if not self.visible_cement:
+            return "0.4.0"
+        return None if self.technique_scoring else "0.6.0"
 
     def cement_options(self) -> dict:
         """The keyword options of :class:`~simulator.cement.injection.CementInjection`."""

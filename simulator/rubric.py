@@ -48,8 +48,29 @@ def numeric_defaults(table: Mapping) -> dict[str, float]:
 SHARES = {
     "placement": ("target_share", "zone_share", "breach_share"),
     "cement": ("volume_share", "distribution_share", "leak_share", "timing_share"),
+    "technique": (
+        "blind_share",
+        "wall_check_share",
+        "view_share",
+        "alignment_share",
+        "watch_share",
+        "reaction_share",
+    ),
 }
 """The shares of each component that must add up to 1."""
+
+
+RANGES = (
+    ("target_full_mm", "target_zero_mm"),
+    ("blind_full_mm", "blind_zero_mm"),
+    ("alignment_full_deg", "alignment_zero_deg"),
+    ("watch_full_ml", "watch_zero_ml"),
+    ("reaction_full_ml", "reaction_zero_ml"),
+)
+"""The ramps' (full, zero) pairs: zero must lie beyond full."""
+
+VERSIONS = (1, 2)
+"""The rubric versions this release scores with (``[v1]``: rubric 1's values)."""
 
 
 def rubric_problems(overrides: Mapping[str, float]) -> list[tuple[str, str]]:
@@ -67,15 +88,10 @@ def rubric_problems(overrides: Mapping[str, float]) -> list[tuple[str, str]]:
             out.append(
                 (field(key), f"must be above 1 (a multiple of the expert's), got {v[key]:g}")
             )
-    if v["target_zero_mm"] <= v["target_full_mm"]:
-        out.append(
-            (
-                field("target_zero_mm"),
-                f"must be greater than target_full_mm ({v['target_full_mm']:g}), "
-                f"got {v['target_zero_mm']:g}",
-            )
-        )
-    for key in (*SHARES["placement"], *SHARES["cement"], "breach_penalty_share"):
+    for full, zero in RANGES:
+        if v[zero] <= v[full]:
+            out.append((field(zero), f"must be greater than {full} ({v[full]:g}), got {v[zero]:g}"))
+    for key in (*[k for keys in SHARES.values() for k in keys], "breach_penalty_share"):
         if not 0.0 <= v[key] <= 1.0:
             out.append((field(key), f"a share is a number from 0 to 1, got {v[key]:g}"))
     if out:
@@ -92,12 +108,17 @@ def rubric_problems(overrides: Mapping[str, float]) -> list[tuple[str, str]]:
     return out
 
 
-def rubric_for(scenario) -> Rubric:
-    """``assets/rubric.toml`` with the scenario's ``[scoring]`` overrides applied."""
+def rubric_for(scenario, *, version: int | None = None) -> Rubric:
+    """``assets/rubric.toml`` with the scenario's ``[scoring]`` overrides applied; ``version``
+    1 (the rubric of releases before 0.7.0): its ``[v1]`` values first. None: today's."""
     table = load_table("rubric")
+    current = int(table["rubric_version"])
+    version = current if version is None else int(version)
+    if version not in VERSIONS:
+        raise ValueError(f"rubric version {version}: this release scores with {VERSIONS}")
     values = numeric_defaults(table)
+    if version < current:
+        values.update(numeric_defaults(table[f"v{version}"]))
     values.update(scenario.scoring)
     tables = {k: MappingProxyType(v) for k, v in table.items() if isinstance(v, dict)}
-    return Rubric(
-        version=int(table["rubric_version"]), values=values, tables=MappingProxyType(tables)
-    )
+    return Rubric(version=version, values=values, tables=MappingProxyType(tables))

@@ -66,3 +66,9 @@ def angles_from_direction(side: str, direction: np.ndarray) -> tuple[float, floa
 def mm3_to_ml(volume_mm3: float) -> float:
     """Cubic millimetres to millilitres (1 ml = 1000 mm³)."""
     return volume_mm3 / 1000.0
+
+
+def clock(t_s: float) -> str:
+    """Simulated seconds as ``mm:ss``."""
+    t = max(0, round(t_s))
+    return f"{t // 60:02d}:{t % 60:02d}"

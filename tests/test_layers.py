@@ -38,7 +38,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("procedure", ("simulator.procedure",)),
     ("scoring", ("simulator.scoring",)),
     ("records", ("simulator.records", "simulator.batch")),
-    ("tools", ("simulator.personas", "simulator.preview", "simulator.review")),
+    ("tools", ("simulator.personas", "simulator.preview", "simulator.review", "simulator.sweep")),
     ("ui", ("simulator.ui",)),
     ("entry", ("simulator.bench", "simulator.cli", "simulator.cli_records", "simulator.__main__")),
 )

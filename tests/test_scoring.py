@@ -34,7 +34,9 @@ def scenario():
 
 
 def rescore(scenario, log):
-    return score_attempt(scenario, log["metrics"], log["events"])
+    """The 0.1.0 logs re-scored as their release scored them (rubric 1; rubric 2's rules
+    have their own tests, tests/test_technique.py)."""
+    return score_attempt(scenario, log["metrics"], log["events"], rubric_version=1)
 
 
 def test_expert_with_a_good_injection_scores_85_or_more_and_passes(scenario, logs):
@@ -87,7 +89,7 @@ def test_ramp_is_linear_between_full_and_zero():
 
 
 def test_critical_errors_follow_the_rubric_limits(scenario, logs):
-    r = rubric_for(scenario)
+    r = rubric_for(scenario, version=1)
     m = json.loads(json.dumps(logs["expert"]["metrics"]))
     assert critical_errors(m, r) == []
     m["leak_ml"]["vein"] = r["venous_leak_limit_ml"] + 0.01
@@ -144,16 +146,16 @@ def test_radiation_and_time_count_only_for_a_completed_procedure(scenario, logs)
     m = json.loads(json.dumps(logs["expert"]["metrics"]))
     m.update(injected_ml=0.0, in_body_ml=0.0, cement_product=None)
     m["injection_start_after_mix_s"] = None
-    s = score_attempt(scenario, m, [])
+    s = score_attempt(scenario, m, [], rubric_version=1)
     assert s["components"]["radiation"]["points"] == 0
     assert s["components"]["efficiency"]["points"] == 0
     assert not s["passed"] and s["total"] == pytest.approx(25.0)
     m.update(needle_tip_mm=None, tip_to_target_mm=None, tip_zone="not_placed", breaches=[])
-    assert score_attempt(scenario, m, [])["total"] == 0
+    assert score_attempt(scenario, m, [], rubric_version=1)["total"] == 0
 
 
 def test_a_repeated_breach_counts_at_its_deepest(scenario, logs):
-    r = rubric_for(scenario)
+    r = rubric_for(scenario, version=1)
     m = json.loads(json.dumps(logs["expert"]["metrics"]))
     m["breaches"] = [
         {"kind": "anterior_cortex", "depth_mm": 4.0, "t_s": 80.0},
@@ -163,7 +165,9 @@ def test_a_repeated_breach_counts_at_its_deepest(scenario, logs):
 
 
 def test_bipedicular_cases_say_only_one_side_is_scored(logs):
-    s = score_attempt(load_scenario("endplate_crack_t12"), logs["expert"]["metrics"], [])
+    s = score_attempt(
+        load_scenario("endplate_crack_t12"), logs["expert"]["metrics"], [], rubric_version=1
+    )
     assert any("bipedicular" in f for f in s["feedback"])
 
 

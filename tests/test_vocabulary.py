@@ -86,7 +86,7 @@ def test_feedback_and_score_notes_say_the_label(expert, phase):
     m = _started_in(phase, expert["metrics"])
     first = cement_sentences(scenario, m)[0]
     assert PHASE_LABELS[phase] in first and not OTHER_WORDS.search(first), first
-    notes = score_attempt(scenario, m, [])["components"]["cement"]["notes"]
+    notes = score_attempt(scenario, m, [], rubric_version=1)["components"]["cement"]["notes"]
     assert f"injection began in the {PHASE_LABELS[phase]} phase" in notes
     assert not any(OTHER_WORDS.search(n) for n in notes), notes
 
@@ -99,8 +99,10 @@ def test_old_releases_keep_their_phase_note_so_their_logs_verify(expert):
     assert all(
         not RELEASED_MODELS[v].phase_labels for v in ((0, 1, 0), (0, 2, 0), (0, 3, 0), (0, 4, 0))
     )
-    old = score_attempt(scenario, expert["metrics"], expert["events"], phase_labels=False)
+    old = score_attempt(
+        scenario, expert["metrics"], expert["events"], phase_labels=False, rubric_version=1
+    )
     assert old == expert["score"]
-    new = score_attempt(scenario, expert["metrics"], expert["events"])
+    new = score_attempt(scenario, expert["metrics"], expert["events"], rubric_version=1)
     assert "injection began in the doughy phase" in new["components"]["cement"]["notes"]
     assert new["feedback"] == expert["score"]["feedback"]  # the sentences never said paste

@@ -17,7 +17,7 @@ from simulator.cement.conservation import check_balance
 from simulator.cement.flow import MARROW_VISCOSITY_PA_S, MODEL, SITES, FlowGrid, build_grid
 from simulator.cement.image import voxel_fraction
 from simulator.cement.model import CementFill, CementModel
-from simulator.cement.report import cement_metrics
+from simulator.cement.report import cement_metrics, gauges
 from simulator.cement.rheology import (
     CementProduct,
     cannula_pressure_pa,
@@ -116,6 +116,14 @@ class CementInjection:
     def active(self) -> bool:
         """Stepped while mixed and not yet set (curing runs; injection may run)."""
         return self.mixed_at_s is not None and not self.set_reported
+
+    def quiet_until_s(self) -> float | None:
+        """While the cement only cures (no injection, nothing in transit or in the veins): when
+        it sets (s), the next change a tick would make; None while it moves."""
+        moving = self.visible is not None and self.visible.active
+        if self.injecting or self._pending_m3 > 0 or moving or not self.active:
+            return None
+        return self.mixed_at_s + self.product.set_after_s(self.temperature_c)
 
     def mix(self, t_s: float, product: str) -> str | None:
         """Start the curing clock of ``product``."""
@@ -389,31 +397,8 @@ class CementInjection:
         return None if field is None else field.parts()
 
     def display_state(self, t_s: float) -> dict | None:
-        """The trainee's gauges at ``t_s`` (s), None before mixing: the phase id, the next one
-        (None once set) and s until it; s since mixing; kPa; ml injected = in cannula + in
-        transit (out of it, not yet in the bone) + delivered, and delivered = in body + leaked,
-        which only the image tells (the HUD shows those two with training hints only)."""
-        if self.product is None or self.mixed_at_s is None:
-            return None
-        since = t_s - self.mixed_at_s
-        clock = self.product.phase_clock(since, self.temperature_c)
-        delivered = max(self.injected_m3 - self.in_cannula_m3 - self._pending_m3, 0.0)
-        return {
-            "name": self.product.name,
-            "phase": clock.phase,
-            "next_phase": clock.next_phase,
-            "next_phase_in_s": clock.next_in_s,
-            "since_mix_s": since,
-            "injected_ml": self.injected_m3 * 1e6,
-            "in_cannula_ml": self.in_cannula_m3 * 1e6,
-            "in_transit_ml": self._pending_m3 * 1e6,
-            "delivered_ml": delivered * 1e6,
-            "in_body_ml": self.in_body_ml(),
-            "leaked_ml": sum(self.leak_ml().values()),
-            "injecting": bool(self.injecting),
-            "pressure_kpa": self.pressure_pa / 1e3 if self.injecting else 0.0,
-            "limit_kpa": self.limit_pa / 1e3,
-        }
+        """The trainee's gauges at ``t_s`` (s), None before mixing (:func:`gauges`)."""
+        return gauges(self, t_s)
 
     def metrics(self) -> dict:
         """The cement metrics (``assets/metrics.toml``)."""

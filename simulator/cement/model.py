@@ -41,6 +41,9 @@ class CementModel(Protocol):
     def active(self) -> bool:
         """True while something changes with time (curing after mixing, flow)."""
 
+    injected_m3: float
+    """Cement pushed out of the syringe so far (m³)."""
+
     def mix(self, t_s: float, product: str) -> str | None:
         """Start the curing clock of ``product``; a refusal reason or None."""
 

@@ -43,3 +43,32 @@ def cement_metrics(c) -> dict:
             "inferior": bool(((g.endplate < 0) & (c.flow.fill > 0.5)).any()),
         },
     }
+
+
+def gauges(c, t_s: float) -> dict | None:
+    """The trainee's gauges of the cement model ``c`` (a ``CementInjection``) at ``t_s`` (s),
+    None before mixing: the phase id, the next one (None once set) and s until it; s since
+    mixing; kPa; ml injected = in cannula + in transit (out of it, not yet in the bone) +
+    delivered, and delivered = in body + leaked, which only the image tells (the HUD shows
+    those two with training hints only)."""
+    if c.product is None or c.mixed_at_s is None:
+        return None
+    since = t_s - c.mixed_at_s
+    clock = c.product.phase_clock(since, c.temperature_c)
+    delivered = max(c.injected_m3 - c.in_cannula_m3 - c._pending_m3, 0.0)
+    return {
+        "name": c.product.name,
+        "phase": clock.phase,
+        "next_phase": clock.next_phase,
+        "next_phase_in_s": clock.next_in_s,
+        "since_mix_s": since,
+        "injected_ml": c.injected_m3 * 1e6,
+        "in_cannula_ml": c.in_cannula_m3 * 1e6,
+        "in_transit_ml": c._pending_m3 * 1e6,
+        "delivered_ml": delivered * 1e6,
+        "in_body_ml": c.in_body_ml(),
+        "leaked_ml": sum(c.leak_ml().values()),
+        "injecting": bool(c.injecting),
+        "pressure_kpa": c.pressure_pa / 1e3 if c.injecting else 0.0,
+        "limit_kpa": c.limit_pa / 1e3,
+    }

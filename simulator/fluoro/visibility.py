@@ -174,14 +174,25 @@ class LeakWatch:
     ``geometry``: the C-arm's :class:`ImagingGeometry`; ``delta_mu_per_mm``: the cement's Δμ
     (1/mm, as the image draws it); ``threshold``: :func:`contrast_threshold`'s ∫Δμ dl."""
 
-    def __init__(self, geometry: ImagingGeometry, *, delta_mu_per_mm: float, threshold: float):
+    def __init__(
+        self,
+        geometry: ImagingGeometry,
+        *,
+        delta_mu_per_mm: float,
+        threshold: float,
+        growth: bool = True,
+    ):
+        """``growth``: also ``leak_growth_after_seen_ml`` (release 0.7.0 on)."""
         self.geometry = geometry
+        self.growth = growth
         self.delta_mu_per_mm = float(delta_mu_per_mm)
         self.threshold = float(threshold)
         self.seen_s: dict[str, float | None] = dict.fromkeys(outside_sites())
         """Site → simulated time (s) of the first exposure the leak showed on, None before."""
         self.injected_at_seen_m3: dict[str, float | None] = dict.fromkeys(outside_sites())
         """Site → volume injected (m³) at that exposure, None before."""
+        self.leak_at_seen_ml: dict[str, float | None] = dict.fromkeys(outside_sites())
+        """Site → its leak's volume (ml) at that exposure, None before."""
 
     @classmethod
     def for_attempt(cls, carm, scenario, model) -> LeakWatch | NoLeakWatch:
@@ -195,6 +206,7 @@ class LeakWatch:
             ImagingGeometry.of_carm(carm),
             delta_mu_per_mm=cement_delta_mu_per_mm(product["barium_sulfate_mass_fraction"]),
             threshold=contrast_threshold(),
+            growth=model.technique_scoring,
         )
 
     def expose(self, t_s: float, pose: ArmPose, cement) -> None:
@@ -216,21 +228,31 @@ class LeakWatch:
             if peak >= self.threshold:
                 self.seen_s[site] = float(t_s)
                 self.injected_at_seen_m3[site] = float(cement.injected_m3)
+                self.leak_at_seen_ml[site] = _leak_ml(cement).get(site, 0.0)
 
     def metrics(self, cement) -> dict:
         """``leak_first_seen_s`` {site: s or None} and ``injected_after_leak_seen_ml``
-        {site: ml injected after that exposure, or None} (``assets/metrics.toml``)."""
+        {site: ml injected after that exposure, or None} and, from release 0.7.0 on,
+        ``leak_growth_after_seen_ml`` {site: ml its leak grew by after that exposure, or None}
+        (``assets/metrics.toml``)."""
         now = float(getattr(cement, "injected_m3", 0.0))
         after = {
             s: None if v is None else round(max(now - v, 0.0) * 1e6, 6)
             for s, v in self.injected_at_seen_m3.items()
         }
-        return {
+        out = {
             "leak_first_seen_s": {
                 s: None if t is None else round(t, 6) for s, t in self.seen_s.items()
             },
             "injected_after_leak_seen_ml": after,
         }
+        if self.growth:
+            final = _leak_ml(cement)
+            out["leak_growth_after_seen_ml"] = {
+                s: None if v is None else round(max(final.get(s, 0.0) - v, 0.0), 6)
+                for s, v in self.leak_at_seen_ml.items()
+            }
+        return out
 
 
 class NoLeakWatch:
@@ -249,6 +271,11 @@ def _visible_parts(cement) -> dict | None:
     # cement as points to show (its leaks leave the image: issue 15)
     method = getattr(cement, "visible_parts", None)
     return None if method is None else method()
+
+
+def _leak_ml(cement) -> dict[str, float]:
+    method = getattr(cement, "leak_ml", None)  # a model without it: no leak volumes
+    return {} if method is None else method()
 
 
 def _has_cement(part) -> bool:

@@ -46,8 +46,8 @@ from simulator.inputs import (
     seed_problem,
     strict_json,
 )
-from simulator.procedure import Procedure, procedure_for
-from simulator.records.log import attempt_log, now_iso, write_json_atomic
+from simulator.procedure import Procedure
+from simulator.records.log import attempt_log, now_iso, procedure_for, write_json_atomic
 from simulator.records.origin import make_origin, origin_problem
 from simulator.records.signing import key_id, load_key, sign, signing_key
 from simulator.scenario.ids import ID_RULE, is_scenario_id

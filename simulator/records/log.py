@@ -41,10 +41,10 @@ from simulator.inputs import (
 )
 from simulator.materials import outside_sites
 from simulator.metrics import metric_table
-from simulator.procedure import Procedure, procedure_for
+from simulator.procedure import Procedure
 from simulator.records.origin import origin_problem
 from simulator.records.signing import sign, signature_of
-from simulator.releases import model_for_version
+from simulator.releases import ModelOptions, model_for_version
 from simulator.scenario.ids import ID_RULE, is_scenario_id
 from simulator.scoring.rules import score_attempt
 
@@ -120,7 +120,11 @@ def attempt_log(
         "events": events,
         "metrics": metrics,
         "score": score_attempt(
-            proc.scenario, metrics, events, phase_labels=proc.model.phase_labels
+            proc.scenario,
+            metrics,
+            events,
+            phase_labels=proc.model.phase_labels,
+            rubric_version=proc.model.rubric_version,
         ),
         "images": final_images(proc),
     }
@@ -382,3 +386,27 @@ __all__ = [
     "write_json_atomic",
     "write_text_atomic",
 ]
+
+
+def procedure_for(
+    scenario,
+    *,
+    seed: int,
+    display: dict,
+    actions: list,
+    run: bool = True,
+    phantom=None,
+    model: ModelOptions | None = None,
+) -> Procedure:
+    """A procedure of ``scenario`` with ``seed`` and the ``display`` settings of a log
+    ({"invert": bool}), ``actions`` submitted and, if ``run``, played to the end (``phantom``:
+    the scenario's, if already built; ``model``: the release's, :func:`model_for_version`)."""
+    proc = Procedure(scenario, seed=seed, phantom=phantom, model=model)
+    if display:
+        proc.carm.settings = DisplaySettings(invert=bool(display.get("invert", False)))
+    if run:
+        proc.run(actions)
+    else:
+        for a in actions:
+            proc.submit(a)
+    return proc

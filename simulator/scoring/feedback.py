@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from simulator.cement.rheology import CementProduct, phase_label
+from simulator.scoring.technique import expert_wait_s, required_wait_s, technique_sentences
+from simulator.units import clock
 
 BREACH_WORDS = {
     "medial_pedicle_wall": ("the medial pedicle wall", "AP"),
@@ -34,12 +36,6 @@ LEAK_WORDS = {
     "needle_tract": ("back along the needle tract", "lateral view, along the cannula"),
 }
 """Leak site → (words, where it shows)."""
-
-
-def clock(t_s: float) -> str:
-    """Simulated seconds as ``mm:ss``."""
-    t = max(0, round(t_s))
-    return f"{t // 60:02d}:{t % 60:02d}"
 
 
 def _last_image_before(events: Sequence[Mapping], t_s: float, views: tuple[str, ...]) -> str:
@@ -352,6 +348,8 @@ def feedback_sentences(
             "This case calls for a bipedicular approach; the simulator has one needle, so the "
             "side you chose is scored as the whole procedure."
         )
+    if rubric.version >= 2:  # what the images were not used for, first
+        out += technique_sentences(metrics, rubric, scenario.expert)
     out += breach_sentences(metrics, events)
     out += leak_sentences(metrics, events)
     out += alignment_sentences(metrics)
@@ -363,8 +361,19 @@ def feedback_sentences(
             "only for a completed procedure."
         )
     out.append(radiation_sentence(metrics, scenario.expert))
-    out.append(
-        f"The procedure took {clock(metrics['procedure_time_s'])}; an expert takes about "
-        f"{clock(scenario.expert.procedure_time_s)}."
-    )
+    out.append(time_sentence(scenario, metrics, rubric))
     return out
+
+
+def time_sentence(scenario, metrics: Mapping, rubric) -> str:
+    """The procedure's time against the expert's (rubric 2: without the cement's wait)."""
+    took, ref = metrics["procedure_time_s"], scenario.expert.procedure_time_s
+    s = f"The procedure took {clock(took)}; an expert takes about {clock(ref)}."
+    if rubric.version >= 2:
+        waited = required_wait_s(scenario, metrics)
+        if waited > 0:
+            s += (
+                f" The {waited:.0f} s you waited for the cement to leave its liquid phase "
+                f"are not counted against you (nor the expert's {expert_wait_s(scenario):.0f} s)."
+            )
+    return s

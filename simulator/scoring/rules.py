@@ -18,6 +18,16 @@ from dataclasses import dataclass, field
 from simulator.cement.rheology import phase_label
 from simulator.rubric import Rubric, rubric_for
 from simulator.scoring.feedback import clock, feedback_sentences, injection_phase
+from simulator.scoring.technique import (
+    expert_wait_s,
+    guidance_factor,
+    ramp,
+    required_wait_s,
+    technique_critical,
+    technique_points,
+)
+
+__all__ = ["Component", "critical_errors", "ramp", "score_attempt"]
 
 
 @dataclass
@@ -34,20 +44,14 @@ class Component:
         return {"points": round(self.points, 2), "max": round(self.max, 2), "notes": self.notes}
 
 
-def ramp(value: float, full: float, zero: float) -> float:
-    """1 at or below ``full``, 0 at or beyond ``zero``, linear between (either direction)."""
-    if zero == full:
-        return 1.0 if value <= full else 0.0
-    return min(1.0, max(0.0, (zero - value) / (zero - full)))
-
-
 # ----- critical errors --------------------------------------------------------------------------
 
 
 def critical_errors(m: Mapping, r: Rubric) -> list[str]:
     """Names of the critical errors: ``needle_in_canal``, ``cement_in_canal``,
     ``anterior_cortex_perforation`` (deeper than ``anterior_cortex_limit_mm``), ``venous_leak``
-    (more than ``venous_leak_limit_ml``)."""
+    (more than ``venous_leak_limit_ml``) and, in rubric 2, ``blind_advance`` (beyond
+    ``blind_advance_limit_mm``)."""
     out = []
     deepest: dict[str, float] = {}
     for b in m["breaches"]:  # a kind may recur (withdrawn behind the wall, then again)
@@ -60,6 +64,8 @@ def critical_errors(m: Mapping, r: Rubric) -> list[str]:
         out.append("anterior_cortex_perforation")
     if m["leak_ml"]["vein"] > r["venous_leak_limit_ml"]:
         out.append("venous_leak")
+    if r.version >= 2:
+        out += technique_critical(m, r)
     return out
 
 
@@ -159,19 +165,45 @@ def radiation(m: Mapping, r: Rubric, expert) -> Component:
     w = r.table("radiation_weights")
     c.points = c.max * (w["shots"] * f_shots + w["time"] * f_time)
     c.notes.append(f"{m['fluoro_shots']} shots (expert {expert.fluoro_shots})")
+    _guided(c, m, r)
     c.notes.append(f"{m['fluoro_time_s']:.1f} s fluoroscopy (expert {expert.fluoro_time_s:g} s)")
     return c
 
 
-def efficiency(m: Mapping, r: Rubric, expert) -> Component:
-    """Procedure time against the expert's (only for a completed procedure)."""
+def _guided(c: Component, m: Mapping, r: Rubric) -> None:
+    """Rubric 2: scale ``c``'s points by the guidance factor (skipped images never pay)."""
+    if r.version < 2:
+        return
+    f = guidance_factor(m, r)
+    c.points *= f
+    if f < 1.0:
+        c.notes.append(f"× {f:.2f} for the needle advanced without images")
+
+
+def efficiency(m: Mapping, r: Rubric, scenario) -> Component:
+    """Procedure time against the expert's (only for a completed procedure); in rubric 2
+    without the wait for the cement (both times) and scaled by the guidance factor."""
     c = Component(name="efficiency", max=r["efficiency_points"])
     if not completed(m):
         c.notes.append(NOT_COMPLETED)
         return c
-    ref = expert.procedure_time_s
-    c.points = c.max * ramp(m["procedure_time_s"], ref, r["efficiency_zero_ratio"] * ref)
-    c.notes.append(f"{clock(m['procedure_time_s'])} (expert {clock(ref)})")
+    ref, took = scenario.expert.procedure_time_s, m["procedure_time_s"]
+    if r.version >= 2:
+        waited = required_wait_s(scenario, m)
+        ref, took = max(ref - expert_wait_s(scenario), 1.0), took - waited
+    c.points = c.max * ramp(took, ref, r["efficiency_zero_ratio"] * ref)
+    c.notes.append(f"{clock(took)} (expert {clock(ref)})")
+    if r.version >= 2:
+        c.notes[-1] += " without the cement's wait"
+        _guided(c, m, r)
+    return c
+
+
+def technique(m: Mapping, r: Rubric, expert) -> Component:
+    """Rubric 2: how the images guided the needle and the injection
+    (:mod:`simulator.scoring.technique`)."""
+    c = Component(name="technique", max=r["technique_points"])
+    c.points, c.notes = technique_points(m, r, expert)
     return c
 
 
@@ -179,22 +211,31 @@ def efficiency(m: Mapping, r: Rubric, expert) -> Component:
 
 
 def score_attempt(
-    scenario, metrics: Mapping, events: Sequence[Mapping], *, phase_labels: bool = True
+    scenario,
+    metrics: Mapping,
+    events: Sequence[Mapping],
+    *,
+    phase_labels: bool = True,
+    rubric_version: int = 2,
 ) -> dict:
     """The log's ``score`` for one attempt's metrics and events (JSON forms).
     ``phase_labels``: the release's ``ModelOptions.phase_labels`` (False: a note names the
-    cement phase by its id, as releases ≤ 0.4.0 wrote it, so that their logs verify).
+    cement phase by its id, as releases ≤ 0.4.0 wrote it, so that their logs verify);
+    ``rubric_version``: the release's ``ModelOptions.rubric_version`` (1: no technique rules,
+    as releases before 0.7.0 scored).
 
     ``total`` is 0–100: the components' points scaled so that their maxima sum to 100, capped at
     ``critical_cap`` when there is a critical error. ``passed`` needs no critical error and a
     total at or above ``pass_mark``."""
-    r = rubric_for(scenario)
+    r = rubric_for(scenario, version=rubric_version)
     comps = [
         placement(metrics, r),
         cement(metrics, r, scenario, phase_labels=phase_labels),
         radiation(metrics, r, scenario.expert),
-        efficiency(metrics, r, scenario.expert),
+        efficiency(metrics, r, scenario),
     ]
+    if r.version >= 2:
+        comps.insert(2, technique(metrics, r, scenario.expert))
     most = sum(c.max for c in comps)
     total = 100.0 * sum(c.points for c in comps) / most if most > 0 else 0.0
     critical = critical_errors(metrics, r)

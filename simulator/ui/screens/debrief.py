@@ -65,7 +65,13 @@ def attempt_score(proc, log_path) -> dict | None:
             return score
     from simulator.scoring.rules import score_attempt
 
-    return score_attempt(proc.scenario, proc.metrics(), [e.as_json() for e in proc.events])
+    return score_attempt(
+        proc.scenario,
+        proc.metrics(),
+        [e.as_json() for e in proc.events],
+        phase_labels=proc.model.phase_labels,
+        rubric_version=proc.model.rubric_version,
+    )
 
 
 class DebriefScreen(Screen):
