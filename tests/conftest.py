@@ -145,3 +145,19 @@ def shared_phantoms():
     """:func:`phantoms_shared` for one test; yields the shared build function."""
     with phantoms_shared() as build:
         yield build
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Show the score spreads the seed-stability tests recorded (``score_spread``)."""
+    lines = [
+        value
+        for report in terminalreporter.stats.get("passed", [])
+        + terminalreporter.stats.get("failed", [])
+        if report.when == "call"
+        for key, value in report.user_properties
+        if key == "score_spread"
+    ]
+    if lines:
+        terminalreporter.section("seed stability (tests/test_stability.py)")
+        for line in sorted(lines):
+            terminalreporter.write_line(line)

@@ -5,7 +5,6 @@ order; a cluster of another version is refused; bad options are one message, exi
 from __future__ import annotations
 
 import io
-import shutil
 
 import pytest
 
@@ -50,17 +49,47 @@ def test_a_failing_job_raises_here(cluster):
         run_jobs(fails, [2], scheduler=cluster.scheduler_address)
 
 
-def test_verify_on_a_cluster_prints_what_one_worker_prints(cluster, tmp_path, monkeypatch):
-    monkeypatch.setenv("VSIM_LOG_KEY", TEST_KEY.decode())
+def _short_logs(folder, n: int) -> list:
+    """``n`` signed logs of short attempts on the first case (the needle placed to a different
+    depth each, two shots; no cement: a replay takes a fraction of a second), written to
+    ``folder``."""
+    from simulator.actions import make_action
+    from simulator.planning import plan_trajectory
+    from simulator.procedure import Procedure
+    from simulator.records.log import attempt_log, write_json_atomic
+    from tests.conftest import scenario_and_phantom
+
+    s, ph = scenario_and_phantom("first_case_l1")
+    plan = plan_trajectory(ph, s, "left")
+    aim = plan.aim_action()
+    aim.pop("do")
     paths = []
-    for i, log in enumerate(sorted(LOGS.glob("*.json"))[:2]):
-        paths.append(tmp_path / f"{i}_{log.name}")
-        shutil.copy(log, paths[-1])
+    for i in range(n):
+        actions = [
+            make_action(0.0, "aim", **aim),
+            make_action(1.0, "advance", mm=20.0 + 3.0 * i),
+            make_action(20.0, "fluoro", view="lateral"),
+            make_action(21.0, "fluoro", view="ap"),
+            make_action(22.0, "finish"),
+        ]
+        proc = Procedure(s, phantom=ph).run(actions)
+        log = attempt_log(
+            proc, trainee=f"t{i}", started_at="2026-12-01T09:00:00+00:00", key=TEST_KEY
+        )
+        paths.append(write_json_atomic(folder / f"{i:02d}.json", log))
+    return paths
+
+
+def test_verify_on_a_cluster_prints_what_one_worker_prints(cluster, tmp_path, monkeypatch):
+    """20 logs (and a broken and an edited one) give the same verdicts, in the same order,
+    on one local worker and on the cluster."""
+    monkeypatch.setenv("VSIM_LOG_KEY", TEST_KEY.decode())
+    paths = _short_logs(tmp_path, 20)
     broken = tmp_path / "broken.json"
     broken.write_text("{", encoding="utf-8")
     edited = tmp_path / "edited.json"
     edited.write_text(paths[0].read_text().replace('"total": ', '"total": 1', 1), encoding="utf-8")
-    names = [str(p) for p in (paths[0], broken, edited, paths[1])]
+    names = [str(p) for p in (paths[0], broken, edited, *paths[1:])]
     results = []
     for kw in ({"workers": 1}, {"scheduler": cluster.scheduler_address}):
         out, err = io.StringIO(), io.StringIO()
@@ -70,7 +99,7 @@ def test_verify_on_a_cluster_prints_what_one_worker_prints(cluster, tmp_path, mo
     code, text, errors = results[0]
     assert code == 2 and "broken.json: file: truncated or corrupt JSON" in errors
     assert f"{edited}: MISMATCH" in text
-    assert text.count(": ok (signature valid; replay matches)") == 2
+    assert text.count(": ok (signature valid; replay matches)") == 20
     assert text.index(names[0]) < text.index(str(edited)) < text.index(names[-1])  # in order
 
 

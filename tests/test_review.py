@@ -330,3 +330,14 @@ def test_learning_curve_ticks_are_whole_attempts():
     shown = [t for t in ticks if lo <= t <= hi]
     assert len(shown) >= 2
     assert all(float(t).is_integer() for t in shown), shown
+
+
+def test_the_csv_columns_of_earlier_releases_keep_their_places():
+    """Release 0.6.0's header (tests/data/csv_columns_0_6_0.txt) is the start of today's; the
+    image-guidance metrics and the technique points come after it."""
+    from simulator.review.export_csv import LATER_COLUMNS
+
+    old = (DATA / "csv_columns_0_6_0.txt").read_text(encoding="utf-8").split()
+    assert list(COLUMNS[: len(old)]) == old
+    assert COLUMNS[len(old) :] == LATER_COLUMNS
+    assert "max_blind_advance_mm" in LATER_COLUMNS and "score_technique_points" in LATER_COLUMNS

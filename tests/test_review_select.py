@@ -84,6 +84,20 @@ def test_a_trainee_is_one_trainee_however_the_name_is_spelt(cohort):
     assert "4 attempts by 2 trainees on 2 scenarios" in out.getvalue()
 
 
+def test_a_tampered_log_takes_no_attempt_number(cohort):
+    from simulator.review.collect import number_attempts
+
+    attempts, _ = load_attempts(find_log_files([str(cohort)]))
+    ann = [a for a in attempts if a.trainee == "Ann Lee"]
+    ann[1].verification = "tampered"
+    number_attempts(attempts)
+    assert [a.attempt_no for a in ann] == [1, 0, 2]
+    assert [a.scenario_attempt_no for a in ann] == [1, 0, 1]
+    ann[1].verification, ann[2].replay = "unsigned", "differs"  # review --replay refused it
+    number_attempts(attempts)
+    assert [a.attempt_no for a in ann] == [1, 2, 0]
+
+
 @pytest.mark.parametrize(
     ("filters", "kept"),
     [

@@ -33,7 +33,8 @@ class Attempt:
 
     ``attempt_no`` is the trainee's attempt number over all scenarios and
     ``scenario_attempt_no`` the number within this scenario (both 1-based, in ``started_at``
-    order); ``images`` holds the base64 PNG strings (``lateral``, ``ap``) only for the
+    order, counted attempts only: 0 for a tampered log or one whose replay differs);
+    ``images`` holds the base64 PNG strings (``lateral``, ``ap``) only for the
     attempts the HTML report shows, else ``None``.
     """
 
@@ -218,7 +219,7 @@ def load_attempts(
     merged = merge_names(attempts)
     if names is not None:
         names.update(merged)
-    _number(attempts)
+    number_attempts(attempts)
     return attempts, skipped
 
 
@@ -250,10 +251,16 @@ def merge_names(attempts: list[Attempt]) -> dict[str, list[str]]:
     }
 
 
-def _number(attempts: list[Attempt]) -> None:
+def number_attempts(attempts: list[Attempt]) -> None:
+    """Number each trainee's counted attempts in order (``attempt_no``, ``scenario_attempt_no``,
+    1-based); an attempt that is never counted (tampered, or its replay differs) gets 0 and
+    takes no number from the others."""
     per_trainee: dict[str, int] = defaultdict(int)
     per_pair: dict[tuple[str, str], int] = defaultdict(int)
     for a in attempts:
+        if a.verification == "tampered" or a.replay not in (None, "ok"):
+            a.attempt_no = a.scenario_attempt_no = 0
+            continue
         per_trainee[a.trainee] += 1
         per_pair[a.trainee, a.scenario_id] += 1
         a.attempt_no = per_trainee[a.trainee]

@@ -20,7 +20,8 @@ from simulator.metrics import metric_table
 from simulator.records.log import LEAK_SITES
 from simulator.review.collect import Attempt
 
-COMPONENTS = ("placement", "cement", "radiation", "efficiency")
+COMPONENTS = ("placement", "cement", "radiation", "efficiency", "technique")
+"""Score components with a column (``technique``: rubric 2, release 0.7.0 on)."""
 
 IDENTITY_COLUMNS = (
     "trainee",
@@ -51,14 +52,25 @@ def _columns_of(name: str, kind: str) -> tuple[str, ...]:
 
 # Metric columns in the order of assets/metrics.toml (the log's order); the log key each one
 # comes from is in flat_metrics.
-METRIC_COLUMNS: tuple[str, ...] = tuple(
-    col for m in metric_table() for col in _columns_of(m.name, m.kind.removesuffix(" or null"))
-)
+def _metric_columns(*, since: tuple | None = None, before: tuple | None = None) -> tuple:
+    return tuple(
+        col
+        for m in metric_table()
+        if (since is None or m.since >= since) and (before is None or m.since < before)
+        for col in _columns_of(m.name, m.kind.removesuffix(" or null"))
+    )
+
+
+LATER = (0, 7, 0)
+"""Metrics of this release on get their columns after the review's (the earlier releases'
+columns keep their places)."""
+METRIC_COLUMNS: tuple[str, ...] = _metric_columns()
+"""Every metric's columns (in the table's order)."""
 SCORE_COLUMNS = (
     "score_total",
     "score_passed",
     "score_critical",
-    *(f"score_{name}_points" for name in COMPONENTS),
+    *(f"score_{name}_points" for name in COMPONENTS[:4]),
     "score_rubric_version",
 )
 REVIEW_COLUMNS = (
@@ -72,7 +84,15 @@ REVIEW_COLUMNS = (
 )
 """What review found of each log (release 0.6.0 on): appended, so that the columns of
 earlier releases keep their places."""
-COLUMNS: tuple[str, ...] = IDENTITY_COLUMNS + METRIC_COLUMNS + SCORE_COLUMNS + REVIEW_COLUMNS
+LATER_COLUMNS = (*_metric_columns(since=LATER), "score_technique_points")
+"""Release 0.7.0's: the image-guidance metrics and the technique component (appended)."""
+COLUMNS: tuple[str, ...] = (
+    IDENTITY_COLUMNS
+    + _metric_columns(before=LATER)
+    + SCORE_COLUMNS
+    + REVIEW_COLUMNS
+    + LATER_COLUMNS
+)
 """Every CSV column, in file order."""
 
 
@@ -169,8 +189,8 @@ def attempt_row(a: Attempt) -> dict[str, object]:
         origin=a.origin,
         hints=a.hints,
         station=a.station,
-        attempt_no=a.attempt_no,
-        scenario_attempt_no=a.scenario_attempt_no,
+        attempt_no=a.attempt_no or "",
+        scenario_attempt_no=a.scenario_attempt_no or "",
         replay=a.replay,
         file=a.file,
     )

@@ -10,7 +10,14 @@ from typing import TextIO
 
 from simulator.records.keys import trusted_keys
 from simulator.records.signing import load_key, signature_status
-from simulator.review.collect import Attempt, Duplicate, Skipped, find_log_files, load_attempts
+from simulator.review.collect import (
+    Attempt,
+    Duplicate,
+    Skipped,
+    find_log_files,
+    load_attempts,
+    number_attempts,
+)
 from simulator.review.select import Filters
 from simulator.review.stats import STATS_HEADER, stats_rows
 from simulator.review.summary import format_table, text_report
@@ -68,6 +75,7 @@ def gather(
         )
         for a, v in zip(kept, found, strict=True):
             a.replay = "cannot replay" if isinstance(v, str) else ("differs" if v else "ok")
+        number_attempts(attempts)  # what the replay refused takes no number
     reference = {}
     if expert and kept:
         from simulator.review.expert import expert_reference

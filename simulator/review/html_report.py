@@ -130,7 +130,7 @@ def attempts_table(shown: list[Attempt]) -> str:
         t, shots = a.metrics.get("fluoro_time_s"), a.metrics.get("fluoro_shots")
         rows.append(
             f"<tr><td>{_e(a.started_at)}</td><td>{_e(a.trainee)}</td><td>{_e(a.scenario_id)}</td>"
-            f"<td class='n'>{a.attempt_no}</td><td class='n'>{_num(a.total)}</td>"
+            f"<td class='n'>{a.attempt_no or '–'}</td><td class='n'>{_num(a.total)}</td>"
             f"<td>{result}</td><td>{_e('; '.join(a.critical)) or '–'}</td>"
             f"<td class='n'>{_num(t if isinstance(t, int | float) else None)}</td>"
             f"<td class='n'>{_e(shots) if shots is not None else '–'}</td>"
