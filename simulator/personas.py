@@ -1,6 +1,6 @@
 """Persona scripts built from the planner (``vsim-script/1`` actions): an expert, four typical
 novices (too medial, too shallow, too deep, too much fluoroscopy) and a reckless one (the
-needle pushed to depth blind, runny cement pushed fast, a quick finish: :func:`reckless`), and
+needle pushed to depth blind, low-viscosity cement pushed fast, a quick finish: :func:`reckless`), and
 a misaligned novice for a case whose patient lies rotated (:func:`misaligned_novice`).
 
 The expert aligns the C-arm first: the true AP and the true lateral of the plan's poses, then the
@@ -211,12 +211,12 @@ def build(scenario_ref: str = SCENARIO) -> dict[str, dict]:
 
 
 RUNNY = "pmma_low"
-"""The runny cement the reckless novice mixes (``assets/cements.toml``)."""
+"""The low-viscosity cement the reckless novice mixes (``assets/cements.toml``)."""
 
 
 def reckless(aim: dict, depth_mm: float) -> list[dict]:
     """The reckless novice: one lateral image, the needle pushed to depth in one go with no
-    image on the way, the runny cement mixed and pushed fast at once (liquid, 6 ml/min), one
+    image on the way, the low-viscosity cement mixed and pushed fast at once (liquid, 6 ml/min), one
     image at the end and a quick finish: about 2 minutes (an expert takes 10 or more)."""
     return [
         aim,

@@ -386,7 +386,7 @@ class Procedure:
                 )
             )
         out.update(self.leak_watch.metrics(self.cement))  # 0.5.0 on: when leaks showed
-        if self.model.technique_scoring:  # 0.7.0 on: the image guidance
+        if self.model.metrics_release is None:  # 0.7.0 on: the image guidance
             out.update(self.guidance.metrics(self.cement.injected_m3 * 1e6))
         release = self.model.metrics_release
         check_metrics(out, "procedure", release=release)  # its names

@@ -217,12 +217,28 @@ NEW_IN_0_5_0 = [
 ]
 
 
+NEW_IN_0_7_0 = [
+    "max_blind_advance_mm",
+    "max_blind_advance_from_s",
+    "max_blind_advance_until_s",
+    "medial_wall_checked",
+    "entered_bone_s",
+    "passed_wall_s",
+    "max_unwatched_injection_ml",
+    *(f"leak_growth_after_seen_ml_{site}" for site in LEAK_SITES),
+]
+
+
 def test_csv_metric_columns_are_unchanged():
     # the columns of earlier releases keep their order; new metrics only append
-    assert list(METRIC_COLUMNS) == OLD_METRIC_COLUMNS + NEW_IN_0_3_0 + NEW_IN_0_5_0
-    assert len(COLUMNS) == 72
+    assert list(METRIC_COLUMNS) == (
+        OLD_METRIC_COLUMNS + NEW_IN_0_3_0 + NEW_IN_0_5_0 + NEW_IN_0_7_0
+    )
+    # 0.7.0: the image-guidance metrics and the technique points after every earlier column
+    assert COLUMNS[72:] == (*NEW_IN_0_7_0, "score_technique_points")
+    assert len(COLUMNS) == 72 + len(NEW_IN_0_7_0) + 1
     # 0.6.0: what review found of each log, after every earlier column
-    assert COLUMNS[65:] == (
+    assert COLUMNS[65:72] == (
         "verification",
         "origin",
         "hints",

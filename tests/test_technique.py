@@ -37,7 +37,7 @@ def _aim(plan) -> dict:
 def _bone_entry_mm(ph, plan) -> float:
     """Depth along the planned path (mm from the skin) where it first meets bone."""
     pts = path_points(np.asarray(plan.skin_point_mm), plan.target_mm, 0.1)
-    bone = np.isin(ph.label_at(pts), tissues().group_ids("bone"))
+    bone = np.isin(ph.label_at(pts), tissues().group_ids("needle_bone"))
     return float(np.argmax(bone)) * 0.1
 
 

@@ -206,7 +206,7 @@ class LeakWatch:
             ImagingGeometry.of_carm(carm),
             delta_mu_per_mm=cement_delta_mu_per_mm(product["barium_sulfate_mass_fraction"]),
             threshold=contrast_threshold(),
-            growth=model.technique_scoring,
+            growth=model.metrics_release is None,
         )
 
     def expose(self, t_s: float, pose: ArmPose, cement) -> None:
@@ -247,7 +247,8 @@ class LeakWatch:
             "injected_after_leak_seen_ml": after,
         }
         if self.growth:
-            final = _leak_ml(cement)
+            seen = any(v is not None for v in self.leak_at_seen_ml.values())
+            final = _leak_ml(cement) if seen else {}
             out["leak_growth_after_seen_ml"] = {
                 s: None if v is None else round(max(final.get(s, 0.0) - v, 0.0), 6)
                 for s, v in self.leak_at_seen_ml.items()
