@@ -1,7 +1,8 @@
 """Persona scripts built from the planner (``vsim-script/1`` actions): an expert, four typical
 novices (too medial, too shallow, too deep, too much fluoroscopy) and a reckless one (the
-needle pushed to depth blind, low-viscosity cement pushed fast, a quick finish: :func:`reckless`), and
-a misaligned novice for a case whose patient lies rotated (:func:`misaligned_novice`).
+needle pushed to depth blind, low-viscosity cement pushed fast, a quick finish:
+:func:`reckless`), and a misaligned novice for a case whose patient lies rotated
+(:func:`misaligned_novice`).
 
 The expert aligns the C-arm first: the true AP and the true lateral of the plan's poses, then the
 frontal arm down the pedicle (the en-face view) to place the entry on the skin, then back to the

@@ -231,9 +231,7 @@ NEW_IN_0_7_0 = [
 
 def test_csv_metric_columns_are_unchanged():
     # the columns of earlier releases keep their order; new metrics only append
-    assert list(METRIC_COLUMNS) == (
-        OLD_METRIC_COLUMNS + NEW_IN_0_3_0 + NEW_IN_0_5_0 + NEW_IN_0_7_0
-    )
+    assert list(METRIC_COLUMNS) == (OLD_METRIC_COLUMNS + NEW_IN_0_3_0 + NEW_IN_0_5_0 + NEW_IN_0_7_0)
     # 0.7.0: the image-guidance metrics and the technique points after every earlier column
     assert COLUMNS[72:] == (*NEW_IN_0_7_0, "score_technique_points")
     assert len(COLUMNS) == 72 + len(NEW_IN_0_7_0) + 1
