@@ -16,6 +16,7 @@ meanwhile. Poses are keyed to 0.01°.
 from __future__ import annotations
 
 import threading
+import weakref
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -55,6 +56,24 @@ class PoseImage:
     """The wide-blurred photons of the anatomy (veiling glare, per unit dose)."""
 
 
+_VOLUMES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_POSES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_SHARED_LOCK = threading.Lock()
+
+
+def volume_of(phantom) -> AnatomyVolume:
+    """The phantom's :class:`AnatomyVolume` (its default trunk), made once per phantom: the
+    imagers of every attempt on one phantom (a replayed batch of logs, the tests) share it;
+    it is read-only."""
+    with _SHARED_LOCK:
+        volume = _VOLUMES.get(phantom)
+    if volume is None:
+        volume = AnatomyVolume.from_phantom(phantom)
+        with _SHARED_LOCK:
+            volume = _VOLUMES.setdefault(phantom, volume)
+    return volume
+
+
 class PoseImager:
     """Perspective images of one phantom lying as ``patient`` says, the arms' isocentre on
     ``iso_mm`` (world mm)."""
@@ -72,7 +91,8 @@ class PoseImager:
         self.beam = self.geometry.beam
         self.size_px = self.geometry.size_px
         self.mode = self.geometry.mode
-        self.volume = AnatomyVolume.from_phantom(phantom)
+        self.volume = volume_of(phantom)
+        self._shared_key = (patient, tuple(float(v) for v in self.iso_mm))
         self.steel_per_mm = float(table["attenuation"]["steel_per_mm"])
         self.cement_delta_mu = cement_delta_mu_per_mm(cement_barium_fraction, table)
         n = self.size_px
@@ -121,7 +141,22 @@ class PoseImager:
             future = self._futures.get(k)
         if future is not None:
             return future.result()
+        shared = self._shared_get(k)
+        if shared is not None:
+            return shared
         return self._compute(pose)
+
+    def _shared_get(self, k) -> PoseImage | None:
+        """A pose's anatomy another imager of the same volume, lie and isocentre computed (a
+        pure function of those: the same arrays), kept in this imager's cache too."""
+        with _SHARED_LOCK:
+            hit = _POSES.get(self.volume, {}).get((self._shared_key, k))
+        if hit is not None:
+            with self._cache_lock:
+                self._cache[k] = hit
+                while len(self._cache) > CACHE_POSES:
+                    self._cache.popitem(last=False)
+        return hit
 
     def prepare_async(self, pose: ArmPose) -> None:
         """Start computing ``pose``'s anatomy on a background thread (no-op when cached or
@@ -151,8 +186,15 @@ class PoseImager:
         lg = np.log(n_ref * np.exp(ref - line))
         window = self._window(lg, float(np.log(n_ref)))
         glare = veiling_glare(np.exp(lg).astype(np.float32), 1.0, self.glare[1])
+        for arr in (line, glare):
+            arr.setflags(write=False)  # shared with other imagers of this volume
         item = PoseImage(proj=proj, anatomy=line, ref=ref, window=window, glare=glare)
         k = self.key(pose)
+        with _SHARED_LOCK:
+            shared = _POSES.setdefault(self.volume, OrderedDict())
+            shared[(self._shared_key, k)] = item
+            while len(shared) > CACHE_POSES:
+                shared.popitem(last=False)
         with self._cache_lock:
             self._cache[k] = item
             while len(self._cache) > CACHE_POSES:
