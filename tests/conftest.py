@@ -37,6 +37,10 @@ LONGEST = {
     "tests/test_cli.py::test_bench_json_has_the_build_figures": 90.0,
     "tests/test_cement.py::test_relative_risk_of_any_leak_high_versus_low_viscosity": 75.0,
     "tests/test_anatomy_properties.py::test_invariants_over_the_documented_ranges": 50.0,
+    **{
+        f"tests/test_stability.py::test_a_personas_pass_or_fail_holds_over_ten_seeds[{p}]": s
+        for p, s in (("fluoro_heavy_novice", 35.0), ("expert", 30.0), ("shallow_novice", 22.0))
+    },
 }
 """The longest tests and their rough seconds on a 2-core machine (``--durations``), for
 :func:`pytest_collection_modifyitems`; the rest take 15 s or less."""

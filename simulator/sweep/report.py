@@ -131,9 +131,13 @@ def html_report(scenario, summary: dict[str, dict], rows: list[dict], *, pass_ma
 
     e = html.escape
     head = "".join(f"<th>{e(h)}</th>" for h in HEADER)
+    text_columns = (0, 5)  # the persona and its critical errors: words, not numbers
+
+    def cell(i: int, c: str) -> str:
+        return f"<td>{e(c)}</td>" if i in text_columns else f'<td class="n">{e(c)}</td>'
+
     body = "".join(
-        "<tr>" + "".join(f'<td class="n">{e(c)}</td>' for c in r) + "</tr>"
-        for r in table_rows(summary)
+        "<tr>" + "".join(cell(i, c) for i, c in enumerate(r)) + "</tr>" for r in table_rows(summary)
     )
     png = base64.b64encode(score_plot(rows, pass_mark)).decode("ascii")
     seeds = sorted({r["seed"] for r in rows})
