@@ -210,13 +210,19 @@ def test_a_new_build_equals_the_sessions_shared_phantom(name):
     """What lets tests share one phantom per case (tests/conftest.py, ``shared_phantoms``):
     a new build of a shipped case, with its own seed given, is the cached one field for
     field (every volume bit for bit), all but the time it took."""
-    import dataclasses
-
     s, shared = scenario_and_phantom(name)
     new = build_phantom(load_scenario(name), seed=s.scenario.seed)
     assert new is not shared
-    for field in dataclasses.fields(shared):
-        a, b = getattr(shared, field.name), getattr(new, field.name)
+    assert_same_phantom(shared, new)
+
+
+def assert_same_phantom(a_phantom, b_phantom) -> None:
+    """Every field of two phantoms equal (volumes bit for bit, same dtype), all but the time
+    the build took."""
+    import dataclasses
+
+    for field in dataclasses.fields(a_phantom):
+        a, b = getattr(a_phantom, field.name), getattr(b_phantom, field.name)
         if field.name == "build_time_s":
             continue
         if isinstance(a, np.ndarray) or a is None:
@@ -229,22 +235,13 @@ def test_a_new_build_equals_the_sessions_shared_phantom(name):
 def test_a_reseeded_phantom_is_the_build_with_that_seed():
     """What sweeps over seeds re-seed instead of building (``anatomy.build.reseeded``): the
     build with another seed, field for field, bit for bit (all but the time it took)."""
-    import dataclasses
-
     from simulator.anatomy.build import reseeded
 
     s, shared = scenario_and_phantom("first_case_l1")
     seed = s.scenario.seed + 3
     new, again = build_phantom(s, seed=seed), reseeded(shared, s, seed)
     assert reseeded(shared, s, s.scenario.seed) is shared
-    for field in dataclasses.fields(shared):
-        a, b = getattr(new, field.name), getattr(again, field.name)
-        if field.name == "build_time_s":
-            continue
-        if isinstance(a, np.ndarray) or a is None:
-            assert (a is None and b is None) or np.array_equal(a, b), field.name
-        else:
-            assert a == b, field.name
+    assert_same_phantom(new, again)
     assert not np.array_equal(shared.porosity, again.porosity)
     with pytest.raises(ValueError, match="a phantom of"):
         reseeded(shared, scenario_and_phantom("venous_risk_l2")[0], 5)

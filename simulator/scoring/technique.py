@@ -125,17 +125,21 @@ def required_wait_s(scenario, m: Mapping) -> float:
     if start is None or m["cement_product"] is None:
         return 0.0
     try:
-        product = CementProduct.load(m["cement_product"])
-    except KeyError:
+        liquid_s = liquid_phase_s(scenario, m["cement_product"])
+    except KeyError:  # a product this version does not know
         return 0.0
-    liquid_s = product.liquid_end_s / product.clock_rate(scenario.cement.room_temperature_c)
     return max(0.0, min(float(start), liquid_s))
+
+
+def liquid_phase_s(scenario, product_id: str) -> float:
+    """How long ``product_id`` stays liquid after mixing at the case's room temperature (s)."""
+    product = CementProduct.load(product_id)
+    return product.liquid_end_s / product.clock_rate(scenario.cement.room_temperature_c)
 
 
 def expert_wait_s(scenario) -> float:
     """The same wait for the expert reference: the case's own cement's liquid phase (s)."""
-    product = CementProduct.load(scenario.cement.product)
-    return product.liquid_end_s / product.clock_rate(scenario.cement.room_temperature_c)
+    return liquid_phase_s(scenario, scenario.cement.product)
 
 
 def technique_sentences(m: Mapping, r, expert) -> list[str]:

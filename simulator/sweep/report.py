@@ -89,6 +89,8 @@ def score_plot(rows: list[dict], pass_mark: float) -> bytes:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
+    from simulator.review.plots import _horizontal
+
     names = list(dict.fromkeys(r["persona"] for r in rows))
     fig = Figure(figsize=(8.0, 0.45 * len(names) + 1.2), dpi=100)
     ax = fig.add_subplot()
@@ -106,12 +108,6 @@ def score_plot(rows: list[dict], pass_mark: float) -> bytes:
     buf = io.BytesIO()
     FigureCanvasAgg(fig).print_png(buf)
     return buf.getvalue()
-
-
-def _horizontal() -> dict:
-    from simulator.review.plots import _horizontal as horizontal
-
-    return horizontal()
 
 
 CSS = (
