@@ -103,7 +103,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
     p.add_argument("--repeat", type=int, default=3, help="builds per scenario (best is kept)")
     p.add_argument(
-        "--skip", default="", metavar="PARTS", help="leave out: adversarial,verify,cold,raycast"
+        "--skip",
+        default="",
+        metavar="PARTS",
+        help="leave out: adversarial,verify,cold,raycast,window,startup",
     )
     return parser
 

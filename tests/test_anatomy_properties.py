@@ -67,7 +67,7 @@ cases = st.fixed_dictionaries(
 
 @pytest.mark.slow
 @settings(
-    max_examples=25,
+    max_examples=12,  # 5 s each on 2 busy cores; 25 took 78 s of the suite
     deadline=None,
     derandomize=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],

@@ -94,16 +94,34 @@ def test_preview_of_a_broken_scenario_writes_nothing(tmp_path, capsys):
 def test_bench_json_has_the_build_figures():
     # the adversarial scripts (tests/test_supplies.py), the batch verify (tests/test_batch.py),
     # the cold builds and the ray casters' comparison are tested on their own: 3.5 of the
-    # bench's 4.5 minutes
-    proc = run("bench", "--json", "--repeat", "1", "--skip", "adversarial,verify,cold,raycast")
-    assert proc.returncode == 0
+    # bench's 4.5 minutes; the window and the start-up below, on fewer frames and one start
+    skip = "adversarial,verify,cold,raycast,window,startup"
+    proc = run("bench", "--json", "--repeat", "1", "--skip", skip)
+    assert proc.returncode == 0, proc.stderr
     import json
 
     figures = json.loads(proc.stdout)
     assert figures["phantom_build_s"] > 0
     assert figures["render_both_views_ms"] > 0
     assert figures["headless_realtime_factor"] > 0
+    assert figures["injection_realtime_factor"] > 0
     assert set(figures["phantom_build_s_by_scenario"]) >= {"first_case_l1"}
+    assert "ui_frame_ms_p95" not in figures and "startup_first_frame_s" not in figures
+
+
+def test_bench_window_frames_and_start_up_are_measured():
+    """The bench's window part (frames while injecting and while the arm turns) and its
+    start-up part (a fresh process to the first frame of the start screen and of an
+    attempt), as ``bench`` runs them, on 20 frames and one start."""
+    from simulator.bench import bench_startup
+    from simulator.ui.bench import ui_frame_ms
+
+    frames = ui_frame_ms(n_frames=20)
+    for situation in ("injecting", "turning"):
+        assert 0 < frames[f"ui_frame_ms_p50_{situation}"] <= frames[f"ui_frame_ms_p95_{situation}"]
+    assert frames["ui_frame_ms_p95"] >= frames["ui_frame_ms_p95_injecting"]
+    start = bench_startup(runs=1)
+    assert 0 < start["startup_first_frame_s"] < start["attempt_first_frame_s"]
 
 
 def test_the_run_summary_counts_refused_actions(tmp_path):
@@ -121,4 +139,7 @@ def test_bench_refuses_an_unknown_part_to_skip(capsys):
     from simulator.cli import main
 
     assert main(["bench", "--skip", "adversarial,everything"]) == 2
-    assert "--skip: one or more of adversarial, verify, cold, raycast" in capsys.readouterr().err
+    assert (
+        "--skip: one or more of adversarial, verify, cold, raycast, window, startup"
+        in capsys.readouterr().err
+    )

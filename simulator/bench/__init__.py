@@ -25,11 +25,12 @@ from simulator.scenario import list_scenarios, load_scenario
 DEFAULT_SCENARIO = "first_case_l1"
 
 
-SKIPPABLE = ("adversarial", "verify", "cold", "raycast")
+SKIPPABLE = ("adversarial", "verify", "cold", "raycast", "window", "startup")
 """Parts of the bench that ``--skip`` can leave out (the longest; each has tests of its own:
 the adversarial scripts in tests/test_supplies.py, the batch verify in tests/test_batch.py,
 a cold build (a fresh process) is an ordinary build, which most tests do; the ray casters in
-tests/test_raycast.py)."""
+tests/test_raycast.py; the window's frame times and the start-up in tests/test_cli.py, on
+fewer frames and one start)."""
 
 
 def run_bench(*, repeat: int = 3, skip: tuple[str, ...] = ()) -> dict:
@@ -48,8 +49,8 @@ def run_bench(*, repeat: int = 3, skip: tuple[str, ...] = ()) -> dict:
     cement = bench_cement()
     from simulator.ui.bench import ui_frame_ms  # window frame time: injecting, turning
 
-    window = ui_frame_ms()
-    startup = bench_startup()
+    window = {} if "window" in skip else ui_frame_ms()
+    startup = {} if "startup" in skip else bench_startup()
     cold = {} if "cold" in skip else bench_cold_build(sorted(per_scenario))
     attempt_mb = bench_attempt_memory()
     # the memory budget is the window's and one attempt's: read before the adversarial runs,
@@ -294,26 +295,27 @@ print("attempt", flush=True)
 """
 
 
-def bench_startup(scenario_id: str = DEFAULT_SCENARIO) -> dict:
+def bench_startup(scenario_id: str = DEFAULT_SCENARIO, *, runs: int = 2) -> dict:
     """Wall time (s) from launching Python to the trainer's first frame (the start screen) and
     to the first frame of an attempt at ``scenario_id`` (its phantom built, its imager set
-    up), in a fresh process with the JIT cache as it is (run twice: the second is warm)."""
+    up), in a fresh process with the JIT cache as it is (``runs`` times, the last reported:
+    the first may compile and cache the kernels)."""
     import subprocess
     import sys
 
     out = {}
-    for _ in range(2):  # the first run may compile and cache the kernels
+    for _ in range(runs):
         t0 = time.perf_counter()
-        proc = subprocess.Popen(
+        marks = {}
+        with subprocess.Popen(  # closes its pipe
             [sys.executable, "-c", _STARTUP, scenario_id],
             stdout=subprocess.PIPE,
             text=True,
             cwd=PROJECT_ROOT,
-        )
-        marks = {}
-        for line in proc.stdout:
-            marks[line.strip()] = time.perf_counter() - t0
-        proc.wait(timeout=120)
+        ) as proc:
+            for line in proc.stdout:
+                marks[line.strip()] = time.perf_counter() - t0
+            proc.wait(timeout=120)
         out = {
             "startup_first_frame_s": round(marks.get("start", float("nan")), 3),
             "attempt_first_frame_s": round(marks.get("attempt", float("nan")), 3),

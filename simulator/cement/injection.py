@@ -354,7 +354,9 @@ class CementInjection:
         return events
 
     def leak_ml(self) -> dict[str, float]:
-        """Cement outside the body by site (ml)."""
+        """Cement outside the body by site (ml; none before mixing)."""
+        if self.flow is None:
+            return dict.fromkeys(SITES[1:], 0.0)
         by_site = self.flow.volume_by_site_m3() * 1e6
         out = {s: float(by_site[SITES.index(s)]) for s in SITES if s != "none"}
         out["needle_tract"] += self.tract_m3 * 1e6
