@@ -11,7 +11,6 @@ Later parts of the simulator add their own figures here; no test asserts a time.
 
 from __future__ import annotations
 
-import json
 import platform
 import resource
 import time
@@ -19,11 +18,9 @@ import time
 from simulator.anatomy.build import build_phantom
 from simulator.assets import PROJECT_ROOT
 from simulator.bench.cement import bench_cement
+from simulator.bench.headless import DEFAULT_SCENARIO, bench_headless
 from simulator.planning import plan_trajectory
 from simulator.scenario import list_scenarios, load_scenario
-
-DEFAULT_SCENARIO = "first_case_l1"
-
 
 SKIPPABLE = ("adversarial", "verify", "cold", "raycast", "window", "startup")
 """Parts of the bench that ``--skip`` can leave out (the longest; each has tests of its own:
@@ -45,7 +42,7 @@ def run_bench(*, repeat: int = 3, skip: tuple[str, ...] = ()) -> dict:
     phantom = build_phantom(scenario)
     plan_s = min(_timed(lambda: plan_trajectory(phantom, scenario, "left")) for _ in range(repeat))
     imaging = _bench_imaging(scenario, phantom)
-    headless = _bench_headless(repeat)
+    headless = bench_headless(repeat)
     cement = bench_cement()
     from simulator.ui.bench import ui_frame_ms  # window frame time: injecting, turning
 
@@ -222,29 +219,6 @@ def raycast_before_after(phantom, *, size_px: int = 368, poses: int = 12) -> dic
     return out
 
 
-def _bench_headless(repeat: int) -> dict:
-    """The expert persona on the default scenario, headless, phantom build included:
-    simulated seconds per wall-clock second (budget ≥ 50)."""
-    from simulator.actions import parse_script
-    from simulator.personas import build
-    from simulator.procedure import Procedure
-
-    script = build(DEFAULT_SCENARIO)["expert"]
-    actions = parse_script(json.dumps(script).encode(), path="expert")
-    best, sim_s = float("inf"), 0.0
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        scenario = load_scenario(DEFAULT_SCENARIO)
-        proc = Procedure(scenario, render_images=False).run(actions)
-        best = min(best, time.perf_counter() - t0)
-        sim_s = proc.t_s
-    return {
-        "headless_attempt_wall_s": round(best, 4),
-        "headless_attempt_sim_s": round(sim_s, 3),
-        "headless_realtime_factor": round(sim_s / best, 1),
-    }
-
-
 ADVERSARIAL = PROJECT_ROOT / "tests" / "data" / "adversarial"
 """Valid scripts written to make an attempt as expensive as possible, one folder per scenario
 (``python -m tests.make_adversarial``)."""
@@ -327,6 +301,7 @@ _BUILD = """
 import sys, time
 from simulator.anatomy.build import build_phantom
 from simulator.bench.cement import bench_cement
+from simulator.bench.headless import DEFAULT_SCENARIO, bench_headless
 from simulator.scenario import load_scenario
 t0 = time.perf_counter()
 build_phantom(load_scenario(sys.argv[1]))

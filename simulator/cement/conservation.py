@@ -45,3 +45,24 @@ def check_balance(t_s: float, injected_m3: float, terms_m3: dict[str, float]) ->
     if rel > TOLERANCE:
         raise CementBalanceError(t_s, injected_m3, terms_m3)
     return rel
+
+
+def terms_m3(c) -> dict[str, float]:
+    """Where the cement injected into ``c`` (a ``CementInjection``) is (m³): cannula (with
+    what is in transit out of it), the grid's cells, out of the grid's boundary per leak site,
+    the tract outside it (and, 0.5.0 on, the vein network's share)."""
+    from simulator.cement.flow import SITES
+
+    terms = {"cannula": c.in_cannula_m3, "in_transit": c._pending_m3}
+    terms["grid_cells"] = float(c.flow.cement_m3().sum())
+    for k, site in enumerate(SITES):
+        terms[f"exited_{site}"] = float(c.flow.exited_m3[k])
+    terms["tract_outside_grid"] = c.tract_m3
+    if c.visible is not None:  # the grid's vein exits went on into the network
+        del terms["exited_vein"]
+        terms.update(c.visible.balance_terms_m3())
+    if not c.flow.conservative:
+        # the 0.1.0 model clipped overfull cells: that loss is booked so that logs of that
+        # release re-simulate; the conservative model has no such term (a clip is an error)
+        terms["removed_by_clipping"] = c.flow.clipped_m3
+    return terms

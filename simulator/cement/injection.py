@@ -13,7 +13,7 @@ import math
 
 from simulator.anatomy.phantom import Phantom
 from simulator.assets import load_table
-from simulator.cement.conservation import check_balance
+from simulator.cement.conservation import check_balance, terms_m3
 from simulator.cement.flow import MARROW_VISCOSITY_PA_S, MODEL, SITES, FlowGrid, build_grid
 from simulator.cement.image import voxel_fraction
 from simulator.cement.model import CementFill, CementModel
@@ -117,27 +117,38 @@ class CementInjection:
         """Stepped while mixed and not yet set (curing runs; injection may run)."""
         return self.mixed_at_s is not None and not self.set_reported
 
-    def quiet_until_s(self) -> float | None:
-        """While the cement only cures (no injection, nothing in transit or in the veins): when
-        it sets (s), the next change a tick would make; None while it moves."""
+    def next_change_s(self, t_s: float) -> float:
+        """The next time (s) at or after ``t_s`` at which a step changes the cement: ``t_s``
+        while it moves (injecting, in transit, in the veins), the set while it only cures,
+        never (inf) unmixed or once set. A step before then changes nothing but the curing
+        clock, which is a function of time."""
+        if not self.active:
+            return math.inf
         moving = self.visible is not None and self.visible.active
-        if self.injecting or self._pending_m3 > 0 or moving or not self.active:
-            return None
+        if self.injecting or self._pending_m3 > 0 or moving:
+            return t_s
         return self.mixed_at_s + self.product.set_after_s(self.temperature_c)
 
     def mix(self, t_s: float, product: str) -> str | None:
-        """Start the curing clock of ``product``."""
+        """Start the curing clock of ``product`` (the flow grid is built at the first
+        injection: a wait for the cement does not pay for it)."""
         if self.mixed_at_s is not None:
             return "the cement is already mixed"
         self.product = CementProduct.load(product)
         self.mixed_at_s = t_s
+        return None
+
+    def ensure_flow(self) -> None:
+        """Build the flow grid, its solver and (0.5.0 on) the visible cement, once mixed (they
+        are a function of the phantom alone: when they are built changes nothing)."""
+        if self.grid is not None or self.product is None:
+            return
         self.grid = build_grid(self.phantom, sheet=self.visible_on and self.disc_sheet)
         self.flow = FlowSolver(self.grid, **self.solver_options)
         if self.visible_on:
             self.visible = VisibleCement(
                 self.scenario, self.phantom, self.grid, self.flow, disc_sheet=self.disc_sheet
             )
-        return None
 
     def inject(self, t_s, rate_ml_min, ml, needle) -> str | None:
         """Start injecting (pushes the stylet out of the cannula first)."""
@@ -151,6 +162,7 @@ class CementInjection:
             return "already injecting"
         if self.injected_m3 >= self.batch_m3 - 1e-15:
             return f"the cement is used up (the kit's {self.batch_m3 * 1e6:g} ml)"
+        self.ensure_flow()
         needle.stylet_in = False
         self.injecting = True
         self.rate_req_m3_s = rate_ml_min * 1e-6 / 60.0
@@ -307,21 +319,8 @@ class CementInjection:
         return True
 
     def balance_terms_m3(self) -> dict[str, float]:
-        """Where the injected cement is (m³): cannula (with what is in transit out of it),
-        the grid's cells, out of the grid's boundary per leak site, the tract outside it."""
-        terms = {"cannula": self.in_cannula_m3, "in_transit": self._pending_m3}
-        terms["grid_cells"] = float(self.flow.cement_m3().sum())
-        for k, site in enumerate(SITES):
-            terms[f"exited_{site}"] = float(self.flow.exited_m3[k])
-        terms["tract_outside_grid"] = self.tract_m3
-        if self.visible is not None:  # the grid's vein exits went on into the network
-            del terms["exited_vein"]
-            terms.update(self.visible.balance_terms_m3())
-        if not self.flow.conservative:
-            # the 0.1.0 model clipped overfull cells: that loss is booked so that logs of that
-            # release re-simulate; the conservative model has no such term (a clip is an error)
-            terms["removed_by_clipping"] = self.flow.clipped_m3
-        return terms
+        """Where the injected cement is (m³; :func:`~simulator.cement.conservation.terms_m3`)."""
+        return terms_m3(self)
 
     def check_balance(self, t_s: float) -> float:
         """After a flow step at ``t_s`` (s): raise ``CementBalanceError`` unless injected =
@@ -366,6 +365,8 @@ class CementInjection:
 
     def in_body_ml(self) -> float:
         """Cement inside the treated body (ml)."""
+        if self.flow is None:
+            return 0.0
         return float(self.flow.volume_by_site_m3()[SITES.index("none")]) * 1e6
 
     def field(self) -> CementFill | None:

@@ -58,6 +58,10 @@ class CementModel(Protocol):
     def step(self, dt_s: float, t_s: float, needle: NeedleState) -> list[tuple[str, dict]]:
         """Advance ``dt_s`` seconds; returns events ``(kind, details)``."""
 
+    def next_change_s(self, t_s: float) -> float:
+        """The next time (s, ≥ ``t_s``) a step changes the cement (inf: none will); optional:
+        a model without it is stepped every tick while :attr:`active`."""
+
     def field(self) -> CementFill | None:
         """The cement volume fraction for the image, or None when there is none."""
 

@@ -22,6 +22,7 @@ def cement_metrics(c) -> dict:
             "crosses_midline": False,
             "endplate_contact": {"superior": False, "inferior": False},
         }
+    c.ensure_flow()  # mixed, never injected: the empty grid's figures
     g = c.grid
     body = (g.site == SITES.index("none")) & (c.flow.fill > 0.5)
     x = g.centre_mm[body, 0]

@@ -19,6 +19,7 @@ lazily: :meth:`CArm.held` renders the last exposure of a view when first asked, 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -212,6 +213,13 @@ class CArm:
             self.moves += 1
         details = {"arm": arm_name, **pose.as_json(), "ready_s": round(ready, 6)}
         return None, details
+
+    def next_change_s(self, t_s: float) -> float:
+        """The next time (s) the C-arm changes by itself: the earliest end of a turn under way
+        (its pose settles; a shot waiting for it is taken), never (inf) at rest."""
+        ends = [arm.ready_s for arm in self.arms.values() if arm.target is not None]
+        ends += [ready for ready, _, _ in self.pending.values()]
+        return max(min(ends), t_s) if ends else math.inf
 
     def turning_any(self, arm_name: str, t_s: float) -> bool:
         """True while ``arm_name`` turns or a shot waits for it."""

@@ -184,6 +184,11 @@ class NeedleModel:
         s.goal_mm = float(np.clip(s.goal_mm + delta_mm, 0.0, s.length_mm))
 
     # ----- time --------------------------------------------------------------------------------
+    def next_change_s(self, t_s: float) -> float:
+        """``t_s`` while the tip moves toward its goal, else never (inf): at rest the needle
+        changes only by an action."""
+        return t_s if self.state.moving else math.inf
+
     def step(self, dt_s: float, t_s: float) -> list[tuple[str, dict]]:
         """Move the tip for ``dt_s`` seconds; returns new events ``(kind, details)``."""
         s = self.state

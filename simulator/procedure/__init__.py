@@ -6,8 +6,11 @@ with the reason. The procedure owns the needle, the C-arm with its dose ledger a
 model. The window, scripts and replays all drive it through :meth:`Procedure.submit` /
 :meth:`Procedure.run`; nothing in it depends on the wall clock or the frame rate.
 
-Ticks in which nothing can change (needle at rest, the cement unmixed or only curing, next
-action later) are skipped in one jump; the result is identical to stepping through them.
+Ticks in which nothing can change are jumped over: each part says when it next changes by
+itself (``next_change_s``: the needle while it moves, the C-arm when a turn ends, the cement
+while it flows or when it sets), and the procedure steps only while something moves, jumping
+to the earliest of those and the next action. The result is identical to stepping every tick
+(``jump_idle=False``; tests/test_idle_jump.py compares the two on the persona scripts).
 """
 
 from __future__ import annotations
@@ -19,8 +22,6 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-import numpy as np
-
 from simulator.actions import Action
 from simulator.anatomy.build import build_phantom
 from simulator.anatomy.phantom import Phantom
@@ -28,13 +29,12 @@ from simulator.cement.injection import CementInjection, CementModel
 from simulator.cement.solver import blas_single_thread
 from simulator.fluoro import NeedleRender
 from simulator.fluoro.alignment import alignment_metrics, make_carm, planned_line
-from simulator.fluoro.device import view_of_pose
-from simulator.fluoro.poses import ArmPose
 from simulator.fluoro.visibility import LeakWatch
-from simulator.materials import tissues
 from simulator.metrics import check_metrics
 from simulator.needle.guidance import GuidanceWatch
+from simulator.needle.metrics import needle_metrics
 from simulator.needle.model import NeedleModel
+from simulator.procedure.actions import ActionHandlers
 from simulator.releases import ModelOptions
 
 TICK_S = 0.02
@@ -54,8 +54,8 @@ class Event:
         return {"t_s": round(self.t_s, 6), "kind": self.kind, "details": dict(self.details)}
 
 
-class Procedure:
-    """One attempt at one scenario (mutable)."""
+class Procedure(ActionHandlers):
+    """One attempt at one scenario (mutable); its actions' handlers: :class:`ActionHandlers`."""
 
     def __init__(
         self,
@@ -66,8 +66,12 @@ class Procedure:
         render_images: bool = True,
         cement: CementModel | None = None,
         model: ModelOptions | None = None,
+        jump_idle: bool = True,
     ):
+        """``jump_idle``: jump over the ticks in which nothing changes (False: step every
+        tick, the reference the jumps are tested against)."""
         self.scenario = scenario
+        self.jump_idle = jump_idle
         self.model = model if model is not None else ModelOptions()
         self.seed = scenario.scenario.seed if seed is None else int(seed)
         self.phantom = phantom or build_phantom(scenario, seed=self.seed, model=self.model)
@@ -95,6 +99,8 @@ class Procedure:
         """End of the exposure under way (s); actions wait for it (``pulse_clock``)."""
         self._waited = False
         self.tick = 0
+        self.steps = 0
+        """Ticks stepped (the rest were jumped over)."""
         self.events: list[Event] = []
         self.applied: list[dict] = []
         self.finished = False
@@ -119,6 +125,7 @@ class Procedure:
         """Advance one tick; returns the events it produced."""
         if self.finished:
             return []
+        self.steps += 1
         start = len(self.events)
         now = self.t_s
         while self._queue and self._queue[0].t <= now + 1e-9 and not self.exposing:
@@ -151,7 +158,7 @@ class Procedure:
             if self.idle and not self._queue:
                 self._finish("end of script")
             else:  # through the tick of the next action (or one tick while moving)
-                due = self._tick_of(self._queue[0].t) if self._queue else self.tick
+                due = self._due_tick() if self._queue else self.tick
                 self._advance_to_tick(max(due, self.tick) + 1)
         return self
 
@@ -165,23 +172,47 @@ class Procedure:
             and not self.exposing
         )
 
+    def next_change_s(self) -> float:
+        """The next time (s) a step would change anything unless an action comes: the
+        earliest of the needle's, the C-arm's and the cement's own (``next_change_s`` of
+        each), and the end of an exposure under way (the queue waits for it); now while
+        something moves, inf when nothing will."""
+        t = self.t_s
+        soonest = min(self.needle.next_change_s(t), self.carm.next_change_s(t))
+        cement = getattr(self.cement, "next_change_s", None)
+        if cement is not None:
+            soonest = min(soonest, cement(t))
+        elif self.cement.active:  # a model that cannot tell: stepped while active
+            soonest = t
+        if self.exposing:
+            soonest = min(soonest, self.exposing_until_s)
+        return soonest
+
     def _quiet_until_tick(self) -> float | None:
-        """The tick up to which no step would change anything unless an action comes (inf:
-        none would), or None while something moves: the needle, an arm, an exposure, or the
-        cement (which, while it only cures, next changes when it sets: 2 ticks are left to step
-        before that, so the set lands on the tick the fixed steps give)."""
-        if self.needle.state.moving or self.carm.pending or self.exposing:
+        """The tick up to which steps may be jumped over (inf: any), or None when this tick
+        must be stepped: 2 ticks before :meth:`next_change_s` (a tick's step acts at its end,
+        and times fall between ticks: stepping a quiet tick changes nothing, so waking early is
+        always exact)."""
+        if not self.jump_idle:
             return None
-        if not self.cement.active:
+        soonest = self.next_change_s()
+        if soonest == math.inf:
             return math.inf
-        quiet = getattr(self.cement, "quiet_until_s", None)
-        until_s = None if quiet is None else quiet()
-        return None if until_s is None else max(self._tick_of(until_s) - 2, self.tick)
+        wake = math.floor(soonest / TICK_S) - 2
+        return wake if wake > self.tick else None
 
     @property
     def exposing(self) -> bool:
         """True while an exposure's pulses are being taken (the next action waits)."""
         return self.t_s < self.exposing_until_s - 1e-9
+
+    def _due_tick(self) -> int:
+        """The tick the next queued action may apply at: its own, or later while an exposure
+        it waits for is under way (a tick or two early: stepping a quiet tick is exact)."""
+        due = self._tick_of(self._queue[0].t)
+        if self.exposing:
+            due = max(due, math.floor(self.exposing_until_s / TICK_S) - 2)
+        return due
 
     @staticmethod
     def _tick_of(t_s: float) -> int:
@@ -204,7 +235,7 @@ class Procedure:
         while not self.finished and self.tick < target:
             wake = self._quiet_until_tick()
             if wake is not None:
-                due = self._tick_of(self._queue[0].t) if self._queue else target
+                due = self._due_tick() if self._queue else target
                 jump = min(max(due, self.tick), target, wake)
                 if jump >= limit:
                     self.tick = limit
@@ -222,122 +253,6 @@ class Procedure:
         reason = getattr(self, f"_do_{action.do}")(action.args)
         if reason:
             self._event("refused", {"do": action.do, "reason": reason})
-
-    def _do_aim(self, a) -> str | None:
-        reason = self.needle.aim(a["side"], a["entry_mm"], a["medial_deg"], a["caudal_deg"])
-        if reason is None:
-            s = self.needle.state
-            self.guidance.aimed()
-            self._event(
-                "aim",
-                {
-                    "side": a["side"],
-                    "entry_mm": list(a["entry_mm"]),
-                    "medial_deg": a["medial_deg"],
-                    "caudal_deg": a["caudal_deg"],
-                    "skin_mm": [round(float(v), 3) for v in s.skin_mm],
-                    "tissue": tissues().names[self.needle.label_at_tip()],
-                },
-            )
-        return reason
-
-    def _do_advance(self, a) -> str | None:
-        return self._move(a["mm"])
-
-    def _do_withdraw(self, a) -> str | None:
-        return self._move(-a["mm"])
-
-    def _move(self, delta_mm: float) -> str | None:
-        s = self.needle.state
-        if not s.placed:
-            return "aim the needle first"
-        before = s.goal_mm
-        self.needle.move_goal(delta_mm)
-        kind = "advance" if delta_mm > 0 else "withdraw"
-        details = {"mm": abs(delta_mm), "goal_mm": round(s.goal_mm, 3)}
-        if abs((s.goal_mm - before) - delta_mm) > 1e-9:
-            details["limited_to_mm"] = round(abs(s.goal_mm - before), 3)
-        self._event(kind, details)
-        return None
-
-    def _do_fluoro(self, a) -> str | None:
-        view, pulses, continued = a["view"], a["pulses"], a.get("continued", False)
-        what, detail = self.carm.request_shot(view, pulses, self.t_s, continued=continued)
-        if what == "refused":
-            return detail
-        if what == "wait":
-            if detail is not None:  # a single C-arm turns to the other view; the shot follows
-                self._event("carm_rotate", detail)
-            return None
-        self._expose(view, pulses, continued=continued)
-        return None
-
-    def _do_carm(self, a) -> str | None:
-        if self.carm.legacy:
-            return "this release's C-arm has fixed views"
-        arm = a.get("arm", "single" if self.carm.single else None)
-        if arm is None:
-            return "say which arm: frontal or lateral"
-        pose = ArmPose(rotation_deg=a["rotation_deg"], tilt_deg=a["tilt_deg"])
-        reason, details = self.carm.move(arm, pose, self.t_s)
-        if reason is None:
-            self._event("carm", details)
-        return reason
-
-    def _expose(self, view: str, pulses: int, *, continued: bool) -> None:
-        requested = pulses
-        if self.model.pulse_clock:
-            rate = self.ledger.beam.pulse_rate_hz
-            # an exposure that waited for the one before starts where that one ended, so that
-            # pulses sent at the pulse rate (the held pedal) do not fall behind by the ticks
-            start = self.exposing_until_s if self._waited else self.t_s
-            left_s = self.scenario.scenario.time_limit_s - start
-            pulses = max(1, min(pulses, math.floor(left_s * rate + 1e-9)))  # the clock ends
-            # (another arm's exposure may be under way: the clock runs to the later end)
-            self.exposing_until_s = max(self.exposing_until_s, start + pulses / rate)
-        images = self.carm.imager is not None  # headless: no image to hand the scene to
-        pose = self.carm.expose(
-            view,
-            pulses,
-            self.t_s,
-            continued=continued,
-            needle=self.needle_render() if images else None,
-            cement=self.cement.field() if images else None,
-        )
-        self.leak_watch.expose(self.t_s, pose, self.cement)
-        frontal = view == "ap" if self.carm.legacy else view_of_pose(pose) == "ap"
-        self.guidance.imaged(self.t_s, frontal=frontal, injected_ml=self.cement.injected_m3 * 1e6)
-        details = {"view": view, "pulses": pulses}
-        if not self.carm.legacy:
-            details.update(pose.as_json())
-        if pulses < requested:
-            details["cut_by_time_limit_from"] = requested
-        if continued:
-            details["continued"] = True
-        self._event("fluoro", details)
-
-    def _do_mix(self, a) -> str | None:
-        product = a.get("cement", self.scenario.cement.product)
-        reason = self.cement.mix(self.t_s, product)
-        if reason is None:
-            self._event("mix", {"cement": product})
-        return reason
-
-    def _do_inject(self, a) -> str | None:
-        reason = self.cement.inject(self.t_s, a["rate_ml_min"], a.get("ml"), self.needle.state)
-        if reason is None:
-            self._event("inject", dict(a))
-        return reason
-
-    def _do_stop(self, a) -> str | None:
-        reason = self.cement.stop(self.t_s)
-        if reason is None:
-            self._event("stop", {})
-        return reason
-
-    def _do_finish(self, a) -> str | None:
-        self._finish("finish")
-        return None
 
     # ----- state ----------------------------------------------------------------------------------
     def _event(self, kind: str, details: dict, *, t_s: float | None = None) -> None:
@@ -359,21 +274,12 @@ class Procedure:
         return NeedleRender.of(self.needle.state, cement=lumen)
 
     def metrics(self) -> dict:
-        """The metrics (``assets/metrics.toml``) known so far (needle, radiation, time, cement)."""
+        """The metrics (``assets/metrics.toml``) known so far (needle, radiation, time, cement),
+        their names checked against the release's (``model.metrics_release``)."""
         s = self.needle.state
-        tip = s.tip_mm
         out = {"procedure_time_s": round(self.t_s, 6), **self.ledger.metrics()}
         out.update({k: round(out[k], 6) for k in ("dose_dap_mgycm2", "fluoro_time_s")})
-        out["needle_side"] = s.side
-        out["needle_tip_mm"] = None if tip is None else [round(float(v), 3) for v in tip]
-        out["tip_zone"] = self.tip_zone()
-        if tip is None:
-            out["tip_to_target_mm"] = None
-        else:
-            target = np.asarray(self.phantom.landmarks.targets[s.side].point_mm)
-            out["tip_to_target_mm"] = round(float(np.linalg.norm(tip - target)), 3)
-        out["needle_repositions"] = s.repositions
-        out["breaches"] = [b.as_metric() for b in s.breaches]
+        out.update(needle_metrics(self.needle))
         if not self.carm.legacy:  # the C-arm device (0.3.0 on): the alignment metrics
             out.update(
                 alignment_metrics(
