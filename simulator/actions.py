@@ -77,8 +77,15 @@ ACTIONS: dict[str, dict[str, Field]] = {
         "medial_deg": Field(kind="number", lo=-45.0, hi=60.0, unit="°"),
         "caudal_deg": Field(kind="number", lo=-45.0, hi=45.0, unit="°"),
     },
-    "advance": {"mm": Field(kind="number", lo=0.01, hi=250.0, unit="mm")},
-    "withdraw": {"mm": Field(kind="number", lo=0.01, hi=250.0, unit="mm")},
+    # side: which needle (two needles, release 0.8.0 on); none: the one last aimed or moved
+    "advance": {
+        "mm": Field(kind="number", lo=0.01, hi=250.0, unit="mm"),
+        "side": Field(kind="choice", required=False, choices=SIDES),
+    },
+    "withdraw": {
+        "mm": Field(kind="number", lo=0.01, hi=250.0, unit="mm"),
+        "side": Field(kind="choice", required=False, choices=SIDES),
+    },
     "fluoro": {
         "view": Field(kind="choice", choices=VIEW_NAMES),
         "pulses": Field(kind="int", required=False, lo=1, hi=600, default=1),
@@ -99,6 +106,7 @@ ACTIONS: dict[str, dict[str, Field]] = {
     "inject": {
         "rate_ml_min": Field(kind="number", lo=0.05, hi=20.0, unit="ml/min"),
         "ml": Field(kind="number", required=False, lo=0.01, hi=10.0, unit="ml"),
+        "side": Field(kind="choice", required=False, choices=SIDES),
     },
     "stop": {},
     "finish": {},

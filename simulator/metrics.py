@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from simulator.assets import load_table
 
 SOURCE = "assets/metrics.toml"
-KINDS = ("number", "text", "bool", "point", "leaks", "endplates", "breaches", "sites")
+KINDS = ("number", "text", "bool", "point", "leaks", "endplates", "breaches", "sites", "needles")
 """Value kinds; a kind may be followed by ``" or null"``."""
 SOURCES = ("procedure", "cement")
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from simulator.assets import load_table
 
-VERSION = "0.7.0"
+VERSION = "0.8.0"
 """This release (``simulator.__version__``, the package's version, a log's
 ``simulator_version``)."""
 
@@ -33,6 +33,7 @@ class ModelOptions:
     phase_labels: bool = True
     disc_sheet: bool = True
     technique_scoring: bool = True
+    two_needles: bool = True
     yield_per_s: float | None = None
 
     @property
@@ -46,12 +47,15 @@ class ModelOptions:
         """The release whose metric names this model's attempts have (``metric_names(release=
         …)``): 0.2.0 before the C-arm device (no alignment metrics), 0.4.0 before the visible
         cement (no leak visibility), 0.6.0 before the technique scores (no image guidance
-        metrics), None for today's (every metric)."""
+        metrics), 0.7.0 before the two needles (no per-needle metrics), None for today's
+        (every metric)."""
         if not self.carm_device:
             return "0.2.0"
         if not self.visible_cement:
             return "0.4.0"
-        return None if self.technique_scoring else "0.6.0"
+        if not self.technique_scoring:
+            return "0.6.0"
+        return None if self.two_needles else "0.7.0"
 
     def cement_options(self) -> dict:
         """The keyword options of :class:`~simulator.cement.injection.CementInjection`."""

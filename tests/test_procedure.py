@@ -174,15 +174,15 @@ def test_refusals_are_events_not_exceptions():
         make_action(59.5, "stop"),
         make_action(60.0, "mix"),
         make_action(60.5, "mix"),
-        make_action(
-            62.0, "aim", side="right", entry_mm=[-40.0, 10.0], medial_deg=20.0, caudal_deg=10.0
+        make_action(  # the left needle, in bone (the right would be a second needle)
+            62.0, "aim", side="left", entry_mm=[40.0, 10.0], medial_deg=20.0, caudal_deg=10.0
         ),
         make_action(63.0, "finish"),
     ]
     proc.run(actions)
     refused = [(e.details["do"], e.details["reason"]) for e in proc.events if e.kind == "refused"]
     assert refused == [
-        ("advance", "aim the needle first"),
+        ("advance", "aim the left needle first"),
         ("inject", "mix the cement first"),
         ("stop", "no injection is running"),
         ("mix", "the cement is already mixed"),

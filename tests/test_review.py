@@ -228,6 +228,7 @@ def test_every_metric_of_a_real_log_has_a_csv_column():
     nested = {"needle_tip_mm", "breaches", "leak_ml", "endplate_contact"}
     nested |= {"leak_first_seen_s", "injected_after_leak_seen_ml"}  # per site (0.5.0 on)
     nested |= {"leak_growth_after_seen_ml"}  # per site (0.7.0 on)
+    nested |= {"needles"}  # per needle (0.8.0 on)
     plain = set(metrics) - nested
     assert plain <= set(METRIC_COLUMNS), plain - set(METRIC_COLUMNS)
     assert set(flat_metrics(metrics)) <= set(METRIC_COLUMNS)

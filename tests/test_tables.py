@@ -227,14 +227,22 @@ NEW_IN_0_7_0 = [
     "max_unwatched_injection_ml",
     *(f"leak_growth_after_seen_ml_{site}" for site in LEAK_SITES),
 ]
+NEW_IN_0_8_0 = [
+    f"needles_{side}_{k}"
+    for side in ("left", "right")
+    for k in ("tip_to_target_mm", "tip_zone", "breaches_count", "max_blind_advance_mm")
+]
 
 
 def test_csv_metric_columns_are_unchanged():
     # the columns of earlier releases keep their order; new metrics only append
-    assert list(METRIC_COLUMNS) == (OLD_METRIC_COLUMNS + NEW_IN_0_3_0 + NEW_IN_0_5_0 + NEW_IN_0_7_0)
-    # 0.7.0: the image-guidance metrics and the technique points after every earlier column
-    assert COLUMNS[72:] == (*NEW_IN_0_7_0, "score_technique_points")
-    assert len(COLUMNS) == 72 + len(NEW_IN_0_7_0) + 1
+    assert list(METRIC_COLUMNS) == (
+        OLD_METRIC_COLUMNS + NEW_IN_0_3_0 + NEW_IN_0_5_0 + NEW_IN_0_7_0 + NEW_IN_0_8_0
+    )
+    # 0.7.0: the image-guidance metrics and the technique points after every earlier column;
+    # 0.8.0: each needle's placement after those
+    assert COLUMNS[72:] == (*NEW_IN_0_7_0, "score_technique_points", *NEW_IN_0_8_0)
+    assert len(COLUMNS) == 72 + len(NEW_IN_0_7_0) + 1 + len(NEW_IN_0_8_0)
     # 0.6.0: what review found of each log, after every earlier column
     assert COLUMNS[65:72] == (
         "verification",

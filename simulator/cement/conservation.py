@@ -54,6 +54,8 @@ def terms_m3(c) -> dict[str, float]:
     from simulator.cement.flow import SITES
 
     terms = {"cannula": c.in_cannula_m3, "in_transit": c._pending_m3}
+    if c._other_cannulas:  # two needles: the cannula the syringe left keeps its cement
+        terms["other_cannula"] = sum(c._other_cannulas.values())
     terms["grid_cells"] = float(c.flow.cement_m3().sum())
     for k, site in enumerate(SITES):
         terms[f"exited_{site}"] = float(c.flow.exited_m3[k])

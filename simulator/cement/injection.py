@@ -17,10 +17,11 @@ from simulator.cement.conservation import check_balance, terms_m3
 from simulator.cement.flow import MARROW_VISCOSITY_PA_S, MODEL, SITES, FlowGrid, build_grid
 from simulator.cement.image import voxel_fraction
 from simulator.cement.model import CementFill, CementModel
-from simulator.cement.report import cement_metrics, gauges
+from simulator.cement.report import cement_metrics, gauges, stall_events
 from simulator.cement.rheology import (
     CementProduct,
     cannula_pressure_pa,
+    entry_threshold_pa,
     rate_within_limit_m3_s,
 )
 from simulator.cement.solver import FlowSolver
@@ -96,6 +97,9 @@ class CementInjection:
         self.target_m3: float | None = None
         self.injected_m3 = 0.0
         self.in_cannula_m3 = 0.0
+        """Cement in the cannula the syringe is on (m³)."""
+        self._cannula: int | None = None  # that cannula's needle (id of its state)
+        self._other_cannulas: dict[int, float] = {}  # two needles: the other one's (m³)
         self.tract_m3 = 0.0
         self.max_pressure_pa = 0.0
         self.pressure_pa = 0.0
@@ -162,7 +166,10 @@ class CementInjection:
             return "already injecting"
         if self.injected_m3 >= self.batch_m3 - 1e-15:
             return f"the cement is used up (the kit's {self.batch_m3 * 1e6:g} ml)"
+        if self._cannula not in (None, id(needle)) and self._pending_m3 > 0:
+            return "the last cement is still leaving the other needle"
         self.ensure_flow()
+        self._syringe_on(needle)
         needle.stylet_in = False
         self.injecting = True
         self.rate_req_m3_s = rate_ml_min * 1e-6 / 60.0
@@ -170,6 +177,25 @@ class CementInjection:
         if self.first_inject_s is None:
             self.first_inject_s = t_s
         return None
+
+    def _syringe_on(self, needle) -> None:
+        """Put the syringe on ``needle``'s cannula: the cannula it leaves keeps its cement (two
+        cannulas, one syringe), the one it joins holds what it held."""
+        key = id(needle)
+        if self._cannula is not None and key != self._cannula:
+            self._other_cannulas[self._cannula] = self.in_cannula_m3
+            self.in_cannula_m3 = self._other_cannulas.pop(key, 0.0)
+        self._cannula = key
+
+    def cannula_fill_m3(self, needle) -> float:
+        """Cement in ``needle``'s cannula (m³)."""
+        if self._cannula is None or id(needle) == self._cannula:
+            return self.in_cannula_m3
+        return self._other_cannulas.get(id(needle), 0.0)
+
+    def cannulas_m3(self) -> float:
+        """Cement in every cannula (m³)."""
+        return self.in_cannula_m3 + sum(self._other_cannulas.values())
 
     def stop(self, t_s: float) -> str | None:
         """Stop injecting (what is in transit still reaches the bone at the next step)."""
@@ -205,7 +231,7 @@ class CementInjection:
         n = self.product.power_law_index
         rate = self._achievable_rate(k, n)
         r_bone = self._r_bone  # the bone resistance this rate was chosen with
-        events += self._stall_events(rate)
+        events += stall_events(self, rate)
         volume = rate * dt_s
         if self.target_m3 is not None:
             volume = min(volume, max(self.target_m3 - self.injected_m3, 0.0))
@@ -242,25 +268,6 @@ class CementInjection:
         return events
 
     # ----- internals ---------------------------------------------------------------------------
-    def _stall_events(self, rate: float) -> list[tuple[str, dict]]:
-        """``stall`` when the achievable ``rate`` (m³/s) falls below STALL_FRACTION of the
-        requested one, ``stall_cleared`` when it is back above."""
-        if rate < self.STALL_FRACTION * self.rate_req_m3_s and not self.stalled:
-            self.stalled = True
-            return [
-                (
-                    "stall",
-                    {
-                        "pressure_kpa": round(self.limit_pa / 1e3, 1),
-                        "rate_ml_min": round(rate * 6e7, 4),
-                    },
-                )
-            ]
-        if rate >= self.STALL_FRACTION * self.rate_req_m3_s and self.stalled:
-            self.stalled = False
-            return [("stall_cleared", {})]
-        return []
-
     def _achievable_rate(self, k: float, n: float) -> float:
         """The requested rate, or the lower one at which cannula + bone meet the syringe."""
         return rate_within_limit_m3_s(
@@ -311,7 +318,14 @@ class CementInjection:
                 rate_m3_s=rate_m3_s,
                 exponent=a,
                 flux_scale=q_scale,
-                entry_threshold_pa=self._entry_threshold_pa(t_s),
+                entry_threshold_pa=entry_threshold_pa(
+                    self.product,
+                    t_s - self.mixed_at_s,
+                    self.temperature_c,
+                    yield_per_s=self.YIELD_PER_S,
+                    length_mm=self.grid.cell_mm,
+                    opening_mm=self.OPENING_MM,
+                ),
             )
             if self.visible is not None:
                 self.visible.drain(h, k)
@@ -332,17 +346,6 @@ class CementInjection:
         self._source = source
         self._solved_at = meta
         self._r_bone = float(self.flow.pressure_pa[source]) / meta[3]
-
-    def _entry_threshold_pa(self, t_s: float) -> float:
-        """Pressure difference (Pa) doughy cement needs to enter a narrow opening (a vein, a
-        crack, a hole in the cortex): a Bingham yield stress τ_y = β·K, zero while the cement
-        is still liquid, over an opening of diameter d across a cell of length L:
-        Δp = 4 τ_y L / d."""
-        since = t_s - self.mixed_at_s
-        if self.product.phase(since, self.temperature_c) == "liquid":
-            return 0.0
-        tau = self.YIELD_PER_S * self.product.consistency_pa_s(since, self.temperature_c)
-        return 4.0 * tau * self.grid.cell_mm / self.OPENING_MM
 
     def _leak_events(self) -> list[tuple[str, dict]]:
         events = []

@@ -33,7 +33,7 @@ def cement_metrics(c) -> dict:
         "injection_start_after_mix_s": None if start is None else round(start, 3),
         "injected_ml": round(c.injected_m3 * 1e6, 6),
         "in_body_ml": round(c.in_body_ml(), 6),
-        "in_cannula_ml": round((c.in_cannula_m3 + c._pending_m3) * 1e6, 6),
+        "in_cannula_ml": round((c.cannulas_m3() + c._pending_m3) * 1e6, 6),
         "fill_fraction": round(c.in_body_ml() / body_ml, 6),
         "leak_ml": {s: round(v, 6) for s, v in c.leak_ml().items()},
         **embolised_metric(c),
@@ -56,7 +56,7 @@ def gauges(c, t_s: float) -> dict | None:
         return None
     since = t_s - c.mixed_at_s
     clock = c.product.phase_clock(since, c.temperature_c)
-    delivered = max(c.injected_m3 - c.in_cannula_m3 - c._pending_m3, 0.0)
+    delivered = max(c.injected_m3 - c.cannulas_m3() - c._pending_m3, 0.0)
     return {
         "name": c.product.name,
         "phase": clock.phase,
@@ -64,7 +64,7 @@ def gauges(c, t_s: float) -> dict | None:
         "next_phase_in_s": clock.next_in_s,
         "since_mix_s": since,
         "injected_ml": c.injected_m3 * 1e6,
-        "in_cannula_ml": c.in_cannula_m3 * 1e6,
+        "in_cannula_ml": c.cannulas_m3() * 1e6,
         "in_transit_ml": c._pending_m3 * 1e6,
         "delivered_ml": delivered * 1e6,
         "in_body_ml": c.in_body_ml(),
@@ -73,3 +73,24 @@ def gauges(c, t_s: float) -> dict | None:
         "pressure_kpa": c.pressure_pa / 1e3 if c.injecting else 0.0,
         "limit_kpa": c.limit_pa / 1e3,
     }
+
+
+def stall_events(c, rate: float) -> list[tuple[str, dict]]:
+    """The stall events of the model ``c`` (a ``CementInjection``, whose ``stalled`` it
+    updates): ``stall`` when the achievable ``rate`` (m³/s) falls below its STALL_FRACTION of
+    the requested one, ``stall_cleared`` when it is back above."""
+    if rate < c.STALL_FRACTION * c.rate_req_m3_s and not c.stalled:
+        c.stalled = True
+        return [
+            (
+                "stall",
+                {
+                    "pressure_kpa": round(c.limit_pa / 1e3, 1),
+                    "rate_ml_min": round(rate * 6e7, 4),
+                },
+            )
+        ]
+    if rate >= c.STALL_FRACTION * c.rate_req_m3_s and c.stalled:
+        c.stalled = False
+        return [("stall_cleared", {})]
+    return []

@@ -188,3 +188,22 @@ def rate_within_limit_m3_s(
         mid = 0.5 * (lo + hi)
         lo, hi = (mid, hi) if total(mid) <= limit_pa else (lo, mid)
     return lo
+
+
+def entry_threshold_pa(
+    product: CementProduct,
+    since_mix_s: float,
+    temperature_c: float,
+    *,
+    yield_per_s: float,
+    length_mm: float,
+    opening_mm: float,
+) -> float:
+    """Pressure difference (Pa) doughy cement needs to enter a narrow opening (a vein, a
+    crack, a hole in the cortex) ``since_mix_s`` s after mixing: a Bingham yield stress
+    τ_y = β·K (β ``yield_per_s``, s⁻¹), zero while the cement is still liquid, over an opening
+    of diameter d (``opening_mm``) across a cell of length L (``length_mm``): Δp = 4 τ_y L / d."""
+    if product.phase(since_mix_s, temperature_c) == "liquid":
+        return 0.0
+    tau = yield_per_s * product.consistency_pa_s(since_mix_s, temperature_c)
+    return 4.0 * tau * length_mm / opening_mm

@@ -213,9 +213,9 @@ class PoseImager:
 
     # ----- exposures --------------------------------------------------------------------------
     def scene_patches(self, pose: ArmPose, *, needle=None, cement=None) -> list:
-        """The cement's and the trocar's ∫μ dl at ``pose`` as (row slice, col slice, values)
-        patches (no ray cast needed): made once per exposure, for the brightness control and
-        the image alike."""
+        """The cement's and the trocars' (``needle``: one ``NeedleRender`` or a tuple of them)
+        ∫μ dl at ``pose`` as (row slice, col slice, values) patches (no ray cast needed): made
+        once per exposure, for the brightness control and the image alike."""
         proj = self.projection(pose)
         patches = []
         if cement is not None and getattr(cement, "fraction", None) is not None:
@@ -227,8 +227,9 @@ class PoseImager:
             patches.append(
                 point_patch(cement.points_mm, points, proj, delta_mu_per_mm=self.cement_delta_mu)
             )
-        if needle is not None:
-            patches += needle_patches(needle, proj, steel_per_mm=self.steel_per_mm)
+        for one in needle if isinstance(needle, tuple) else (needle,):  # two needles: both
+            if one is not None:
+                patches += needle_patches(one, proj, steel_per_mm=self.steel_per_mm)
         return [p for p in patches if p is not None]
 
     def line_integral(

@@ -48,7 +48,9 @@ class NeedleRender:
         empty lumen (the images of releases before 0.5.0)."""
         if not state.placed:
             return None
-        filled_mm, mu = (0.0, 0.0) if cement is None else lumen_cement(cement, state.length_mm)
+        filled_mm, mu = (
+            (0.0, 0.0) if cement is None else lumen_cement(cement, state.length_mm, needle=state)
+        )
         return cls(
             tip_mm=tuple(float(v) for v in state.tip_mm),
             direction=tuple(float(v) for v in state.direction),
@@ -61,13 +63,16 @@ class NeedleRender:
         )
 
 
-def lumen_cement(cement, length_mm: float) -> tuple[float, float]:
+def lumen_cement(cement, length_mm: float, *, needle=None) -> tuple[float, float]:
     """(length of the lumen filled from the hub (mm), the cement's μ (1/mm)) of a cannula
     ``length_mm`` long, from a cement model's ``in_cannula_m3`` and ``cannula_m3`` (the
     cannula fills from the hub; full, the cement reaches the tip) and its mixed
     ``product.barium_sulfate_mass_fraction`` (:func:`cement_mu_per_mm`). (0, 0) for a model
-    without these (another cement model, or not mixed yet) or an empty cannula."""
+    without these (another cement model, or not mixed yet) or an empty cannula. ``needle``:
+    whose cannula (the model's ``cannula_fill_m3``, two needles), else the syringe's."""
     in_m3 = getattr(cement, "in_cannula_m3", None)
+    if needle is not None and hasattr(cement, "cannula_fill_m3"):
+        in_m3 = cement.cannula_fill_m3(needle)
     full_m3 = getattr(cement, "cannula_m3", None)
     barium = getattr(getattr(cement, "product", None), "barium_sulfate_mass_fraction", None)
     if in_m3 is None or barium is None or not full_m3 or in_m3 <= 0.0:

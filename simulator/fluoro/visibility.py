@@ -206,7 +206,7 @@ class LeakWatch:
             ImagingGeometry.of_carm(carm),
             delta_mu_per_mm=cement_delta_mu_per_mm(product["barium_sulfate_mass_fraction"]),
             threshold=contrast_threshold(),
-            growth=model.metrics_release is None,
+            growth=model.technique_scoring,
         )
 
     def expose(self, t_s: float, pose: ArmPose, cement) -> None:

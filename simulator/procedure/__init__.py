@@ -32,10 +32,11 @@ from simulator.fluoro.alignment import alignment_metrics, make_carm, planned_lin
 from simulator.fluoro.visibility import LeakWatch
 from simulator.metrics import check_metrics
 from simulator.needle.guidance import GuidanceWatch
-from simulator.needle.metrics import needle_metrics
+from simulator.needle.metrics import SHARED, combined, needle_metrics
 from simulator.needle.model import NeedleModel
 from simulator.procedure.actions import ActionHandlers
 from simulator.releases import ModelOptions
+from simulator.units import SIDES
 
 TICK_S = 0.02
 """The fixed step (s)."""
@@ -76,12 +77,23 @@ class Procedure(ActionHandlers):
         self.seed = scenario.scenario.seed if seed is None else int(seed)
         self.phantom = phantom or build_phantom(scenario, seed=self.seed, model=self.model)
         eq = scenario.equipment
-        self.needle = NeedleModel(
-            self.phantom,
-            gauge=eq.needle_gauge,
-            length_mm=eq.needle_length_mm,
-            wall_contact_events=self.model.wall_contact_events,
-        )
+        wall_y = self.phantom.geometry.body.wall_y_mm
+        self.needles: dict[str, NeedleModel] = {}
+        """The needles by side (release 0.8.0 on: one per pedicle; before, one needle, which
+        an ``aim`` at the other side re-aims, under the key ``left``)."""
+        self.guidances: dict[str, GuidanceWatch] = {}
+        """Each needle's milestones (bone, the posterior wall) and its image guidance."""
+        for side in SIDES if self.model.two_needles else ("left",):
+            self.needles[side] = NeedleModel(
+                self.phantom,
+                gauge=eq.needle_gauge,
+                length_mm=eq.needle_length_mm,
+                wall_contact_events=self.model.wall_contact_events,
+            )
+            self.guidances[side] = GuidanceWatch(self.needles[side], wall_y)
+        self.active_side = "left"
+        """The selected needle's key: the side last aimed, moved or injected through."""
+        self._injecting_side = "left"  # the needle the syringe is on (one syringe)
         self.carm = make_carm(
             scenario, self.phantom, seed=self.seed, images=render_images, model=self.model
         )
@@ -92,8 +104,6 @@ class Procedure(ActionHandlers):
             else CementInjection(scenario, self.phantom, **self.model.cement_options())
         )
         self.leak_watch = LeakWatch.for_attempt(self.carm, scenario, self.model)  # 0.5.0 on
-        self.guidance = GuidanceWatch(self.needle, self.phantom.geometry.body.wall_y_mm)
-        """The needle's milestones (bone, the posterior wall) and its image guidance."""
         self._pedicle_lines: dict[str, tuple] = {}
         self.exposing_until_s = 0.0
         """End of the exposure under way (s); actions wait for it (``pulse_clock``)."""
@@ -136,13 +146,15 @@ class Procedure(ActionHandlers):
             self._waited = False
             self._expose(view, pulses, continued=False)
         end = now + TICK_S
-        moving = self.needle.state.moving
-        for kind, details in self.needle.step(TICK_S, end):
-            self._event(kind, details, t_s=end)
-        if moving:
-            self.guidance.moved(end)
+        for side, needle in self.needles.items():
+            moving = needle.state.moving
+            for kind, details in needle.step(TICK_S, end):
+                self._event(kind, self._sided(details, side), t_s=end)
+            if moving:
+                self.guidances[side].moved(end)
         if self.cement.active:
-            for kind, details in self.cement.step(TICK_S, end, self.needle.state):
+            syringe = self.needles[self._injecting_side].state
+            for kind, details in self.cement.step(TICK_S, end, syringe):
                 self._event(kind, details, t_s=end)
         self.tick += 1
         if self.t_s >= self.scenario.scenario.time_limit_s - 1e-9:
@@ -166,7 +178,7 @@ class Procedure(ActionHandlers):
     def idle(self) -> bool:
         """True when nothing changes with time until the next queued action."""
         return (
-            not self.needle.state.moving
+            not any(n.state.moving for n in self.needles.values())
             and not self.cement.active
             and not self.carm.pending
             and not self.exposing
@@ -178,7 +190,8 @@ class Procedure(ActionHandlers):
         each), and the end of an exposure under way (the queue waits for it); now while
         something moves, inf when nothing will."""
         t = self.t_s
-        soonest = min(self.needle.next_change_s(t), self.carm.next_change_s(t))
+        soonest = min(n.next_change_s(t) for n in self.needles.values())
+        soonest = min(soonest, self.carm.next_change_s(t))
         cement = getattr(self.cement, "next_change_s", None)
         if cement is not None:
             soonest = min(soonest, cement(t))
@@ -250,8 +263,10 @@ class Procedure(ActionHandlers):
     def _apply(self, action: Action) -> None:
         self.applied.append({"tick": self.tick, **action.as_json()})
         self._waited = action.t < self.exposing_until_s - 1e-9  # for an exposure that ended
+        selected = self.active_side
         reason = getattr(self, f"_do_{action.do}")(action.args)
         if reason:
+            self.active_side = selected  # a refused action selects no needle
             self._event("refused", {"do": action.do, "reason": reason})
 
     # ----- state ----------------------------------------------------------------------------------
@@ -268,36 +283,82 @@ class Procedure(ActionHandlers):
             self._event("finish", {"reason": reason})
             self.finished = True
 
-    def needle_render(self) -> NeedleRender | None:
-        """The needle as the image needs it, or None before the first aim."""
-        lumen = self.cement if self.model.visible_cement else None  # the cannula's cement
-        return NeedleRender.of(self.needle.state, cement=lumen)
+    # ----- the needles ----------------------------------------------------------------------
+    @property
+    def needle(self) -> NeedleModel:
+        """The selected needle (:attr:`active_side`)."""
+        return self.needles[self.active_side]
+
+    @property
+    def guidance(self) -> GuidanceWatch:
+        """The selected needle's guidance watch."""
+        return self.guidances[self.active_side]
+
+    @property
+    def two_needles(self) -> bool:
+        """True when each pedicle has its own needle (release 0.8.0 on)."""
+        return len(self.needles) > 1
+
+    def placed_sides(self) -> list[str]:
+        """The sides whose needle has been aimed, in the order left, right."""
+        return [side for side, n in self.needles.items() if n.state.placed]
+
+    def _sided(self, details: dict, side: str) -> dict:
+        """``details`` with the needle's ``side`` (two needles: which one it was)."""
+        return {**details, "side": side} if self.two_needles else details
+
+    def needle_render(self) -> NeedleRender | tuple[NeedleRender, ...] | None:
+        """The needles as the image needs them: one render per placed needle (a tuple when
+        two are placed), or None before the first aim."""
+        lumen = self.cement if self.model.visible_cement else None  # the cannulas' cement
+        renders = tuple(
+            NeedleRender.of(self.needles[side].state, cement=lumen) for side in self.placed_sides()
+        )
+        if not renders:
+            return None
+        return renders[0] if len(renders) == 1 else renders
 
     def metrics(self) -> dict:
         """The metrics (``assets/metrics.toml``) known so far (needle, radiation, time, cement),
-        their names checked against the release's (``model.metrics_release``)."""
-        s = self.needle.state
+        their names checked against the release's (``model.metrics_release``). Two needles
+        (0.8.0 on): ``needles`` holds each placed needle's own, and the needle metrics of the
+        attempt are :func:`~simulator.needle.metrics.combined` of them."""
         out = {"procedure_time_s": round(self.t_s, 6), **self.ledger.metrics()}
         out.update({k: round(out[k], 6) for k in ("dose_dap_mgycm2", "fluoro_time_s")})
-        out.update(needle_metrics(self.needle))
+        own = {side: self._needle_metrics(side) for side in self.needles}
+        if self.two_needles:
+            placed = {side: own[side] for side in self.placed_sides()}
+            out.update(combined(placed) if placed else own[self.active_side])
+            out["needles"] = {side: {k: v for k, v in m.items() if k not in SHARED}
+                              for side, m in placed.items()}  # fmt: skip
+        else:
+            out.update(own["left"])
+        out.update(self.leak_watch.metrics(self.cement))  # 0.5.0 on: when leaks showed
+        release = self.model.metrics_release
+        check_metrics(out, "procedure", release=release)  # its names
+        check_metrics(cement := self.cement.metrics(), "cement", release=release)
+        out.update(cement)
+        return out
+
+    def _needle_metrics(self, side: str) -> dict:
+        """One needle's metrics: where it is and what it did, its images' alignment (0.3.0 on)
+        and its image guidance (0.7.0 on)."""
+        needle, guidance = self.needles[side], self.guidances[side]
+        s = needle.state
+        out = needle_metrics(needle)
         if not self.carm.legacy:  # the C-arm device (0.3.0 on): the alignment metrics
             out.update(
                 alignment_metrics(
                     self.carm,
                     self.phantom,
                     side=s.side,
-                    passed_wall_s=self.guidance.passed_wall_s,
-                    entered_bone_s=self.guidance.entered_bone_s,
+                    passed_wall_s=guidance.passed_wall_s,
+                    entered_bone_s=guidance.entered_bone_s,
                     pedicle_line=None if s.side is None else self.pedicle_line(s.side),
                 )
             )
-        out.update(self.leak_watch.metrics(self.cement))  # 0.5.0 on: when leaks showed
-        if self.model.metrics_release is None:  # 0.7.0 on: the image guidance
-            out.update(self.guidance.metrics(self.cement.injected_m3 * 1e6))
-        release = self.model.metrics_release
-        check_metrics(out, "procedure", release=release)  # its names
-        check_metrics(cement := self.cement.metrics(), "cement", release=release)
-        out.update(cement)
+        if self.model.technique_scoring:  # 0.7.0 on: the image guidance
+            out.update(guidance.metrics(self.cement.injected_m3 * 1e6))
         return out
 
     def pedicle_line(self, side: str) -> tuple:

@@ -15,7 +15,19 @@ class ActionHandlers:
     """The handlers; each returns a refusal reason or None (mixed into ``Procedure``, whose
     needle, C-arm, cement and clock they act on)."""
 
+    def _select(self, a) -> None:
+        """Select the needle an action names (``side``; two needles only): the aim's side, or
+        the ``side`` of an advance, withdraw or inject (none: the selected one); a refused
+        action leaves the selection as it was (``Procedure._apply``)."""
+        if self.two_needles and a.get("side") is not None:
+            self.active_side = a["side"]
+
+    def _unplaced(self) -> str:
+        side = f"{self.active_side} " if self.two_needles else ""
+        return f"aim the {side}needle first"
+
     def _do_aim(self, a) -> str | None:
+        self._select(a)
         reason = self.needle.aim(a["side"], a["entry_mm"], a["medial_deg"], a["caudal_deg"])
         if reason is None:
             s = self.needle.state
@@ -34,22 +46,24 @@ class ActionHandlers:
         return reason
 
     def _do_advance(self, a) -> str | None:
+        self._select(a)
         return self._move(a["mm"])
 
     def _do_withdraw(self, a) -> str | None:
+        self._select(a)
         return self._move(-a["mm"])
 
     def _move(self, delta_mm: float) -> str | None:
         s = self.needle.state
         if not s.placed:
-            return "aim the needle first"
+            return self._unplaced()
         before = s.goal_mm
         self.needle.move_goal(delta_mm)
         kind = "advance" if delta_mm > 0 else "withdraw"
         details = {"mm": abs(delta_mm), "goal_mm": round(s.goal_mm, 3)}
         if abs((s.goal_mm - before) - delta_mm) > 1e-9:
             details["limited_to_mm"] = round(abs(s.goal_mm - before), 3)
-        self._event(kind, details)
+        self._event(kind, self._sided(details, self.active_side))
         return None
 
     def _do_fluoro(self, a) -> str | None:
@@ -98,7 +112,8 @@ class ActionHandlers:
         )
         self.leak_watch.expose(self.t_s, pose, self.cement)
         frontal = view == "ap" if self.carm.legacy else view_of_pose(pose) == "ap"
-        self.guidance.imaged(self.t_s, frontal=frontal, injected_ml=self.cement.injected_m3 * 1e6)
+        for guidance in self.guidances.values():  # every needle is on every image
+            guidance.imaged(self.t_s, frontal=frontal, injected_ml=self.cement.injected_m3 * 1e6)
         details = {"view": view, "pulses": pulses}
         if not self.carm.legacy:
             details.update(pose.as_json())
@@ -116,9 +131,11 @@ class ActionHandlers:
         return reason
 
     def _do_inject(self, a) -> str | None:
+        self._select(a)
         reason = self.cement.inject(self.t_s, a["rate_ml_min"], a.get("ml"), self.needle.state)
         if reason is None:
-            self._event("inject", dict(a))
+            self._injecting_side = self.active_side  # the syringe on this needle's cannula
+            self._event("inject", self._sided(dict(a), self.active_side))
         return reason
 
     def _do_stop(self, a) -> str | None:

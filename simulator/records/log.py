@@ -42,6 +42,7 @@ from simulator.inputs import (
 from simulator.materials import outside_sites
 from simulator.metrics import metric_table
 from simulator.procedure import Procedure
+from simulator.records.kinds import METRIC_ALLOWED, metric_ok
 from simulator.records.origin import origin_problem
 from simulator.records.signing import sign, signature_of
 from simulator.releases import ModelOptions, model_for_version
@@ -286,55 +287,10 @@ def check_log(data, *, path: str) -> None:
         _fail(path, "signature.algorithm", "must be 'HMAC-SHA256', 'Ed25519' or 'none'")
 
 
-def _metric_ok(kind: str, v) -> bool:
-    if kind.endswith(" or null") and v is None:
-        return True
-    kind = kind.removesuffix(" or null")
-    if kind == "number":
-        return _is_num(v) and v >= 0
-    if kind == "text":
-        return isinstance(v, str)
-    if kind == "bool":
-        return isinstance(v, bool)
-    if kind == "point":
-        return v is None or (isinstance(v, list) and len(v) == 3 and all(map(_is_num, v)))
-    if kind == "leaks":
-        return isinstance(v, dict) and all(_is_num(v.get(s)) for s in LEAK_SITES)
-    if kind == "endplates":
-        return isinstance(v, dict) and all(
-            isinstance(v.get(k), bool) for k in ("superior", "inferior")
-        )
-    if kind == "sites":
-        return isinstance(v, dict) and all(
-            v.get(s) is None or (_is_num(v.get(s)) and v.get(s) >= 0) for s in LEAK_SITES
-        )
-    return isinstance(v, list) and all(  # breaches
-        isinstance(b, dict)
-        and isinstance(b.get("kind"), str)
-        and _is_num(b.get("depth_mm"))
-        and _is_num(b.get("t_s"))
-        for b in v
-    )
-
-
-_METRIC_ALLOWED = {
-    "number": "a number ≥ 0",
-    "number or null": "a number or null",
-    "text": "text",
-    "text or null": "text or null",
-    "bool": "true or false",
-    "point": "[x, y, z] in mm or null",
-    "leaks": f"a number for each of {', '.join(LEAK_SITES)}",
-    "endplates": "{superior: bool, inferior: bool}",
-    "breaches": "a list of {kind, depth_mm, t_s}",
-    "sites": f"a number ≥ 0 or null for each of {', '.join(LEAK_SITES)}",
-}
-
-
 def _check_metric_types(m: dict, path: str) -> None:
     for name, kind in METRIC_KINDS.items():
-        if not _metric_ok(kind, m[name]):
-            _fail(path, f"metrics.{name}", f"must be {_METRIC_ALLOWED[kind]}, got {m[name]!r}")
+        if not metric_ok(kind, m[name]):
+            _fail(path, f"metrics.{name}", f"must be {METRIC_ALLOWED[kind]}, got {m[name]!r}")
 
 
 def script_actions(log: dict) -> list:

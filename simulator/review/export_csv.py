@@ -19,6 +19,7 @@ from simulator.inputs import printable
 from simulator.metrics import metric_table
 from simulator.records.log import LEAK_SITES
 from simulator.review.collect import Attempt
+from simulator.units import SIDES
 
 COMPONENTS = ("placement", "cement", "radiation", "efficiency", "technique")
 """Score components with a column (``technique``: rubric 2, release 0.7.0 on)."""
@@ -47,7 +48,13 @@ def _columns_of(name: str, kind: str) -> tuple[str, ...]:
         return tuple(f"{name}_{side}" for side in ("superior", "inferior"))
     if kind == "sites":
         return tuple(f"{name}_{site}" for site in LEAK_SITES)
+    if kind == "needles":
+        return tuple(f"{name}_{side}_{k}" for side in SIDES for k in NEEDLE_COLUMNS)
     return (name,)
+
+
+NEEDLE_COLUMNS = ("tip_to_target_mm", "tip_zone", "breaches_count", "max_blind_advance_mm")
+"""What the CSV shows of each needle of ``needles`` (release 0.8.0 on)."""
 
 
 # Metric columns in the order of assets/metrics.toml (the log's order); the log key each one
@@ -84,8 +91,14 @@ REVIEW_COLUMNS = (
 )
 """What review found of each log (release 0.6.0 on): appended, so that the columns of
 earlier releases keep their places."""
-LATER_COLUMNS = (*_metric_columns(since=LATER), "score_technique_points")
-"""Release 0.7.0's: the image-guidance metrics and the technique component (appended)."""
+TWO_NEEDLES = (0, 8, 0)
+LATER_COLUMNS = (
+    *_metric_columns(since=LATER, before=TWO_NEEDLES),
+    "score_technique_points",
+    *_metric_columns(since=TWO_NEEDLES),
+)
+"""Release 0.7.0's: the image-guidance metrics and the technique component; then 0.8.0's:
+each needle's placement (appended)."""
 COLUMNS: tuple[str, ...] = (
     IDENTITY_COLUMNS
     + _metric_columns(before=LATER)
@@ -123,6 +136,14 @@ def flat_metrics(metrics: dict) -> dict[str, object]:
     row: dict[str, object] = {
         k: metrics.get(k) for k in METRIC_COLUMNS if k in metrics and _scalar(metrics.get(k))
     }
+    needles = metrics.get("needles")
+    for side, own in needles.items() if isinstance(needles, dict) else ():
+        if side in SIDES and isinstance(own, dict):
+            breaches = own.get("breaches")
+            own = {**own, "breaches_count": len(breaches) if isinstance(breaches, list) else None}
+            for k in NEEDLE_COLUMNS:
+                if _scalar(own.get(k)):
+                    row[f"needles_{side}_{k}"] = own.get(k)
     tip = metrics.get("needle_tip_mm")
     if isinstance(tip, list) and len(tip) == 3:
         row.update(zip(("needle_tip_mm_x", "needle_tip_mm_y", "needle_tip_mm_z"), tip, strict=True))
