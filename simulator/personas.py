@@ -29,7 +29,7 @@ from simulator.fluoro.alignment import patient_frame, plan_poses
 from simulator.materials import tissues
 from simulator.planning import _skin_point, path_points, plan_trajectory
 from simulator.scenario import load_scenario
-from simulator.units import angles_from_direction, direction_from_angles
+from simulator.units import SIDES, angles_from_direction, direction_from_angles
 
 SCENARIO = "first_case_l1"
 STEP_MM = 15.0
@@ -88,19 +88,64 @@ def _stepwise(
         {"t": 1.0, "do": "fluoro", "view": "lateral"},
         {"t": 1.0 + gap_s, "do": "fluoro", "view": "ap"},
     ]
-    t, done = acts[-1]["t"] + 1.0, 0.0
-    while done < depth_mm - 1e-9:
-        step = round(min(STEP_MM, depth_mm - done), 3)
-        done += step
-        acts.append({"t": t, "do": "advance", "mm": step})
-        t += PAUSE_S
-        for view in shots_per_step:
-            acts.append({"t": t, "do": "fluoro", "view": view})
-            t += gap_s
+    acts = list(acts)
+    t = _steps(acts, acts[-1]["t"] + 1.0, depth_mm, shots_per_step=shots_per_step, gap_s=gap_s)
     for i in range(extra_shots):
         acts.append({"t": t, "do": "fluoro", "view": ("lateral", "ap")[i % 2]})
         t += max(2.0, gap_s)
     acts += _injection(t, injection, liquid_s, gap_s=gap_s)
+    acts.append({"t": acts[-1]["t"] + 5.0, "do": "finish"})
+    return acts
+
+
+def _steps(acts, t, depth_mm, *, shots_per_step=("lateral", "ap"), gap_s=1.0, side=None):
+    """Append the advance to ``depth_mm`` in ``STEP_MM`` steps from ``t`` (s), with shots of
+    ``shots_per_step`` after each (``side``: which needle, two needles); the time after."""
+    done = 0.0
+    while done < depth_mm - 1e-9:
+        step = round(min(STEP_MM, depth_mm - done), 3)
+        done += step
+        acts.append({"t": t, "do": "advance", "mm": step, **({"side": side} if side else {})})
+        t += PAUSE_S
+        for view in shots_per_step:
+            acts.append({"t": t, "do": "fluoro", "view": view})
+            t += gap_s
+    return t
+
+
+def bipedicular_expert(plans: dict, poses: dict, *, single: bool, liquid_s: float, gap_s: float):
+    """The expert in a bipedicular case: the left needle placed as in :func:`aligned_start` and
+    :func:`_steps`; then the frontal arm to the right pedicle's en-face view, the right needle
+    aimed on it, the true AP again and the right needle advanced the same way; then the cement
+    mixed and 1.5 ml pushed through each needle in turn (2 ml/min once it has thickened, the
+    lateral screened every 15 s, both views after each side)."""
+    acts = aligned_start(_aim(plans["left"]), poses["left"], single=single)
+    t = _steps(
+        acts, acts[-1]["t"] + 1.0, round(plans["left"].depth_mm, 3), gap_s=gap_s, side="left"
+    )
+    right = poses["right"]
+    acts += [
+        _carm(t, single, "frontal", right["en_face"]),
+        {"t": t + 9.0, "do": "fluoro", "view": "ap"},
+        {**_aim(plans["right"]), "t": t + 10.0},
+        {"t": t + 11.0, "do": "fluoro", "view": "ap"},
+        _carm(t + 12.0, single, "frontal", right["true_ap"]),
+        {"t": t + 21.0, "do": "fluoro", "view": "ap"},
+    ]
+    t = _steps(acts, t + 22.0, round(plans["right"].depth_mm, 3), gap_s=gap_s, side="right")
+    acts.append({"t": t, "do": "mix"})
+    if gap_s > 1.0:  # a single C-arm: turned to the lateral while the cement thickens
+        acts.append({"t": t + 1.0, "do": "fluoro", "view": "lateral"})
+    start = t + liquid_s + 20.0
+    for side in ("left", "right"):
+        acts.append({"t": round(start, 3), "do": "inject", "rate_ml_min": 2.0, "ml": 1.5,
+                     "side": side})  # fmt: skip
+        for k in range(3):
+            acts += _burst(round(start + 1.0 + k * 15.0, 3), "lateral", 2.0)
+        end = start + 45.0 + 2.0
+        acts.append({"t": round(end, 3), "do": "fluoro", "view": "lateral"})
+        acts.append({"t": round(end + gap_s, 3), "do": "fluoro", "view": "ap"})
+        start = end + gap_s + 2.0
     acts.append({"t": acts[-1]["t"] + 5.0, "do": "finish"})
     return acts
 
@@ -168,6 +213,12 @@ def build(scenario_ref: str = SCENARIO) -> dict[str, dict]:
     start = aligned_start(_aim(plan), plan_poses(plan, scenario, phantom), single=single)
     scripts = {}
     scripts["expert"] = _stepwise(_aim(plan), round(plan.depth_mm, 3), start=start, **expert)
+    if scenario.targets.approach == "bipedicular":  # both pedicles (two needles, 0.8.0 on)
+        plans = {s: plan if s == "left" else plan_trajectory(phantom, scenario, s) for s in SIDES}
+        poses = {s: plan_poses(p, scenario, phantom) for s, p in plans.items()}
+        scripts["expert"] = bipedicular_expert(
+            plans, poses, single=single, liquid_s=liquid_s, gap_s=gap
+        )
 
     # medial novice: enters the pedicle where the expert does, but 15° too medial
     pts = path_points(skin, plan.target_mm, 0.25)

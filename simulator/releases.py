@@ -39,8 +39,10 @@ class ModelOptions:
     @property
     def rubric_version(self) -> int:
         """The rubric (``assets/rubric.toml``) this model's attempts are scored with: 1 before
-        the technique scores (release 0.7.0), 2 since."""
-        return 2 if self.technique_scoring else 1
+        the technique scores (release 0.7.0), 2 before the two needles (0.8.0), 3 since."""
+        if not self.technique_scoring:
+            return 1
+        return 3 if self.two_needles else 2
 
     @property
     def metrics_release(self) -> str | None:
@@ -56,6 +58,14 @@ class ModelOptions:
         if not self.technique_scoring:
             return "0.6.0"
         return None if self.two_needles else "0.7.0"
+
+    def has_metrics_of(self, release: str) -> bool:
+        """True when this model's attempts have the metrics added in ``release`` (its
+        :attr:`metrics_release` is that one or later, or today's)."""
+        mine = self.metrics_release
+        if mine is None:
+            return True
+        return tuple(map(int, mine.split("."))) >= tuple(map(int, release.split(".")))
 
     def cement_options(self) -> dict:
         """The keyword options of :class:`~simulator.cement.injection.CementInjection`."""

@@ -69,8 +69,8 @@ RANGES = (
 )
 """The ramps' (full, zero) pairs: zero must lie beyond full."""
 
-VERSIONS = (1, 2)
-"""The rubric versions this release scores with (``[v1]``: rubric 1's values)."""
+VERSIONS = (1, 2, 3)
+"""The rubric versions this release scores with (``[v1]``, ``[v2]``: their values)."""
 
 
 def rubric_problems(overrides: Mapping[str, float]) -> list[tuple[str, str]]:
@@ -91,7 +91,11 @@ def rubric_problems(overrides: Mapping[str, float]) -> list[tuple[str, str]]:
     for full, zero in RANGES:
         if v[zero] <= v[full]:
             out.append((field(zero), f"must be greater than {full} ({v[full]:g}), got {v[zero]:g}"))
-    for key in (*[k for keys in SHARES.values() for k in keys], "breach_penalty_share"):
+    for key in (
+        *[k for keys in SHARES.values() for k in keys],
+        "breach_penalty_share",
+        "unipedicular_share",
+    ):
         if not 0.0 <= v[key] <= 1.0:
             out.append((field(key), f"a share is a number from 0 to 1, got {v[key]:g}"))
     if out:

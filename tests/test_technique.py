@@ -133,9 +133,9 @@ def _uncapped(score: dict) -> float:
     return sum(c["points"] for c in score["components"].values())
 
 
-def test_the_expert_passes_rubric_2_with_the_technique_earned(runs):
+def test_the_expert_passes_with_the_technique_earned(runs):
     m, _, s = runs["expert"]
-    assert s["rubric_version"] == 2 and s["passed"] and s["total"] >= 85
+    assert s["rubric_version"] == 3 and s["passed"] and s["total"] >= 85
     tech = s["components"]["technique"]
     assert tech["points"] >= 0.9 * tech["max"], tech
     assert m["medial_wall_checked"] is True and m["max_blind_advance_mm"] <= 15.0 + 1e-6
@@ -231,13 +231,15 @@ def test_rubric_2_ranges_are_checked_in_a_scenarios_overrides():
     assert any(f == "scoring.blind_share" and "add up to 1" in msg for f, msg in shares)
 
 
-def test_earlier_releases_are_scored_with_rubric_1():
-    assert ModelOptions().rubric_version == 2
-    assert all(m.rubric_version == 1 for m in RELEASED_MODELS.values())
+def test_earlier_releases_are_scored_with_their_rubric():
+    assert ModelOptions().rubric_version == 3
+    assert model_for_version("0.7.0").rubric_version == 2
+    before = {v: m for v, m in RELEASED_MODELS.items() if v != (0, 7, 0)}
+    assert all(m.rubric_version == 1 for m in before.values())
     assert model_for_version("0.6.0").rubric_version == 1
     s = scenario_and_phantom("first_case_l1")[0]
-    with pytest.raises(ValueError, match="rubric version 3"):
-        rubric_for(s, version=3)
+    with pytest.raises(ValueError, match="rubric version 4"):
+        rubric_for(s, version=4)
     v1 = rubric_for(s, version=1)
     assert v1["cement_points"] == 35 and v1["efficiency_points"] == 15
     over = replace(s, scoring=MappingProxyType({"pass_mark": 70.0}))

@@ -4,6 +4,7 @@ cement through either cannula (one syringe), the fills meeting across the midlin
 from __future__ import annotations
 
 import functools
+import json
 
 import numpy as np
 import pytest
@@ -200,3 +201,46 @@ def test_two_needles_jumped_and_stepped_are_identical():
     assert [e.as_json() for e in runs[0].events] == [e.as_json() for e in runs[1].events]
     assert runs[0].metrics() == runs[1].metrics()
     assert runs[0].steps < runs[1].steps
+
+
+def _scored(case: str, actions) -> tuple[dict, dict]:
+    from simulator.scoring.rules import score_attempt
+
+    s, ph = scenario_and_phantom(case)
+    proc = Procedure(s, phantom=ph, render_images=False).run(actions)
+    m = proc.metrics()
+    return m, score_attempt(s, m, [e.as_json() for e in proc.events])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", ["cleft_l1_grade3", "endplate_crack_t12"])
+def test_the_expert_places_both_needles_in_a_bipedicular_case_and_passes(case):
+    """The expert persona of a bipedicular case places a needle through each pedicle (each
+    after an en-face view of its own pedicle), injects 1.5 ml through each, and passes; the
+    same placement through the left pedicle alone loses the rubric's unipedicular share of
+    placement and is told so."""
+    from simulator.actions import parse_script
+    from simulator.personas import build
+    from simulator.rubric import rubric_for
+
+    script = build(case)["expert"]
+    m, score = _scored(case, parse_script(json.dumps(script).encode(), path="expert"))
+    assert set(m["needles"]) == {"left", "right"} and m["breaches"] == []
+    assert score["passed"] and not score["critical"], score
+    assert m["crosses_midline"]
+    assert "one needle" not in " ".join(score["feedback"])
+    r = rubric_for(scenario_and_phantom(case)[0])
+    # through one pedicle: the left's placement, the cement through it
+    s, ph = scenario_and_phantom(case)
+    actions, t = _placement(s, ph)
+    left = [actions[0], actions[1]]
+    both = actions + [make_action(t + 2.0, "finish")]
+    one = left + [make_action(t + 2.0, "finish")]
+    full = _scored(case, both)[1]["components"]["placement"]["points"]
+    uni_m, uni = _scored(case, one)
+    lost = r["unipedicular_share"] * r["placement_points"]
+    assert lost > 0
+    assert uni["components"]["placement"]["points"] == pytest.approx(full - lost, abs=0.02)
+    said = [f for f in uni["feedback"] if "bipedicular" in f]
+    assert said and "only the left needle" in said[0] and f"{lost:g} of the" in said[0]
+    assert uni_m["needle_side"] == "left" and "right" not in uni_m["needles"]

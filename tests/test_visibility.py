@@ -310,7 +310,7 @@ def test_the_debrief_tells_when_the_vein_filled_and_when_it_showed():
 
 
 def test_per_site_metrics_have_csv_columns_and_a_log_kind():
-    from simulator.records.log import _metric_ok
+    from simulator.records.kinds import metric_ok as _metric_ok
     from simulator.review.export_csv import METRIC_COLUMNS, flat_metrics
 
     seen = {"canal": None, "disc": 12.5, "vein": None, "paravertebral": None, "needle_tract": 3}

@@ -206,7 +206,7 @@ class LeakWatch:
             ImagingGeometry.of_carm(carm),
             delta_mu_per_mm=cement_delta_mu_per_mm(product["barium_sulfate_mass_fraction"]),
             threshold=contrast_threshold(),
-            growth=model.technique_scoring,
+            growth=model.has_metrics_of("0.7.0"),
         )
 
     def expose(self, t_s: float, pose: ArmPose, cement) -> None:

@@ -326,13 +326,11 @@ class Procedure(ActionHandlers):
         out = {"procedure_time_s": round(self.t_s, 6), **self.ledger.metrics()}
         out.update({k: round(out[k], 6) for k in ("dose_dap_mgycm2", "fluoro_time_s")})
         own = {side: self._needle_metrics(side) for side in self.needles}
-        if self.two_needles:
-            placed = {side: own[side] for side in self.placed_sides()}
-            out.update(combined(placed) if placed else own[self.active_side])
+        placed = {side: own[side] for side in self.placed_sides()}
+        out.update(combined(placed) if placed else own[self.active_side])
+        if self.two_needles and self.model.has_metrics_of("0.8.0"):
             out["needles"] = {side: {k: v for k, v in m.items() if k not in SHARED}
                               for side, m in placed.items()}  # fmt: skip
-        else:
-            out.update(own["left"])
         out.update(self.leak_watch.metrics(self.cement))  # 0.5.0 on: when leaks showed
         release = self.model.metrics_release
         check_metrics(out, "procedure", release=release)  # its names
@@ -357,7 +355,7 @@ class Procedure(ActionHandlers):
                     pedicle_line=None if s.side is None else self.pedicle_line(s.side),
                 )
             )
-        if self.model.technique_scoring:  # 0.7.0 on: the image guidance
+        if self.model.has_metrics_of("0.7.0"):  # the image guidance
             out.update(guidance.metrics(self.cement.injected_m3 * 1e6))
         return out
 

@@ -76,8 +76,9 @@ def breach_sentences(metrics: Mapping, events: Sequence[Mapping]) -> list[str]:
         behind = any(d.get("behind_posterior_wall") for d in group)
         when = ", before its tip had passed the posterior wall of the body" if behind else ""
         view = words[0][1]
+        needle = f"the {group[0]['side']} needle" if "side" in group[0] else "the needle"
         sentence = (
-            f"At {clock(t)} the needle went through {what}, {deepest:.1f} mm deep{when}. "
+            f"At {clock(t)} {needle} went through {what}, {deepest:.1f} mm deep{when}. "
             f"This shows on the {view} view. " + _last_image_before(events, t, _view_names(view))
         )
         out.append(sentence)
@@ -245,26 +246,53 @@ def alignment_sentences(metrics: Mapping) -> list[str]:
     return out
 
 
+def approach_sentences(scenario, metrics: Mapping, rubric) -> list[str]:
+    """A bipedicular case: what the rubric made of the needles placed (rubric 3; before it,
+    the one needle that the simulator had)."""
+    if rubric.version < 3:
+        return [
+            "This case calls for a bipedicular approach; the simulator has one needle, so the "
+            "side you chose is scored as the whole procedure."
+        ]
+    if metrics["needle_tip_mm"] is None or len(metrics.get("needles", {})) >= 2:
+        return []
+    lost = rubric["unipedicular_share"] * rubric["placement_points"]
+    return [
+        f"This case calls for a bipedicular approach: a needle through each pedicle, so that "
+        f"the cement from the two sides meets across the midline. You placed only the "
+        f"{metrics['needle_side']} needle, and the cement could fill one side of the body from "
+        f"it: {lost:g} of the {rubric['placement_points']:g} placement points are lost."
+    ]
+
+
 def placement_sentence(metrics: Mapping) -> str:
-    """Where the tip ended."""
+    """Where the tip ended (with two needles, each)."""
+    needles = metrics.get("needles") or {}
+    if len(needles) > 1:
+        return " ".join(
+            _tip_sentence(f"The {side} tip", own["tip_zone"], own["tip_to_target_mm"])
+            for side, own in needles.items()
+        )
     if metrics["needle_tip_mm"] is None:
         return "The needle was never placed."
-    zone = metrics["tip_zone"]
-    d = metrics["tip_to_target_mm"]
+    return _tip_sentence("The tip", metrics["tip_zone"], metrics["tip_to_target_mm"])
+
+
+def _tip_sentence(tip: str, zone: str, d: float) -> str:
     if zone == "anterior_third":
-        return f"The tip ended in the anterior third of the body, {d:.1f} mm from the target."
+        return f"{tip} ended in the anterior third of the body, {d:.1f} mm from the target."
     if zone == "middle_third":
         return (
-            f"The tip ended in the middle third, {d:.1f} mm from the target; the anterior third "
+            f"{tip} ended in the middle third, {d:.1f} mm from the target; the anterior third "
             "lets cement fill the front of the body, where the fracture is."
         )
     if zone == "posterior_third":
         return (
-            f"The tip ended in the posterior third, {d:.1f} mm from the target: cement injected "
+            f"{tip} ended in the posterior third, {d:.1f} mm from the target: cement injected "
             "there runs toward the posterior wall and the canal."
         )
     where = zone.replace("_", " ")
-    return f"The tip ended outside the vertebral body ({where}), {d:.1f} mm from the target."
+    return f"{tip} ended outside the vertebral body ({where}), {d:.1f} mm from the target."
 
 
 def injection_phase(scenario, metrics: Mapping) -> str | None:
@@ -344,10 +372,7 @@ def feedback_sentences(
         names = ", ".join(c.replace("_", " ") for c in critical)
         out.append(f"The attempt fails on a critical error: {names}.")
     if scenario.targets.approach == "bipedicular":
-        out.append(
-            "This case calls for a bipedicular approach; the simulator has one needle, so the "
-            "side you chose is scored as the whole procedure."
-        )
+        out += approach_sentences(scenario, metrics, rubric)
     if rubric.version >= 2:  # what the images were not used for, first
         out += technique_sentences(metrics, rubric, scenario.expert)
     out += breach_sentences(metrics, events)

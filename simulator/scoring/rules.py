@@ -72,8 +72,10 @@ def critical_errors(m: Mapping, r: Rubric) -> list[str]:
 # ----- components -------------------------------------------------------------------------------
 
 
-def placement(m: Mapping, r: Rubric) -> Component:
-    """Distance of the tip to the planned target, the tip's zone, and a clean path."""
+def placement(m: Mapping, r: Rubric, scenario=None) -> Component:
+    """Distance of the tip to the planned target, the tip's zone, and a clean path (with two
+    needles: the worse needle's distance and zone, both needles' breaches); in a bipedicular
+    ``scenario``, a needle in one pedicle only loses ``unipedicular_share`` (rubric 3)."""
     c = Component(name="placement", max=r["placement_points"])
     if m["needle_tip_mm"] is None:
         c.notes.append("the needle was never placed")
@@ -92,7 +94,17 @@ def placement(m: Mapping, r: Rubric) -> Component:
         c.notes.append(f"{n_breach} breach{'es' if n_breach > 1 else ''}")
     else:
         c.notes.append("no breach")
+    if one_pedicle_of_two(m, scenario) and r["unipedicular_share"] > 0:
+        c.points *= 1.0 - r["unipedicular_share"]
+        c.notes.append("one pedicle of a bipedicular case")
     return c
+
+
+def one_pedicle_of_two(m: Mapping, scenario) -> bool:
+    """True when a bipedicular ``scenario`` was done through one pedicle (one needle placed)."""
+    if scenario is None or scenario.targets.approach != "bipedicular":
+        return False
+    return m["needle_tip_mm"] is not None and len(m.get("needles", {})) < 2
 
 
 def cement(m: Mapping, r: Rubric, scenario, *, phase_labels: bool = True) -> Component:
@@ -216,20 +228,21 @@ def score_attempt(
     events: Sequence[Mapping],
     *,
     phase_labels: bool = True,
-    rubric_version: int = 2,
+    rubric_version: int | None = None,
 ) -> dict:
     """The log's ``score`` for one attempt's metrics and events (JSON forms).
     ``phase_labels``: the release's ``ModelOptions.phase_labels`` (False: a note names the
     cement phase by its id, as releases ≤ 0.4.0 wrote it, so that their logs verify);
     ``rubric_version``: the release's ``ModelOptions.rubric_version`` (1: no technique rules,
-    as releases before 0.7.0 scored).
+    as releases before 0.7.0 scored; 2: one needle in any case, as 0.7.0 scored; None:
+    today's).
 
     ``total`` is 0–100: the components' points scaled so that their maxima sum to 100, capped at
     ``critical_cap`` when there is a critical error. ``passed`` needs no critical error and a
     total at or above ``pass_mark``."""
     r = rubric_for(scenario, version=rubric_version)
     comps = [
-        placement(metrics, r),
+        placement(metrics, r, scenario),
         cement(metrics, r, scenario, phase_labels=phase_labels),
         radiation(metrics, r, scenario.expert),
         efficiency(metrics, r, scenario),
