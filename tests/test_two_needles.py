@@ -233,9 +233,8 @@ def test_the_expert_places_both_needles_in_a_bipedicular_case_and_passes(case):
     # through one pedicle: the left's placement, the cement through it
     s, ph = scenario_and_phantom(case)
     actions, t = _placement(s, ph)
-    left = [actions[0], actions[1]]
-    both = actions + [make_action(t + 2.0, "finish")]
-    one = left + [make_action(t + 2.0, "finish")]
+    both = [*actions, make_action(t + 2.0, "finish")]
+    one = [actions[0], actions[1], make_action(t + 2.0, "finish")]  # the left's aim, advance
     full = _scored(case, both)[1]["components"]["placement"]["points"]
     uni_m, uni = _scored(case, one)
     lost = r["unipedicular_share"] * r["placement_points"]
