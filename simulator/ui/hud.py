@@ -39,10 +39,13 @@ def needle_rows(session: LiveSession, *, live: bool = True) -> list[tuple[str, s
     """The NEEDLE section as (label, value, colour) rows. The inserted length is read from the
     model's needle every frame (a re-aim puts it back on the skin: 0 mm). ``live``: add the
     trainee's pending aim (none in a replay), saying what the next advance will do with it."""
-    needle = session.proc.needle
+    needle = session.needle
     state = needle.state
     inserted = state.inserted_mm if state.placed else 0.0
-    rows = [("inserted", f"{inserted:.1f} mm", r.TEXT)]
+    rows = []
+    if session.proc.two_needles:  # which needle the keys move (N switches)
+        rows.append(("needle", f"{session.selected} (N: other)", r.ACCENT))
+    rows.append(("inserted", f"{inserted:.1f} mm", r.TEXT))
     if not live:
         return rows
     if session.entry_mm is None:

@@ -33,6 +33,7 @@ KEY_HELP: tuple[tuple[str, str], ...] = (
     ("Up / Down", "caudal angle less / more (0.5°, Shift 2°)"),
     ("W or PgUp", "advance the needle 1 mm (Shift 5 mm)"),
     ("S or PgDn", "withdraw the needle 1 mm (Shift 5 mm)"),
+    ("N", "select the other needle (left / right pedicle; a click selects its side's)"),
     ("Space", "fluoro pedal: tap = one pulse, hold = pulsed 7.5/s"),
     ("Tab, L, A", "select the view for the pedal (lateral / AP) and its arm"),
     ("[ / ]", "C-arm rotation −/+ 1° (Shift 5°); + = RPO"),
@@ -108,5 +109,6 @@ def key_intent(event: pygame.event.Event) -> tuple[str, object] | None:
         pygame.K_F1: ("help", None),
         pygame.K_h: ("help", None),
         pygame.K_F12: ("screenshot", None),
+        pygame.K_n: ("select_needle", None),
     }
     return table.get(k)

@@ -62,6 +62,9 @@ class LiveSession:
         self.hints = hints
         self.max_frame_s = max_frame_s
         self.follow_model = follow_model  # replays: show the model's aim, not a pending one
+        self.selected = "left"
+        """The needle the keys and clicks act on (two needles; with one, always its)."""
+        self._unselected: dict[str, dict] = {}  # the other needle's pending aim, kept
         self.side: str | None = None
         self.entry_mm: tuple[float, float] | None = None
         self.medial_deg = DEFAULT_MEDIAL_DEG
@@ -97,20 +100,57 @@ class LiveSession:
         self.messages.append((self.proc.t_s, message))
 
     @property
+    def needle(self):
+        """The selected needle's model (:attr:`selected`)."""
+        return self.proc.needles[self.selected] if self.proc.two_needles else self.proc.needle
+
+    def _sided(self) -> dict:
+        """The ``side`` field of a needle action (two needles: the selected one's)."""
+        return {"side": self.selected} if self.proc.two_needles else {}
+
+    _AIM = ("side", "entry_mm", "medial_deg", "caudal_deg", "model_aim", "sent_aim")
+
+    def select_needle(self, side: str | None = None) -> None:
+        """Select ``side``'s needle (None: the other one); each keeps its own pending aim."""
+        if not self.proc.two_needles:
+            self.say("this attempt has one needle")
+            return
+        side = side or ("right" if self.selected == "left" else "left")
+        if side != self.selected:
+            self._switch(side)
+            self.say(f"{side} needle selected")
+
+    def _switch(self, side: str) -> None:
+        self._unselected[self.selected] = {k: getattr(self, k) for k in self._AIM}
+        for k, v in self._unselected.pop(side, self._fresh_aim()).items():
+            setattr(self, k, v)
+        self.selected = side
+
+    @staticmethod
+    def _fresh_aim() -> dict:
+        """A needle's pending aim before it is first aimed."""
+        out = dict.fromkeys(LiveSession._AIM)
+        out.update(medial_deg=DEFAULT_MEDIAL_DEG, caudal_deg=DEFAULT_CAUDAL_DEG)
+        return out
+
+    @property
     def inserted_mm(self) -> float:
-        """Needle inserted length (mm), 0 before the first advance."""
-        s = self.proc.needle.state
+        """The selected needle's inserted length (mm), 0 before its first advance."""
+        s = self.needle.state
         return s.inserted_mm if s.placed else 0.0
 
     @property
     def can_choose_entry(self) -> bool:
         """The entry can be (re)chosen while the needle is not in the patient."""
-        return self.inserted_mm < 0.01 and not self.proc.needle.state.moving
+        return self.inserted_mm < 0.01 and not self.needle.state.moving
 
     def choose_entry(self, side: str, entry_mm: tuple[float, float]) -> None:
-        """Set the skin entry (pending until the next advance)."""
+        """Set the skin entry (pending until the next advance); with two needles, of the
+        needle on that side, which it selects."""
+        if self.proc.two_needles:
+            self.select_needle(side)
         if not self.can_choose_entry:
-            self.say("withdraw the needle to the skin before choosing another entry")
+            self.say("the needle is in: withdraw it to the skin to choose another entry")
             return
         self.side, self.entry_mm = side, entry_mm
 
@@ -132,9 +172,9 @@ class LiveSession:
             return
         if self.aim_pending():
             self._send_aim()
-            if self.proc.needle.engaged_in_bone():
+            if self.needle.engaged_in_bone():
                 return  # the model will refuse the re-aim; do not push along the old axis
-        self.act("advance", mm=mm)
+        self.act("advance", mm=mm, **self._sided())
 
     def _send_aim(self) -> None:
         self.sent_aim = (self.side, self.entry_mm, self.medial_deg, self.caudal_deg)
@@ -148,8 +188,8 @@ class LiveSession:
 
     def withdraw(self, mm: float) -> None:
         """Pull the needle back ``mm``."""
-        if self.proc.needle.state.placed:
-            self.act("withdraw", mm=mm)
+        if self.needle.state.placed:
+            self.act("withdraw", mm=mm, **self._sided())
 
     def pedal_down(self, view: str) -> None:
         """Press the fluoroscopy pedal: one pulse now, more while held."""
@@ -173,7 +213,7 @@ class LiveSession:
         if not self.inject_held:
             self.time_scale = 1.0
             self.inject_held = True
-            self.act("inject", rate_ml_min=self.rate_ml_min)
+            self.act("inject", rate_ml_min=self.rate_ml_min, **self._sided())
 
     def inject_up(self) -> None:
         """Stop pushing."""
@@ -187,7 +227,7 @@ class LiveSession:
         self.rate_ml_min = round(min(max(self.rate_ml_min + delta_ml_min, 0.5), 10.0), 2)
         if self.inject_held:
             self.act("stop")
-            self.act("inject", rate_ml_min=self.rate_ml_min)
+            self.act("inject", rate_ml_min=self.rate_ml_min, **self._sided())
 
     def finish(self) -> None:
         """End the attempt (scored at the next tick)."""
@@ -320,6 +360,14 @@ class LiveSession:
         events = self.proc.events
         for e in events[self._seen :]:
             d = e.details
+            if e.kind == "aim" and self.proc.two_needles and d["side"] != self.selected:
+                if self.follow_model:  # a replay shows the needle the attempt moved
+                    self._switch(d["side"])
+                else:  # the other needle's aim (sent before a switch): kept for it
+                    kept = self._unselected.setdefault(d["side"], self._fresh_aim())
+                    kept["model_aim"] = (d["side"], tuple(d["entry_mm"]), d["medial_deg"],
+                                         d["caudal_deg"])  # fmt: skip
+                    continue
             if e.kind == "aim":
                 if self.model_aim is not None and (depth_before_mm or 0.0) > 0.01:
                     self.say(REAIM_MESSAGE.format(mm=depth_before_mm))

@@ -119,6 +119,8 @@ class ProcedureScreen(Screen):
         elif name in ("pause", "help", "finish"):
             self._release_held()
             self.overlay = name
+        elif name == "select_needle":
+            s.select_needle()
         elif name == "screenshot":
             self.app.screenshot()
 
@@ -163,9 +165,6 @@ class ProcedureScreen(Screen):
         rect = pygame.Rect(pm.left, pm.top, pm.size, pm.size)
         if not rect.collidepoint(pos):
             return  # the whole square counts: lateral entries lie outside the round field
-        if not s.can_choose_entry:
-            s.say("the needle is in: withdraw it to the skin to choose another entry")
-            return
         entry = entry_from_ap_click(pm, *pos, s.proc.phantom.skin_y_mm)
         if entry is None:
             s.say("no skin of the back under that point at this C-arm angle")
