@@ -33,9 +33,8 @@ from simulator.assets import load_table
 from simulator.cement.solver import blas_single_thread
 from simulator.fluoro.poses import ArmPose
 from simulator.procedure import TICK_S, Procedure
+from simulator.ui.needle_choice import DEFAULT_CAUDAL_DEG, DEFAULT_MEDIAL_DEG, NeedleChoice
 
-DEFAULT_MEDIAL_DEG = 20.0
-DEFAULT_CAUDAL_DEG = 0.0
 DEFAULT_RATE_ML_MIN = 2.0
 FAST_TIME_SCALE = 8.0
 REAIM_MESSAGE = "needle withdrawn to the skin (from {mm:.1f} mm) to change its angle"
@@ -44,7 +43,7 @@ HINT_KINDS = ("breach", "leak")
 """Events only shown with training hints on (the real procedure gives no such warning)."""
 
 
-class LiveSession:
+class LiveSession(NeedleChoice):
     """One attempt driven by the window. ``recorder`` (an AttemptRecorder) journals and logs
     every action; without one, actions go straight to the procedure (replays, benches)."""
 
@@ -98,40 +97,6 @@ class LiveSession:
     def say(self, message: str) -> None:
         """Show a message on the status line."""
         self.messages.append((self.proc.t_s, message))
-
-    @property
-    def needle(self):
-        """The selected needle's model (:attr:`selected`)."""
-        return self.proc.needles[self.selected] if self.proc.two_needles else self.proc.needle
-
-    def _sided(self) -> dict:
-        """The ``side`` field of a needle action (two needles: the selected one's)."""
-        return {"side": self.selected} if self.proc.two_needles else {}
-
-    _AIM = ("side", "entry_mm", "medial_deg", "caudal_deg", "model_aim", "sent_aim")
-
-    def select_needle(self, side: str | None = None) -> None:
-        """Select ``side``'s needle (None: the other one); each keeps its own pending aim."""
-        if not self.proc.two_needles:
-            self.say("this attempt has one needle")
-            return
-        side = side or ("right" if self.selected == "left" else "left")
-        if side != self.selected:
-            self._switch(side)
-            self.say(f"{side} needle selected")
-
-    def _switch(self, side: str) -> None:
-        self._unselected[self.selected] = {k: getattr(self, k) for k in self._AIM}
-        for k, v in self._unselected.pop(side, self._fresh_aim()).items():
-            setattr(self, k, v)
-        self.selected = side
-
-    @staticmethod
-    def _fresh_aim() -> dict:
-        """A needle's pending aim before it is first aimed."""
-        out = dict.fromkeys(LiveSession._AIM)
-        out.update(medial_deg=DEFAULT_MEDIAL_DEG, caudal_deg=DEFAULT_CAUDAL_DEG)
-        return out
 
     @property
     def inserted_mm(self) -> float:
