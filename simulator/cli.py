@@ -67,9 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("validate", help="check scenario files; one line per problem")
     p.add_argument("paths", nargs="+", metavar="PATH", help="scenario files (or ids)")
 
-    p = sub.add_parser("plan", help="ideal entry point and angles for one pedicle")
+    p = sub.add_parser("plan", help="ideal entry point and angles (both pedicles, or --side)")
     p.add_argument("scenario", metavar="S")
-    p.add_argument("--side", required=True, choices=("left", "right"))
+    p.add_argument("--side", choices=("left", "right"), help="one pedicle (default: both)")
     p.add_argument("--json", action="store_true", help="print the plan as JSON")
 
     p = sub.add_parser("preview", help="projections and label slices of a scenario (PNG)")
@@ -173,43 +173,21 @@ def _load_with_phantom(ref: str):
 
 def _cmd_plan(args) -> int:
     from simulator.fluoro.alignment import plan_poses
-    from simulator.planning import plan_trajectory
+    from simulator.planning import plan_lines, plan_trajectory
 
     scenario, phantom = _load_with_phantom(args.scenario)
-    plan = plan_trajectory(phantom, scenario, args.side)
-    poses = plan_poses(plan, scenario, phantom)
-    if args.json:
-        print(json.dumps({**plan.as_json(), **poses}, indent=2))
+    sides = (args.side,) if args.side else ("left", "right")
+    plans = {}
+    for side in sides:
+        plan = plan_trajectory(phantom, scenario, side)
+        plans[side] = (plan, plan_poses(plan, scenario, phantom))
+    if args.json:  # one side: its plan; both: {left: …, right: …}
+        out = {side: {**plan.as_json(), **poses} for side, (plan, poses) in plans.items()}
+        print(json.dumps(out[args.side] if args.side else out, indent=2))
         return 0
-    print(f"{scenario.id}, {args.side} pedicle ({scenario.targets.approach}):")
-    print(
-        f"  aim   entry_mm [x, z] = [{plan.entry_mm[0]:.1f}, {plan.entry_mm[1]:.1f}], "
-        f"medial {plan.medial_deg:.1f}°, caudal {plan.caudal_deg:.1f}°"
-    )
-    print(
-        f"  depth {plan.depth_mm:.1f} mm from the skin to the target "
-        f"(needle {scenario.equipment.needle_length_mm:g} mm)"
-    )
-    print(
-        f"  target {_fmt(plan.target_mm)} mm; clearance to the pedicle walls "
-        f"{plan.clearance_mm:g} mm"
-    )
-    print(
-        "  C-arm "
-        + ", ".join(
-            f"{name.replace('_', ' ')} {p['rotation_deg']:+.1f}°/{p['tilt_deg']:+.1f}°"
-            for name, p in poses.items()
-        )
-        + " (rotation/tilt)"
-    )
-    if plan.touches_wall:
-        what = "the canal or a pedicle wall" if plan.clearance_mm < -0.5 else "a pedicle wall"
-        print(f"  warning: no path keeps the whole needle clear; this one touches {what}")
+    for side, (plan, poses) in plans.items():
+        print("\n".join(plan_lines(scenario, side, plan, poses)))
     return 0
-
-
-def _fmt(p) -> str:
-    return "[" + ", ".join(f"{v:.1f}" for v in p) + "]"
 
 
 def _cmd_preview(args) -> int:

@@ -203,3 +203,31 @@ def approach_problems(scenario, phantom: Phantom) -> list[tuple[str, str]]:
             "pedicles, change their angle or the approach, use a thinner or a longer needle",
         )
     ]
+
+
+def plan_lines(scenario, side: str, plan: Plan, poses: dict) -> list[str]:
+    """One pedicle's ``plan`` as the ``plan`` command prints it (``poses``: the C-arm's
+    poses of :func:`simulator.fluoro.alignment.plan_poses`)."""
+    target = ", ".join(f"{v:.1f}" for v in plan.target_mm)
+    out = [f"{scenario.id}, {side} pedicle ({scenario.targets.approach}):"]
+    out.append(
+        f"  aim   entry_mm [x, z] = [{plan.entry_mm[0]:.1f}, {plan.entry_mm[1]:.1f}], "
+        f"medial {plan.medial_deg:.1f}°, caudal {plan.caudal_deg:.1f}°"
+    )
+    out.append(
+        f"  depth {plan.depth_mm:.1f} mm from the skin to the target "
+        f"(needle {scenario.equipment.needle_length_mm:g} mm)"
+    )
+    out.append(f"  target [{target}] mm; clearance to the pedicle walls {plan.clearance_mm:g} mm")
+    out.append(
+        "  C-arm "
+        + ", ".join(
+            f"{name.replace('_', ' ')} {p['rotation_deg']:+.1f}°/{p['tilt_deg']:+.1f}°"
+            for name, p in poses.items()
+        )
+        + " (rotation/tilt)"
+    )
+    if plan.touches_wall:
+        what = "the canal or a pedicle wall" if plan.clearance_mm < -0.5 else "a pedicle wall"
+        out.append(f"  warning: no path keeps the whole needle clear; this one touches {what}")
+    return out

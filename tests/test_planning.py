@@ -81,3 +81,20 @@ def test_plan_command_rejects_a_bad_side(capsys):
         main(["plan", "first_case_l1", "--side", "up"])
     assert exc.value.code == 2
     assert "invalid choice: 'up'" in capsys.readouterr().err
+
+
+def test_plan_gives_both_pedicles_in_one_call(capsys):
+    """Without ``--side`` the plan is of both pedicles (a bipedicular case's two needles): the
+    text has a block per side, the JSON a plan per side, each the one ``--side`` gives."""
+    import json
+
+    from simulator.cli import main
+
+    assert main(["plan", "cleft_l1_grade3"]) == 0
+    text = capsys.readouterr().out
+    assert "left pedicle (bipedicular)" in text and "right pedicle (bipedicular)" in text
+    assert main(["plan", "cleft_l1_grade3", "--json"]) == 0
+    both = json.loads(capsys.readouterr().out)
+    assert set(both) == {"left", "right"}
+    assert main(["plan", "cleft_l1_grade3", "--side", "right", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == both["right"]

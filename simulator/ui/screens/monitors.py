@@ -27,7 +27,8 @@ TOP = 36
 BAND_H = 112
 LIVE_S = 0.2  # an image counts as live (X-ray on) this long after its pulse
 KEYS_LINE = (
-    "W/S needle  arrows angles  Space fluoro  Tab view  [ ] ; ' C-arm  1-4 presets  "
+    "W/S needle  N other needle  arrows angles  Space fluoro  Tab view  [ ] ; ' C-arm  "
+    "1-4 presets  "
     "M mix  I inject  +/- rate  T time x8"
 )
 
