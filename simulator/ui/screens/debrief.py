@@ -85,9 +85,10 @@ class DebriefScreen(Screen):
         self.log_path = log_path
         self.log_error = log_error
         self.score = attempt_score(proc, log_path)
-        side = proc.needle.state.side or "left"
-        self.plan = plan_trajectory(proc.phantom, proc.scenario, side)
-        self.truth = TruthView(proc, self.plan)
+        # each placed needle against its side's plan (none placed: the left's plan)
+        sides = [proc.needles[k].state.side for k in proc.placed_sides()] or ["left"]
+        self.plans = {s: plan_trajectory(proc.phantom, proc.scenario, s) for s in sides}
+        self.truth = TruthView(proc, self.plans)
         self.buttons: dict[str, pygame.Rect] = {}
 
     def handle(self, event: pygame.event.Event) -> None:

@@ -112,14 +112,17 @@ def slice_point(proc, name: str, point_mm) -> tuple[float, float]:
 class TruthView:
     """Draws the two slices with the plan and the needle; built once per debrief."""
 
-    def __init__(self, proc, plan=None):
+    def __init__(self, proc, plans: dict | None = None):
+        """``plans``: side → its planned trajectory (``simulator.planning.Plan``), drawn beside
+        the needle of that side. The slices pass through the placed needles' tips (two: their
+        mean, so that the sagittal slice shows where their cement meets)."""
         self.proc = proc
-        self.plan = plan
-        s = proc.needle.state
-        if s.placed:
-            centre = s.tip_mm
-        elif plan is not None:
-            centre = np.asarray(plan.target_mm)
+        self.plans = plans or {}
+        tips = [proc.needles[k].state.tip_mm for k in proc.placed_sides()]
+        if tips:
+            centre = np.mean(tips, axis=0)
+        elif self.plans:
+            centre = np.asarray(next(iter(self.plans.values())).target_mm)
         else:
             centre = np.zeros(3)
         self.images = slice_images(proc, centre)
@@ -137,13 +140,14 @@ class TruthView:
             (rect.width - gap) / total_w, (rect.height - 26) / max(rw for rw, _ in shapes.values())
         )
         x = rect.left
+        tips = "tips" if len(self.proc.placed_sides()) > 1 else "tip"
         for name in ("axial", "sagittal"):
             rows, cols = shapes[name]
             dst = pygame.Rect(x, rect.top + 22, int(cols * scale), int(rows * scale))
             surf.blit(pygame.transform.smoothscale(self._surfaces[name], dst.size), dst)
             pygame.draw.rect(surf, r.FRAME, dst, 1)
             r.text(
-                surf, f"{name} slice through the tip", (dst.left, rect.top), size=20, color=r.DIM
+                surf, f"{name} slice through the {tips}", (dst.left, rect.top), size=20, color=r.DIM
             )
             clip = surf.get_clip()
             surf.set_clip(dst)
@@ -156,12 +160,12 @@ class TruthView:
             row, col = slice_point(self.proc, name, p)
             return dst.left + (col + 0.5) * scale, dst.top + (row + 0.5) * scale
 
-        if self.plan is not None:
-            a = np.asarray(self.plan.skin_point_mm)
-            b = np.asarray(self.plan.target_mm)
+        for plan in self.plans.values():
+            a = np.asarray(plan.skin_point_mm)
+            b = np.asarray(plan.target_mm)
             for t0 in np.arange(0.0, 1.0, 0.08):
                 p0, p1 = a + (b - a) * t0, a + (b - a) * min(t0 + 0.045, 1.0)
                 pygame.draw.line(surf, PLAN_RGB, to_screen(p0), to_screen(p1), 2)
-        s = self.proc.needle.state
-        if s.placed:
+        for side in self.proc.placed_sides():
+            s = self.proc.needles[side].state
             pygame.draw.line(surf, NEEDLE_RGB, to_screen(s.skin_mm), to_screen(s.tip_mm), 3)
