@@ -27,11 +27,11 @@ model checks the cement balance after every flow step (:mod:`.conservation`).
 from __future__ import annotations
 
 import functools
-import math
 
 import numpy as np
 import scipy.sparse as sp
 
+from simulator.cement.faces import open_boundary, open_faces, step_limit
 from simulator.cement.flow import MARROW_VISCOSITY_PA_S, MODEL, SITES, FlowGrid
 from simulator.cement.pcg import PCG, multigrid
 
@@ -193,14 +193,7 @@ class FlowSolver:
         if self._step_limit is not None and self._step_limit[0] == exponent:
             return self._step_limit[1]
         g = self.grid
-        has = self.fill > 0
-        near = has.copy()
-        near[g.face_j[has[g.face_i]]] = True
-        near[g.face_i[has[g.face_j]]] = True
-        out = self._out[near]
-        with np.errstate(divide="ignore"):
-            limits = g.pore_m3[near] / (exponent * out)
-        limit = float(limits.min()) if limits.size else math.inf
+        limit = float(step_limit(self.fill, g.face_i, g.face_j, g.pore_m3, self._out, exponent))
         self._step_limit = (exponent, limit)
         return limit
 
@@ -209,25 +202,28 @@ class FlowSolver:
         the faces into a leak site where the pressure difference × ``flux_scale`` is below
         ``entry_threshold_pa`` (Pa)."""
         g = self.grid
-        has = self.fill > 0
-        has[source_cell] = True
-        open_ = has[self._up]
-        if entry_threshold_pa > 0:
-            dp = np.abs(self.pressure_pa[g.face_i] - self.pressure_pa[g.face_j])
-            into_leak = (g.site[self._up] == 0) & (g.site[self._down] != 0)
-            open_ &= ~(into_leak & (dp * flux_scale < entry_threshold_pa))
-        self._active = act = np.nonzero(open_)[0]
-        self._active_b = act_b = np.nonzero(has[g.boundary_cell] & (self._bflux > 0))[0]
+        self._active = act = open_faces(
+            self.fill, source_cell, self._up, self._down, g.face_i, g.face_j,
+            self.pressure_pa, g.site, float(flux_scale), float(entry_threshold_pa),
+        )  # fmt: skip
+        self._active_b = act_b = open_boundary(self.fill, source_cell, g.boundary_cell, self._bflux)
         self._threshold = entry_threshold_pa
         self._spill_op = None  # built when first needed for these faces
         # what advance needs of them, gathered once: the upwind cells (each raised to the
         # power a once per step), the fluxes, the cells that gain and lose
         up, down, bc = self._up[act], self._down[act], g.boundary_cell[act_b]
-        cells, inv = np.unique(np.concatenate([up, bc]), return_inverse=True)
+        # the distinct upwind cells in order, and each face's place among them (what
+        # np.unique(…, return_inverse=True) gives, without its sort)
+        used = np.zeros(g.n, dtype=bool)
+        used[up] = True
+        used[bc] = True
+        cells = np.flatnonzero(used)
+        place = np.zeros(g.n, dtype=np.intp)
+        place[cells] = np.arange(cells.size)
         self._moves = {
             "cells": cells,
-            "up": inv[: up.size],
-            "b": inv[up.size :],
+            "up": place[up],
+            "b": place[bc],
             "flux": self._absflux[act],
             "bflux": self._bflux[act_b],
             "bsite": g.site[bc],
