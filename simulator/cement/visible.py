@@ -54,7 +54,8 @@ class VisibleCement:
             grew
         ]
         vol = self.flow.take(self.vein_cells)
-        self._last = self.flow.cement_m3()
+        now[self.vein_cells] = 0.0  # what take left: the cement per cell now (m³)
+        self._last = now
         exited = self.flow.exited_cell_m3[self.vein_cells]
         new_exit = float(self.flow.exited_m3[VEIN]) - self._exited
         if new_exit > 0:  # through a vein cell at the grid's edge: into its network cell
