@@ -243,3 +243,15 @@ def test_the_expert_places_both_needles_in_a_bipedicular_case_and_passes(case):
     said = [f for f in uni["feedback"] if "bipedicular" in f]
     assert said and "only the left needle" in said[0] and f"{lost:g} of the" in said[0]
     assert uni_m["needle_side"] == "left" and "right" not in uni_m["needles"]
+
+
+def test_the_feedback_names_the_needle_it_speaks_of():
+    """Both needles pushed to depth in one go: the blind-advance and wall-check sentences say
+    which needle (the one whose advance was the longer, whose tip passed the wall unchecked)."""
+    s, ph = scenario_and_phantom(CASE)
+    actions, t = _placement(s, ph)
+    m, score = _scored(CASE, [*actions, make_action(t, "finish")])
+    longer = max(m["needles"], key=lambda k: m["needles"][k]["max_blind_advance_mm"])
+    said = " ".join(score["feedback"])
+    assert f"You pushed the {longer} needle {m['max_blind_advance_mm']:.0f} mm" in said
+    assert "The left tip passed the posterior wall" in said  # the first unchecked

@@ -147,15 +147,17 @@ def technique_sentences(m: Mapping, r, expert) -> list[str]:
     out = []
     blind = m["max_blind_advance_mm"]
     if blind > r["blind_full_mm"]:
+        needle = _which(m, "max_blind_advance_from_s", "needle")
         out.append(
-            f"You pushed the needle {blind:.0f} mm through bone without a fresh image, from "
+            f"You pushed {needle} {blind:.0f} mm through bone without a fresh image, from "
             f"{clock(m['max_blind_advance_from_s'])} to {clock(m['max_blind_advance_until_s'])}"
             f"; advance at most {r['blind_full_mm']:g} mm through the pedicle and body between "
             "images."
         )
     if m["medial_wall_checked"] is False:
+        tip = _which(m, "passed_wall_s", "tip").capitalize()
         out.append(
-            f"The tip passed the posterior wall of the body at {clock(m['passed_wall_s'])} "
+            f"{tip} passed the posterior wall of the body at {clock(m['passed_wall_s'])} "
             "with no AP image taken since the needle entered bone"
             + (f" at {clock(m['entered_bone_s'])}" if m["entered_bone_s"] is not None else "")
             + ": check on the AP that the tip is still lateral to the medial pedicle border "
@@ -182,3 +184,14 @@ def technique_sentences(m: Mapping, r, expert) -> list[str]:
             "before going on."
         )
     return out
+
+
+def _which(m: Mapping, key: str, noun: str) -> str:
+    """ "the needle" (``noun``), or with two needles "the left needle": the one whose ``key``
+    the attempt's metric took (release 0.8.0 on; ``needles``)."""
+    needles = m.get("needles") or {}
+    if len(needles) > 1:
+        for side, own in needles.items():
+            if own.get(key) == m[key]:
+                return f"the {side} {noun}"
+    return f"the {noun}"
