@@ -325,9 +325,8 @@ class Procedure(ActionHandlers):
         attempt are :func:`~simulator.needle.metrics.combined` of them."""
         out = {"procedure_time_s": round(self.t_s, 6), **self.ledger.metrics()}
         out.update({k: round(out[k], 6) for k in ("dose_dap_mgycm2", "fluoro_time_s")})
-        own = {side: self._needle_metrics(side) for side in self.needles}
-        placed = {side: own[side] for side in self.placed_sides()}
-        out.update(combined(placed) if placed else own[self.active_side])
+        placed = {side: self._needle_metrics(side) for side in self.placed_sides()}
+        out.update(combined(placed) if placed else self._needle_metrics(self.active_side))
         if self.two_needles and self.model.has_metrics_of("0.8.0"):
             out["needles"] = {side: {k: v for k, v in m.items() if k not in SHARED}
                               for side, m in placed.items()}  # fmt: skip
